@@ -1,0 +1,1 @@
+"""Hubspoke: the chat bot that runs an AI Center of Excellence and its spokes."""

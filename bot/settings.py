@@ -1,0 +1,73 @@
+"""Settings read from the environment (and an optional `.env` file); secrets stay SecretStr."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///hubspoke.db"
+
+
+class Settings(BaseSettings):
+    """Everything Hubspoke reads from its environment; see README "Configuration"."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str | None = Field(
+        default=None, description="Web API base URL override, e.g. https://slack.com/api/"
+    )
+    database_url: str = DEFAULT_DATABASE_URL
+    hub_channel: str | None = Field(default=None, description="Slack channel id of the hub")
+    hub_leads: Annotated[frozenset[str], NoDecode] = frozenset()
+    hub_timezone: str = "UTC"
+    review_reminder_hours: float = Field(default=24.0, gt=0)
+    review_escalation_hours: float = Field(default=72.0, gt=0)
+
+    @field_validator("hub_leads", mode="before")
+    @classmethod
+    def _split_leads(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("hub_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/London)") from exc
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str | None) -> str | None:
+        # slack_sdk joins method names onto base_url, so it must end with a slash.
+        if value and not value.endswith("/"):
+            return value + "/"
+        return value or None
+
+    @property
+    def socket_mode(self) -> bool:
+        """True when an app-level token is set, so Slack connects over Socket Mode."""
+        return self.slack_app_token is not None
+
+    def missing_for_slack(self) -> list[str]:
+        """Names of the variables Slack needs that are not set."""
+        missing = []
+        if self.slack_bot_token is None:
+            missing.append("SLACK_BOT_TOKEN")
+        if self.slack_signing_secret is None and not self.socket_mode:
+            missing.append("SLACK_SIGNING_SECRET")
+        return missing
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The hub's time zone, for schedules and people whose own zone is unknown."""
+        return ZoneInfo(self.hub_timezone)

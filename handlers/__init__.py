@@ -1,0 +1,1 @@
+"""Chat-platform adapters: they parse, ack, call one core service, and render."""

@@ -1,0 +1,1 @@
+"""Slack adapter: Bolt listeners, Block Kit builders, and the Slack ChatPort."""

@@ -1,0 +1,1 @@
+"""The use-case domain: intake, triage, routing, review decisions, lifecycle."""

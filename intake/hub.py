@@ -1,0 +1,233 @@
+"""Hub administration: people and their roles, reviewers, departments, the self-serve guidelines."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from intake.errors import HubError, NotAllowed, NotFound
+from intake.schema import Sensitivity
+from intake.services import GUIDELINES_KEY, load_guidelines
+from intake.triage import Guidelines
+from intake.views import Actor, PersonView
+from storage import repo
+from storage.db import UnitOfWork
+from storage.models import Department, Person, PersonSkill
+
+# The CLI acts as the hub itself: a lead with no person behind it.
+SYSTEM = Actor(person_id=0, name="hubspoke CLI", slack_user_id=None, is_reviewer=False, is_lead=True)
+
+
+def _require_lead(actor: Actor) -> None:
+    if not actor.is_lead:
+        raise NotAllowed("Only hub leads can change the hub's set-up. Ask a lead (see /hub help).")
+
+
+def _actor_id(actor: Actor) -> int | None:
+    return actor.person_id or None
+
+
+def resolve_slack_actor(
+    uow: UnitOfWork, slack_user_id: str, *, name: str | None, leads: frozenset[str], now: dt.datetime
+) -> tuple[Actor, bool]:
+    """The Actor for a Slack user, creating their person on first sight; True when newly created."""
+    s = uow.session
+    person = repo.person_by_slack_id(s, slack_user_id)
+    created = False
+    if person is None:
+        person = Person(slack_user_id=slack_user_id, name=name or slack_user_id, created_at=now)
+        s.add(person)
+        created = True
+    elif name and person.name == person.slack_user_id:
+        person.name = name
+    is_lead = slack_user_id in leads
+    if person.is_lead != is_lead:
+        person.is_lead = is_lead
+    if s.new or s.dirty:
+        try:
+            uow.commit()
+        except IntegrityError:  # the same person's first two requests raced; the other one won
+            s.rollback()
+            person = repo.person_by_slack_id(s, slack_user_id)
+            assert person is not None
+            created = False
+    return Actor(
+        person.id, person.name, person.slack_user_id, person.is_reviewer, person.is_lead, person.tz
+    ), created
+
+
+def update_profile(uow: UnitOfWork, slack_user_id: str, *, name: str | None, tz: str | None) -> None:
+    """Store the display name and time zone the platform reports for a person."""
+    person = repo.person_by_slack_id(uow.session, slack_user_id)
+    if person is None:
+        return
+    if name:
+        person.name = name
+    if tz:
+        try:
+            ZoneInfo(tz)
+            person.tz = tz
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    uow.commit()
+
+
+def _person_for(uow: UnitOfWork, slack_user_id: str, name: str | None, now: dt.datetime) -> Person:
+    person = repo.person_by_slack_id(uow.session, slack_user_id)
+    if person is None:
+        person = Person(slack_user_id=slack_user_id, name=name or slack_user_id, created_at=now)
+        uow.session.add(person)
+        uow.session.flush()
+    return person
+
+
+def normalise_skill(skill: str) -> str:
+    """Skills are stored lower-case with single spaces."""
+    return " ".join(skill.split()).lower()[:80]
+
+
+def add_reviewer(
+    uow: UnitOfWork,
+    actor: Actor,
+    slack_user_id: str,
+    *,
+    skills: list[str],
+    name: str | None = None,
+    now: dt.datetime,
+) -> PersonView:
+    """Make a person a hub reviewer, adding any skills given."""
+    _require_lead(actor)
+    person = _person_for(uow, slack_user_id, name, now)
+    before = {"is_reviewer": person.is_reviewer, "skills": person.skill_names}
+    person.is_reviewer = True
+    have = set(person.skill_names)
+    for skill in dict.fromkeys(normalise_skill(s) for s in skills if s.strip()):
+        if skill not in have:
+            person.skills.append(PersonSkill(skill=skill))
+    uow.session.flush()
+    repo.audit(
+        uow.session,
+        action="reviewer_added",
+        actor_id=_actor_id(actor),
+        before=before,
+        after={"person": person.id, "is_reviewer": True, "skills": person.skill_names},
+        at=now,
+    )
+    view = PersonView.of(person)
+    uow.commit()
+    return view
+
+
+def remove_reviewer(
+    uow: UnitOfWork, actor: Actor, slack_user_id: str, *, now: dt.datetime
+) -> tuple[PersonView, int]:
+    """Take a person off the reviewer rota; returns them and how many open reviews they still hold."""
+    _require_lead(actor)
+    person = repo.person_by_slack_id(uow.session, slack_user_id)
+    if person is None or not person.is_reviewer:
+        raise NotFound(f"<@{slack_user_id}> is not a hub reviewer.")
+    person.is_reviewer = False
+    open_reviews = repo.open_review_counts(uow.session).get(person.id, 0)
+    repo.audit(
+        uow.session,
+        action="reviewer_removed",
+        actor_id=_actor_id(actor),
+        before={"person": person.id, "is_reviewer": True},
+        after={"is_reviewer": False},
+        at=now,
+    )
+    view = PersonView.of(person)
+    uow.commit()
+    return view, open_reviews
+
+
+def add_department(uow: UnitOfWork, actor: Actor, name: str, *, now: dt.datetime) -> str:
+    """Create a department spokes can submit from."""
+    _require_lead(actor)
+    clean = " ".join(name.split())
+    if not clean:
+        raise HubError("Give the department a name: /hub department add Finance")
+    if len(clean) > 80:
+        raise HubError("Department names are at most 80 characters.")
+    if existing := repo.find_department(uow.session, clean):
+        raise HubError(f"{existing.name} already exists.")
+    uow.session.add(Department(name=clean, key=repo.department_key(clean), created_at=now))
+    repo.audit(
+        uow.session, action="department_added", actor_id=_actor_id(actor), after={"name": clean}, at=now
+    )
+    uow.commit()
+    return clean
+
+
+def set_away(
+    uow: UnitOfWork, actor: Actor, slack_user_id: str, away: bool, *, now: dt.datetime
+) -> PersonView:
+    """Mark a person away (routing skips them) or back; leads may do it for anyone, people for themselves."""
+    if not actor.is_lead and actor.slack_user_id != slack_user_id:
+        raise NotAllowed("You can set yourself away; only hub leads can set others.")
+    person = repo.person_by_slack_id(uow.session, slack_user_id)
+    if person is None:
+        raise NotFound(f"<@{slack_user_id}> has not used Hubspoke yet.")
+    repo.audit(
+        uow.session,
+        action="away",
+        actor_id=_actor_id(actor),
+        before={"person": person.id, "away": person.away},
+        after={"away": away},
+        at=now,
+    )
+    person.away = away
+    view = PersonView.of(person)
+    uow.commit()
+    return view
+
+
+def list_reviewers(uow: UnitOfWork) -> list[PersonView]:
+    """Reviewers with their skills and open reviews."""
+    counts = repo.open_review_counts(uow.session)
+    return [PersonView.of(p, counts.get(p.id, 0)) for p in repo.reviewers(uow.session)]
+
+
+def list_departments(uow: UnitOfWork) -> list[str]:
+    return [d.name for d in repo.departments(uow.session)]
+
+
+def set_guideline(uow: UnitOfWork, actor: Actor, key: str, value: str, *, now: dt.datetime) -> Guidelines:
+    """Change one self-serve guideline; `value` is what a lead typed (on/off, or a list of sensitivities)."""
+    _require_lead(actor)
+    current = load_guidelines(uow.session)
+    fields = Guidelines.model_fields
+    if key not in fields:
+        raise HubError(f"Unknown guideline '{key}'. Guidelines: {', '.join(fields)}.")
+    raw: object
+    if key == "self_serve_sensitivity":
+        raw = [v.strip().lower() for v in value.replace(",", " ").split() if v.strip()]
+    else:
+        lowered = value.strip().lower()
+        if lowered not in {"on", "off", "true", "false", "yes", "no"}:
+            raise HubError(f"{key} takes on or off.")
+        raw = lowered in {"on", "true", "yes"}
+    try:
+        updated = current.model_copy(update={key: raw})
+        updated = Guidelines.model_validate(updated.model_dump())
+    except ValidationError:
+        choices = ", ".join(s.value for s in Sensitivity)
+        raise HubError(f"{key} takes a list of: {choices}.") from None
+    repo.put_setting(uow.session, GUIDELINES_KEY, updated.model_dump(mode="json"), now)
+    repo.audit(
+        uow.session,
+        action="guidelines",
+        actor_id=_actor_id(actor),
+        before=current.model_dump(mode="json"),
+        after=updated.model_dump(mode="json"),
+        at=now,
+    )
+    uow.commit()
+    return updated
+
+
+def get_guidelines(uow: UnitOfWork) -> Guidelines:
+    return load_guidelines(uow.session)

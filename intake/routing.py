@@ -1,0 +1,56 @@
+"""Routing: the reviewer whose skills match best, then the lightest load, then round-robin."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+_WORD = re.compile(r"[a-z0-9]+")
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "es", "ed", "s")
+
+
+def _stem(word: str) -> str:
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def terms(text: str) -> set[str]:
+    """Lower-cased, lightly stemmed words of `text`."""
+    return {_stem(w) for w in _WORD.findall(text.lower())}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A reviewer who could take the review."""
+
+    person_id: int
+    skills: tuple[str, ...]
+    open_reviews: int
+    last_assigned_at: dt.datetime | None
+
+
+def matched_skills(skills: tuple[str, ...], text_terms: set[str]) -> list[str]:
+    """The skills all of whose words occur in the use case."""
+    return [s for s in skills if (words := terms(s)) and words <= text_terms]
+
+
+def pick_reviewer(candidates: list[Candidate], use_case_text: str) -> tuple[Candidate, list[str]] | None:
+    """The best candidate and the skills that matched, or None when nobody is available."""
+    if not candidates:
+        return None
+    text_terms = terms(use_case_text)
+    never = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    def key(c: Candidate) -> tuple[int, int, dt.datetime, int]:
+        return (
+            -len(matched_skills(c.skills, text_terms)),
+            c.open_reviews,
+            c.last_assigned_at or never,
+            c.person_id,
+        )
+
+    best = min(candidates, key=key)
+    return best, matched_skills(best.skills, text_terms)

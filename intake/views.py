@@ -1,0 +1,183 @@
+"""Plain read models the services return and the adapters render."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from intake.schema import (
+    Affected,
+    Autonomy,
+    DataAvailability,
+    Decision,
+    RiskTier,
+    Route,
+    Sensitivity,
+    Stage,
+    Status,
+    Submission,
+)
+from storage.models import Person, Review, UseCase
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person making a request, with the roles the hub gives them."""
+
+    person_id: int
+    name: str
+    slack_user_id: str | None
+    is_reviewer: bool
+    is_lead: bool
+    tz: str | None = None
+
+    @property
+    def can_decide(self) -> bool:
+        return self.is_reviewer or self.is_lead
+
+
+class PersonView(BaseModel):
+    id: int
+    name: str
+    slack_user_id: str | None = None
+    tz: str | None = None
+    is_reviewer: bool = False
+    is_lead: bool = False
+    away: bool = False
+    department: str | None = None
+    skills: list[str] = []
+    open_reviews: int | None = None
+
+    @classmethod
+    def of(cls, p: Person, open_reviews: int | None = None) -> PersonView:
+        return cls(
+            id=p.id,
+            name=p.name,
+            slack_user_id=p.slack_user_id,
+            tz=p.tz,
+            is_reviewer=p.is_reviewer,
+            is_lead=p.is_lead,
+            away=p.away,
+            department=p.department.name if p.department else None,
+            skills=p.skill_names,
+            open_reviews=open_reviews,
+        )
+
+
+class Change(BaseModel):
+    """One answer that changed between review rounds."""
+
+    field: str
+    before: str
+    after: str
+
+
+class ReviewView(BaseModel):
+    round: int
+    reviewer: PersonView | None = None
+    assigned_at: dt.datetime | None = None
+    decision: Decision | None = None
+    reason: str | None = None
+    decided_by: PersonView | None = None
+    decided_at: dt.datetime | None = None
+    changes: list[Change] = []
+
+    @classmethod
+    def of(cls, r: Review) -> ReviewView:
+        return cls(
+            round=r.round,
+            reviewer=PersonView.of(r.reviewer) if r.reviewer else None,
+            assigned_at=r.assigned_at,
+            decision=Decision(r.decision) if r.decision else None,
+            reason=r.reason,
+            decided_by=PersonView.of(r.decided_by) if r.decided_by else None,
+            decided_at=r.decided_at,
+            changes=[Change.model_validate(c) for c in r.changes],
+        )
+
+
+class UseCaseView(BaseModel):
+    id: int
+    title: str
+    problem: str
+    department: str
+    benefit: str
+    success_metric: str
+    data_sources: str
+    data_availability: DataAvailability
+    data_sensitivity: Sensitivity
+    people_affected: Affected
+    autonomy: Autonomy
+    target_date: dt.date | None
+    links: list[str]
+    risk_tier: RiskTier
+    route: Route
+    triage_reasons: list[str]
+    status: Status
+    stage: Stage
+    submitter: PersonView
+    reviewer: PersonView | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    review: ReviewView | None = None
+
+    @classmethod
+    def of(cls, uc: UseCase, review: Review | None = None) -> UseCaseView:
+        return cls(
+            id=uc.id,
+            title=uc.title,
+            problem=uc.problem,
+            department=uc.department.name,
+            benefit=uc.benefit,
+            success_metric=uc.success_metric,
+            data_sources=uc.data_sources,
+            data_availability=DataAvailability(uc.data_availability),
+            data_sensitivity=Sensitivity(uc.data_sensitivity),
+            people_affected=Affected(uc.people_affected),
+            autonomy=Autonomy(uc.autonomy),
+            target_date=uc.target_date,
+            links=list(uc.links),
+            risk_tier=RiskTier(uc.risk_tier),
+            route=Route(uc.route),
+            triage_reasons=list(uc.triage_reasons),
+            status=Status(uc.status),
+            stage=Stage(uc.stage),
+            submitter=PersonView.of(uc.submitter),
+            reviewer=PersonView.of(uc.reviewer) if uc.reviewer else None,
+            created_at=uc.created_at,
+            updated_at=uc.updated_at,
+            review=ReviewView.of(review) if review else None,
+        )
+
+    def submission(self) -> Submission:
+        """The answers as a Submission, to pre-fill an edit."""
+        return Submission(
+            title=self.title,
+            problem=self.problem,
+            department=self.department,
+            benefit=self.benefit,
+            success_metric=self.success_metric,
+            data_sources=self.data_sources,
+            data_availability=self.data_availability,
+            data_sensitivity=self.data_sensitivity,
+            people_affected=self.people_affected,
+            autonomy=self.autonomy,
+            target_date=self.target_date,
+            links=tuple(self.links),
+        )
+
+
+class SubmitResult(BaseModel):
+    """What a submission led to: the use case, and the skills that routed it."""
+
+    use_case: UseCaseView
+    matched_skills: list[str] = []
+    resubmitted: bool = False
+
+
+def jsonable(model: BaseModel) -> dict[str, Any]:
+    """A JSON-safe dict of a model, for outbox payloads and audit rows."""
+    return model.model_dump(mode="json")

@@ -1,0 +1,219 @@
+"""SQLAlchemy 2.x typed models. Choices are stored as short strings (see intake.schema)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str] = mapped_column(String(80), unique=True)  # case-folded name, for lookups
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slack_user_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    teams_user_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    tz: Mapped[str | None] = mapped_column(String(64))
+    is_reviewer: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_lead: Mapped[bool] = mapped_column(Boolean, default=False)
+    away: Mapped[bool] = mapped_column(Boolean, default=False)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    last_assigned_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    department: Mapped[Department | None] = relationship(lazy="joined")
+    skills: Mapped[list[PersonSkill]] = relationship(
+        cascade="all, delete-orphan", order_by="PersonSkill.skill", lazy="selectin"
+    )
+
+    @property
+    def skill_names(self) -> list[str]:
+        return [s.skill for s in self.skills]
+
+
+class PersonSkill(Base):
+    __tablename__ = "person_skills"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    skill: Mapped[str] = mapped_column(String(80), primary_key=True)
+
+
+class UseCase(Base):
+    __tablename__ = "use_cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    problem: Mapped[str] = mapped_column(Text)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    benefit: Mapped[str] = mapped_column(Text, default="")
+    success_metric: Mapped[str] = mapped_column(Text, default="")
+    data_sources: Mapped[str] = mapped_column(Text, default="")
+    data_availability: Mapped[str] = mapped_column(String(32))
+    data_sensitivity: Mapped[str] = mapped_column(String(32))
+    people_affected: Mapped[str] = mapped_column(String(32))
+    autonomy: Mapped[str] = mapped_column(String(32))
+    target_date: Mapped[dt.date | None] = mapped_column(Date)
+    links: Mapped[list[Any]] = mapped_column(default=list)
+    risk_tier: Mapped[str] = mapped_column(String(16))
+    route: Mapped[str] = mapped_column(String(16))
+    triage_reasons: Mapped[list[Any]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    stage: Mapped[str] = mapped_column(String(32), index=True)
+    submitter_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    source_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    department: Mapped[Department] = relationship(lazy="joined")
+    submitter: Mapped[Person] = relationship(foreign_keys=[submitter_id], lazy="joined")
+    reviewer: Mapped[Person | None] = relationship(foreign_keys=[reviewer_id], lazy="joined")
+
+
+class Review(Base):
+    """One round of hub review; a resubmission after "request changes" opens the next round."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("use_case_id", "round"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    use_case_id: Mapped[int] = mapped_column(ForeignKey("use_cases.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    assigned_at: Mapped[dt.datetime | None]
+    opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    submission: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    changes: Mapped[list[Any]] = mapped_column(default=list)
+    decision: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    decided_at: Mapped[dt.datetime | None]
+    reminded_at: Mapped[dt.datetime | None]
+    escalated_at: Mapped[dt.datetime | None]
+
+    reviewer: Mapped[Person | None] = relationship(foreign_keys=[reviewer_id], lazy="joined")
+    decided_by: Mapped[Person | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
+
+
+Index("ix_reviews_open", Review.reviewer_id, Review.decision)
+
+
+class AuditEvent(Base):
+    """Every state change: who, when, what it was before and after."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    use_case_id: Mapped[int | None] = mapped_column(ForeignKey("use_cases.id"), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class OutboxMessage(Base):
+    """An outbound message written in the same transaction as the change that caused it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    platform: Mapped[str] = mapped_column(String(16), default="slack")
+    # post: a new message (to a channel id, or a person's DM); update: edit the message behind `ref_key`.
+    operation: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    ref_key: Mapped[str | None] = mapped_column(String(120), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    locked_until: Mapped[dt.datetime | None]
+    delivered_at: Mapped[dt.datetime | None]
+    failed_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+Index("ix_outbox_pending", OutboxMessage.delivered_at, OutboxMessage.failed_at, OutboxMessage.next_attempt_at)
+
+
+class MessageRef(Base):
+    """Where a delivered message landed, so later updates can edit it in place."""
+
+    __tablename__ = "message_refs"
+    __table_args__ = (UniqueConstraint("ref_key", "channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref_key: Mapped[str] = mapped_column(String(120), index=True)
+    platform: Mapped[str] = mapped_column(String(16), default="slack")
+    channel: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[str] = mapped_column(String(64))
+
+
+class ProcessedEvent(Base):
+    """Slack event ids already handled, so Slack's retries are processed once."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class HubSetting(Base):
+    """Hub-wide settings leads change at run time (the self-serve guidelines)."""
+
+    __tablename__ = "hub_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class JobRun(Base):
+    """A scheduled send claimed for one period; the unique key stops a second clock sending twice."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(64))
+    claimed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

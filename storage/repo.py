@@ -1,0 +1,132 @@
+"""Repository helpers over a session. They read and stage writes; they never commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storage.models import AuditEvent, Department, HubSetting, OutboxMessage, Person, Review, UseCase
+
+
+def department_key(name: str) -> str:
+    """The case-folded, space-normalised key departments are unique by."""
+    return " ".join(name.split()).casefold()
+
+
+def find_department(session: Session, name_or_id: str) -> Department | None:
+    """A department by id (as text) or by name, ignoring case."""
+    if name_or_id.isdigit():
+        found = session.get(Department, int(name_or_id))
+        if found:
+            return found
+    return session.scalar(select(Department).where(Department.key == department_key(name_or_id)))
+
+
+def departments(session: Session) -> list[Department]:
+    return list(session.scalars(select(Department).order_by(Department.name)))
+
+
+def person_by_slack_id(session: Session, slack_user_id: str) -> Person | None:
+    return session.scalar(select(Person).where(Person.slack_user_id == slack_user_id))
+
+
+def open_review_counts(session: Session) -> dict[int, int]:
+    """Undecided reviews per reviewer."""
+    rows = session.execute(
+        select(Review.reviewer_id, func.count())
+        .where(Review.decision.is_(None), Review.reviewer_id.is_not(None))
+        .group_by(Review.reviewer_id)
+    )
+    return {rid: n for rid, n in rows if rid is not None}
+
+
+def reviewers(session: Session) -> list[Person]:
+    return list(session.scalars(select(Person).where(Person.is_reviewer.is_(True)).order_by(Person.name)))
+
+
+def current_review(session: Session, use_case_id: int) -> Review | None:
+    """The newest review round of a use case."""
+    return session.scalar(
+        select(Review).where(Review.use_case_id == use_case_id).order_by(Review.round.desc()).limit(1)
+    )
+
+
+def use_cases_of(session: Session, person_id: int) -> list[UseCase]:
+    return list(
+        session.scalars(
+            select(UseCase).where(UseCase.submitter_id == person_id).order_by(UseCase.updated_at.desc())
+        )
+    )
+
+
+def review_queue(session: Session, person_id: int) -> list[UseCase]:
+    """Use cases waiting on this reviewer's decision, oldest first."""
+    return list(
+        session.scalars(
+            select(UseCase)
+            .join(Review, Review.use_case_id == UseCase.id)
+            .where(Review.reviewer_id == person_id, Review.decision.is_(None))
+            .order_by(Review.opened_at)
+        )
+    )
+
+
+def audit(
+    session: Session,
+    *,
+    action: str,
+    actor_id: int | None,
+    use_case_id: int | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    at: dt.datetime,
+) -> None:
+    """Record a state change in the audit trail."""
+    session.add(
+        AuditEvent(
+            action=action, actor_id=actor_id, use_case_id=use_case_id, before=before, after=after, at=at
+        )
+    )
+
+
+def enqueue(
+    session: Session,
+    payload: dict[str, Any],
+    *,
+    at: dt.datetime,
+    channel: str | None = None,
+    person_id: int | None = None,
+    ref_key: str | None = None,
+    operation: str = "post",
+) -> None:
+    """Stage an outbound message in the outbox, in the caller's transaction."""
+    if operation == "post" and (channel is None) == (person_id is None):
+        raise ValueError("a post goes to exactly one of channel or person")
+    session.add(
+        OutboxMessage(
+            operation=operation,
+            channel=channel,
+            person_id=person_id,
+            ref_key=ref_key,
+            payload=payload,
+            created_at=at,
+            next_attempt_at=at,
+        )
+    )
+
+
+def get_setting(session: Session, key: str) -> dict[str, Any] | None:
+    row = session.get(HubSetting, key)
+    return dict(row.value) if row else None
+
+
+def put_setting(session: Session, key: str, value: dict[str, Any], at: dt.datetime) -> None:
+    row = session.get(HubSetting, key)
+    if row is None:
+        session.add(HubSetting(key=key, value=value, updated_at=at))
+    else:
+        row.value = value
+        row.updated_at = at
