@@ -128,7 +128,7 @@ def remove_reviewer(
     _require_lead(actor)
     person = repo.person_by_slack_id(uow.session, slack_user_id)
     if person is None or not person.is_reviewer:
-        raise NotFound(f"<@{slack_user_id}> is not a hub reviewer.")
+        raise NotFound("That person is not a hub reviewer.")
     person.is_reviewer = False
     open_reviews = repo.open_review_counts(uow.session).get(person.id, 0)
     repo.audit(
@@ -170,7 +170,7 @@ def set_away(
         raise NotAllowed("You can set yourself away; only hub leads can set others.")
     person = repo.person_by_slack_id(uow.session, slack_user_id)
     if person is None:
-        raise NotFound(f"<@{slack_user_id}> has not used Hubspoke yet.")
+        raise NotFound("That person has not used Hubspoke yet; add them as a reviewer first.")
     repo.audit(
         uow.session,
         action="away",
@@ -189,6 +189,12 @@ def list_reviewers(uow: UnitOfWork) -> list[PersonView]:
     """Reviewers with their skills and open reviews."""
     counts = repo.open_review_counts(uow.session)
     return [PersonView.of(p, counts.get(p.id, 0)) for p in repo.reviewers(uow.session)]
+
+
+def person_id_for_slack(uow: UnitOfWork, slack_user_id: str) -> int | None:
+    """The person id behind a Slack user id, if they are known."""
+    person = repo.person_by_slack_id(uow.session, slack_user_id)
+    return person.id if person else None
 
 
 def list_departments(uow: UnitOfWork) -> list[str]:
@@ -231,3 +237,10 @@ def set_guideline(uow: UnitOfWork, actor: Actor, key: str, value: str, *, now: d
 
 def get_guidelines(uow: UnitOfWork) -> Guidelines:
     return load_guidelines(uow.session)
+
+
+def claim_event(uow: UnitOfWork, event_id: str, *, now: dt.datetime) -> bool:
+    """True the first time an event id is seen; Slack's retries of it return False."""
+    fresh = repo.claim_event(uow.session, event_id, now)
+    uow.commit()
+    return fresh

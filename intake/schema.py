@@ -131,7 +131,7 @@ class Submission(BaseModel):
     problem: str = Field(min_length=10, max_length=MAX_TEXT)
     department: str = Field(min_length=1, max_length=80)
     benefit: str = Field(min_length=3, max_length=MAX_TEXT)
-    success_metric: str = Field(min_length=5, max_length=500)
+    success_metric: str = Field(min_length=3, max_length=500)
     data_sources: str = Field(default="", max_length=1000)
     data_availability: DataAvailability
     data_sensitivity: Sensitivity

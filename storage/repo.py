@@ -6,9 +6,19 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage.models import AuditEvent, Department, HubSetting, OutboxMessage, Person, Review, UseCase
+from storage.models import (
+    AuditEvent,
+    Department,
+    HubSetting,
+    OutboxMessage,
+    Person,
+    ProcessedEvent,
+    Review,
+    UseCase,
+)
 
 
 def department_key(name: str) -> str:
@@ -130,3 +140,15 @@ def put_setting(session: Session, key: str, value: dict[str, Any], at: dt.dateti
     else:
         row.value = value
         row.updated_at = at
+
+
+def claim_event(session: Session, event_id: str, at: dt.datetime) -> bool:
+    """Record an event id; False when it was already processed (a Slack retry)."""
+    if session.get(ProcessedEvent, event_id) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(ProcessedEvent(event_id=event_id, received_at=at))
+    except IntegrityError:
+        return False
+    return True

@@ -1,0 +1,86 @@
+"""The composition root: `create_app` wires settings, storage, chat ports and adapters together."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import App
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.chat import ChatPort
+from bot.core import Core
+from bot.outbox import OutboxWorker
+from bot.settings import Settings
+from storage.db import is_current, is_embedded, make_engine, make_session_factory, upgrade
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class NotConfigured(Exception):
+    """Settings are missing for what was asked; the message names them."""
+
+
+@dataclass
+class Hubspoke:
+    """A built app: the core, the outbound port and worker, and the Slack adapter when configured."""
+
+    settings: Settings
+    core: Core
+    chat: ChatPort | None
+    outbox: OutboxWorker | None
+    slack: App | None
+
+    def start_background(self) -> None:
+        """Start delivering the outbox."""
+        if self.outbox:
+            self.outbox.start()
+
+    def stop(self) -> None:
+        if self.outbox:
+            self.outbox.stop()
+
+
+def open_database(settings: Settings) -> sessionmaker[Session]:
+    """A session factory; the embedded SQLite default is migrated on start, other databases must be current."""
+    if is_embedded(settings.database_url):
+        upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    if not is_current(engine):
+        raise NotConfigured("The database schema is not current. Run `hubspoke db upgrade` first.")
+    return make_session_factory(engine)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    chat: ChatPort | None = None,
+    llm: Any = None,
+    session_factory: sessionmaker[Session] | None = None,
+    clock: Callable[[], dt.datetime] = utcnow,
+    outbox_interval: float = 2.0,
+) -> Hubspoke:
+    """Build everything; nothing connects before this is called. Pass fakes for `chat` in tests."""
+    factory = session_factory or open_database(settings)
+    core = Core(settings=settings, session_factory=factory, clock=clock)
+    slack_app: App | None = None
+    if settings.slack_bot_token is not None:
+        from handlers.slack.app import build_bolt_app, build_client
+        from handlers.slack.chat import SlackChat
+
+        client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+        slack_app = build_bolt_app(core, client, signing_secret=secret)
+        if chat is None:
+            chat = SlackChat(client, settings.hub_channel)
+        if not settings.hub_channel:
+            log.warning("HUB_CHANNEL is not set: review cards have nowhere to go until it is")
+    worker = None
+    if chat is not None:
+        worker = OutboxWorker(factory, chat, interval=outbox_interval, clock=clock)
+        core.on_commit.append(worker.wake)
+    return Hubspoke(settings=settings, core=core, chat=chat, outbox=worker, slack=slack_app)

@@ -1,0 +1,180 @@
+"""The `hubspoke` command: run the bot, the clock, migrations, and hub set-up from scripts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from bot.app import NotConfigured, create_app, open_database
+from bot.core import Core
+from bot.settings import Settings
+from intake import hub
+from intake.errors import HubError
+from storage.db import upgrade
+
+log = logging.getLogger("hubspoke")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise SystemExit(f"hubspoke: bad configuration: {problems}") from None
+
+
+def _core(settings: Settings) -> Core:
+    return Core(settings=settings, session_factory=open_database(settings))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Serve Slack over HTTP (or Socket Mode when SLACK_APP_TOKEN is set) plus /healthz."""
+    import anyio.to_thread
+    import uvicorn
+
+    from bot.web import build_asgi
+
+    settings = _settings()
+    missing = settings.missing_for_slack()
+    if missing:
+        print(
+            f"hubspoke: cannot connect to Slack: {', '.join(missing)} not set.\n"
+            "Create the Slack app from manifest.json (see README, 'Connect Slack'), then put the tokens "
+            "in the environment or a .env file.",
+            file=sys.stderr,
+        )
+        return 2
+    app = create_app(settings)
+    asgi = build_asgi(app, serve_slack_http=not settings.socket_mode)
+    if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        assert settings.slack_app_token is not None and app.slack is not None
+        SocketModeHandler(app.slack, settings.slack_app_token.get_secret_value()).connect()
+        log.info("connected to Slack over Socket Mode; /healthz on %s:%s", args.host, args.port)
+    else:
+        log.info("Slack requests at http://%s:%s/slack/events", args.host, args.port)
+
+    config = uvicorn.Config(asgi, host=args.host, port=args.port, log_level="info", access_log=False)
+    server = uvicorn.Server(config)
+
+    async def serve() -> None:
+        # Bolt's dispatch holds a worker thread until the listener acks; allow enough of them.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 100
+        await server.serve()
+
+    anyio.run(serve)
+    return 0
+
+
+def cmd_clock(_: argparse.Namespace) -> int:
+    """Run the scheduler: outbox retries and review reminders."""
+    from bot.clock import run_clock
+
+    settings = _settings()
+    run_clock(create_app(settings))
+    return 0
+
+
+def cmd_db_upgrade(_: argparse.Namespace) -> int:
+    settings = _settings()
+    upgrade(settings.database_url)
+    print("database is up to date")
+    return 0
+
+
+def cmd_hub(args: argparse.Namespace) -> int:
+    """Hub set-up from scripts, acting as a lead."""
+    core = _core(_settings())
+    actor = hub.SYSTEM
+    if args.area == "reviewer":
+        if args.action == "add":
+            skills = [s.strip() for s in (args.skills or "").split(",") if s.strip()]
+            p = core.run(hub.add_reviewer, actor, args.user_id, skills=skills, name=args.name)
+            print(f"{p.name} ({args.user_id}) is a hub reviewer; skills: {', '.join(p.skills) or 'none'}")
+        elif args.action == "remove":
+            p, still_open = core.run(hub.remove_reviewer, actor, args.user_id)
+            print(f"{p.name} is no longer a reviewer; {still_open} open review(s) to reassign")
+        else:
+            rows = core.read(hub.list_reviewers)
+            if args.json:
+                print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
+            for r in rows if not args.json else []:
+                away = " (away)" if r.away else ""
+                print(f"{r.slack_user_id}\t{r.name}{away}\t{', '.join(r.skills)}\t{r.open_reviews} open")
+    elif args.area == "department":
+        if args.action == "add":
+            print(f"added department {core.run(hub.add_department, actor, ' '.join(args.name))}")
+        else:
+            print("\n".join(core.read(hub.list_departments)))
+    elif args.area == "away":
+        p = core.run(hub.set_away, actor, args.user_id, args.state == "on")
+        print(f"{p.name} is {'away' if p.away else 'back'}")
+    elif args.area == "guidelines":
+        if args.key:
+            core.run(hub.set_guideline, actor, args.key, " ".join(args.value))
+        print(core.read(hub.get_guidelines).model_dump_json(indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hubspoke", description="The chat bot that runs your AI hub and its spokes.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="serve Slack (HTTP or Socket Mode) and /healthz")
+    run.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")), help="default $PORT or 3000")
+    run.set_defaults(func=cmd_run)
+
+    sub.add_parser("clock", help="run scheduled jobs (one process only)").set_defaults(func=cmd_clock)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    hub_p = sub.add_parser("hub", help="set up the hub from scripts")
+    areas = hub_p.add_subparsers(dest="area", required=True)
+    reviewer = areas.add_parser("reviewer", help="hub reviewers").add_subparsers(dest="action", required=True)
+    add = reviewer.add_parser("add", help="make a Slack user a reviewer")
+    add.add_argument("user_id", help="Slack user id, e.g. U012ABCDEF")
+    add.add_argument("--skills", help="comma-separated skills")
+    add.add_argument("--name", help="display name until Slack's profile is read")
+    reviewer.add_parser("remove").add_argument("user_id")
+    reviewer.add_parser("list").add_argument("--json", action="store_true")
+    dept = areas.add_parser("department", help="departments").add_subparsers(dest="action", required=True)
+    dept.add_parser("add").add_argument("name", nargs="+")
+    dept.add_parser("list")
+    away = areas.add_parser("away", help="mark a person away or back")
+    away.add_argument("user_id")
+    away.add_argument("state", choices=["on", "off"])
+    guide = areas.add_parser("guidelines", help="show, or set KEY VALUE")
+    guide.add_argument("key", nargs="?")
+    guide.add_argument("value", nargs="*")
+    hub_p.set_defaults(func=cmd_hub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except HubError as exc:
+        print(f"hubspoke: {exc.message}", file=sys.stderr)
+        return 1
+    except NotConfigured as exc:
+        print(f"hubspoke: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

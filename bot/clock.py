@@ -1,0 +1,70 @@
+"""The clock process: one APScheduler instance running Hubspoke's scheduled jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy.exc import IntegrityError
+
+from bot.app import Hubspoke
+from bot.core import Core
+from bot.outbox import deliver_due
+from intake.reminders import remind_waiting_reviews
+from storage.models import JobRun
+
+log = logging.getLogger(__name__)
+
+JOB_DEFAULTS = {"coalesce": True, "misfire_grace_time": 3600, "max_instances": 1}
+
+
+def claim_period(core: Core, job: str, period: str) -> bool:
+    """Claim `(job, period)`; False when another clock (or a restart) already ran it."""
+    with core.uow() as uow:
+        uow.session.add(JobRun(job=job, period=period, claimed_at=core.now()))
+        try:
+            uow.commit()
+        except IntegrityError:
+            return False
+    return True
+
+
+def remind_reviews(core: Core, now: dt.datetime | None = None) -> dict[str, int] | None:
+    """Hourly: remind reviewers of waiting reviews and escalate old ones to the hub channel."""
+    now = now or core.now()
+    period = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H")
+    if not claim_period(core, "remind_reviews", period):
+        log.info("remind_reviews already ran for %s", period)
+        return None
+    s = core.settings
+    return core.run(
+        remind_waiting_reviews,
+        remind_after=dt.timedelta(hours=s.review_reminder_hours),
+        escalate_after=dt.timedelta(hours=s.review_escalation_hours),
+        now=now,
+    )
+
+
+def retry_outbox(app: Hubspoke) -> None:
+    """Every 30 s: deliver outbox messages whose retry time has come (web replicas do it too)."""
+    if app.chat is not None:
+        deliver_due(app.core.session_factory, app.chat, now=app.core.now())
+
+
+def build_scheduler(app: Hubspoke) -> BlockingScheduler:
+    """The scheduler with every job registered under a stable id, in the hub's time zone."""
+    scheduler = BlockingScheduler(timezone=app.settings.zone, job_defaults=JOB_DEFAULTS)
+    scheduler.add_job(remind_reviews, "cron", minute=5, args=[app.core], id="remind_reviews", replace_existing=True)
+    scheduler.add_job(retry_outbox, "interval", seconds=30, args=[app], id="retry_outbox", replace_existing=True)
+    return scheduler
+
+
+def run_clock(app: Hubspoke) -> None:
+    """Run the scheduler until interrupted."""
+    scheduler = build_scheduler(app)
+    log.info("clock running: %s", ", ".join(job.id for job in scheduler.get_jobs()))
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        log.info("clock stopped")

@@ -1,0 +1,104 @@
+"""Button clicks: decide, reassign, pick a reviewer, edit and resubmit, new use case."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+
+from bot.core import Core
+from handlers.slack.commands import open_intake
+from handlers.slack.ids import Action
+from handlers.slack.middleware import reviewers_only
+from handlers.slack.modals import Draft, ModalContext, build_reason_modal, build_reassign_modal, changes_note
+from intake import hub, services
+from intake.errors import FieldErrors, HubError, NotAllowed
+from intake.schema import Decision, Status
+from intake.views import Actor
+
+
+def _card_value(action: dict[str, Any]) -> tuple[int, int]:
+    use_case_id, _, round_ = str(action.get("value", "")).partition(":")
+    return int(use_case_id), int(round_ or 1)
+
+
+def _card_value_from_block(body: dict[str, Any]) -> tuple[int, int]:
+    """For the reviewer picker (a select has no value): read the ids from the card's actions block."""
+    for block in (body.get("message") or {}).get("blocks", []):
+        block_id = str(block.get("block_id", ""))
+        if block_id.startswith("review:"):
+            use_case_id, _, round_ = block_id.removeprefix("review:").partition(":")
+            return int(use_case_id), int(round_)
+    raise HubError("This card is missing its use case; open it with `/usecase status ID`.")
+
+
+def handle_approve(ack: Callable[..., None], action: dict[str, Any], context: BoltContext) -> None:
+    """Approve the use case on the card; the card updates in place for everyone."""
+    ack()
+    use_case_id, round_ = _card_value(action)
+    context["core"].run(services.decide, context["actor"], use_case_id, Decision.APPROVE, round_=round_)
+
+
+def handle_reason_decision(ack: Callable[..., None], action: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """Open the reason form for reject or request changes (the decision needs a reason)."""
+    ack()
+    use_case_id, round_ = _card_value(action)
+    decision = Decision.REJECT if action["action_id"] == Action.REJECT else Decision.REQUEST_CHANGES
+    uc = context["core"].read(services.get_use_case, use_case_id)
+    client.views_open(trigger_id=body["trigger_id"], view=build_reason_modal(decision, use_case_id, round_, uc.title))
+
+
+def handle_reassign(ack: Callable[..., None], action: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """Open the reassign form."""
+    ack()
+    use_case_id, round_ = _card_value(action)
+    uc = context["core"].read(services.get_use_case, use_case_id)
+    client.views_open(trigger_id=body["trigger_id"], view=build_reassign_modal(use_case_id, round_, uc.title))
+
+
+def handle_pick_reviewer(ack: Callable[..., None], action: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
+    """Assign the reviewer picked on a card that routing could not assign."""
+    ack()
+    core: Core = context["core"]
+    use_case_id, _ = _card_value_from_block(body)
+    person_id = core.read(hub.person_id_for_slack, action.get("selected_user") or "")
+    try:
+        if person_id is None:
+            raise FieldErrors({"reviewer": "That person is not a hub reviewer (a lead adds them with /hub reviewer add)."})
+        core.run(services.assign_reviewer, context["actor"], use_case_id, person_id)
+    except FieldErrors as exc:
+        raise HubError(next(iter(exc.errors.values()))) from exc
+
+
+def handle_edit_resubmit(ack: Callable[..., None], action: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """Open the intake form pre-filled with the use case, for the submitter to edit and resubmit."""
+    ack()
+    core: Core = context["core"]
+    actor: Actor = context["actor"]
+    uc = core.read(services.get_use_case, int(action["value"]))
+    if uc.submitter.id != actor.person_id:
+        raise NotAllowed("Only the person who submitted this use case can edit and resubmit it.")
+    if uc.status is not Status.CHANGES_REQUESTED:
+        raise HubError(f"#{uc.id} is already back with the hub; nothing to resubmit.")
+    reviewer = uc.review.decided_by.name if uc.review and uc.review.decided_by else "The reviewer"
+    note = changes_note(uc.review.reason if uc.review else None, reviewer)
+    open_intake(core, client, body["trigger_id"], Draft.of(uc.submission()), ModalContext(use_case_id=uc.id), note)
+
+
+def handle_new_use_case(ack: Callable[..., None], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """Open an empty intake form from the Home tab."""
+    ack()
+    open_intake(context["core"], client, body["trigger_id"], Draft(), ModalContext())
+
+
+def register(app: App, middleware: list[Any]) -> None:
+    deciders = [*middleware, reviewers_only]
+    app.action(Action.APPROVE, middleware=deciders)(handle_approve)
+    app.action(Action.REJECT, middleware=deciders)(handle_reason_decision)
+    app.action(Action.REQUEST_CHANGES, middleware=deciders)(handle_reason_decision)
+    app.action(Action.REASSIGN, middleware=deciders)(handle_reassign)
+    app.action(Action.PICK_REVIEWER, middleware=deciders)(handle_pick_reviewer)
+    app.action(Action.EDIT_RESUBMIT, middleware=middleware)(handle_edit_resubmit)
+    app.action(Action.NEW_USE_CASE, middleware=middleware)(handle_new_use_case)

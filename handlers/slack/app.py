@@ -1,0 +1,33 @@
+"""Builds the Bolt app: verification, middleware, listeners and the global error handler."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.core import Core
+from handlers.slack import actions, commands, events, views
+from handlers.slack.middleware import ProfileSync, dedupe_events, handle_errors, with_actor
+
+
+def build_client(token: str, base_url: str | None) -> WebClient:
+    """A Web API client; `base_url` points it at another Slack API (tests use a loopback fake)."""
+    return WebClient(token=token, base_url=base_url or WebClient.BASE_URL)
+
+
+def build_bolt_app(core: Core, client: WebClient, *, signing_secret: str | None, sync_profiles: bool = True) -> App:
+    """A Bolt app with every Hubspoke listener registered; `auth.test` is called once here."""
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        raise_error_for_unhandled_request=True,
+        logger=logging.getLogger("hubspoke.slack"),
+    )
+    app.use(dedupe_events(core))
+    app.error(handle_errors)
+    needs_actor = [with_actor(core, ProfileSync(core, client) if sync_profiles else None)]
+    for surface in (commands, actions, views, events):
+        surface.register(app, needs_actor)
+    return app

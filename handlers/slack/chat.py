@@ -1,0 +1,78 @@
+"""The Slack ChatPort: renders notices with the Block Kit builders and sends them with the Web API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.chat import DeliveryError, Posted, Recipient
+from handlers.slack import blocks
+from intake.notices import HUB, Notice, Outcome, Receipt, ReviewCard, ReviewNudge, SelfServeNotice
+
+RENDER: dict[type, Callable[[Any], tuple[str, blocks.Blocks]]] = {
+    ReviewCard: blocks.build_review_card,
+    SelfServeNotice: blocks.build_self_serve_notice,
+    Receipt: blocks.build_receipt,
+    Outcome: blocks.build_outcome,
+    ReviewNudge: blocks.build_nudge,
+}
+
+# Errors that retrying will not fix; everything else (rate limits, 5xx, timeouts) is retried.
+PERMANENT = {
+    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "account_inactive",
+    "user_not_found", "cannot_dm_bot", "invalid_blocks", "msg_too_long", "no_text", "message_not_found",
+    "cant_update_message", "edit_window_closed", "missing_scope", "not_authed",
+}
+
+
+def render(notice: Notice) -> tuple[str, blocks.Blocks]:
+    """The fallback text and blocks for a notice."""
+    return RENDER[type(notice)](notice)
+
+
+class SlackChat:
+    """Sends notices to Slack; the hub channel comes from HUB_CHANNEL."""
+
+    platform = "slack"
+
+    def __init__(self, client: WebClient, hub_channel: str | None) -> None:
+        self._client = client
+        self._hub_channel = hub_channel
+
+    def post(self, notice: Notice, *, channel: str | None = None, to: Recipient | None = None) -> Posted:
+        if to is not None:
+            if not to.slack_user_id:
+                raise DeliveryError(f"{to.name} has no Slack account", permanent=True)
+            target = to.slack_user_id  # posting to a user id lands in their DM with the app
+        elif channel == HUB:
+            if not self._hub_channel:
+                raise DeliveryError("HUB_CHANNEL is not set", permanent=True)
+            target = self._hub_channel
+        else:
+            target = channel or ""
+        text, body = render(notice)
+        response = self._call(self._client.chat_postMessage, channel=target, text=text, blocks=body, unfurl_links=False)
+        return Posted(channel=str(response["channel"]), ts=str(response["ts"]))
+
+    def update(self, posted: Posted, notice: Notice) -> None:
+        text, body = render(notice)
+        self._call(self._client.chat_update, channel=posted.channel, ts=posted.ts, text=text, blocks=body)
+
+    @staticmethod
+    def _call(method: Callable[..., Any], **kwargs: Any) -> Any:
+        try:
+            return method(**kwargs)
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            error = str(exc.response.get("error", "")) if exc.response is not None else ""
+            if status == 429:
+                headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
+                value = headers.get("retry-after", "30")
+                retry_after = float(value[0] if isinstance(value, list) else value)
+                raise DeliveryError("rate limited by Slack", retry_after=retry_after) from exc
+            raise DeliveryError(f"Slack said {error or status}", permanent=error in PERMANENT) from exc
+        except OSError as exc:  # connection refused, timeouts: Slack is unreachable for now
+            raise DeliveryError(f"Slack unreachable: {exc}") from exc

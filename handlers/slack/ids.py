@@ -1,0 +1,55 @@
+"""Every Slack id Hubspoke uses: commands, callback ids, action ids, block ids."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Command(StrEnum):
+    USECASE = "/usecase"
+    HUB = "/hub"
+
+
+class View(StrEnum):
+    """Modal callback ids."""
+
+    INTAKE = "hubspoke_intake"
+    RESUBMIT = "hubspoke_resubmit"
+    REASON = "hubspoke_reason"
+    REASSIGN = "hubspoke_reassign"
+
+
+class Action(StrEnum):
+    APPROVE = "hubspoke_approve"
+    REJECT = "hubspoke_reject"
+    REQUEST_CHANGES = "hubspoke_request_changes"
+    REASSIGN = "hubspoke_reassign"
+    PICK_REVIEWER = "hubspoke_pick_reviewer"
+    EDIT_RESUBMIT = "hubspoke_edit_resubmit"
+    NEW_USE_CASE = "hubspoke_new_use_case"
+
+
+DECISION_ACTIONS = (Action.APPROVE, Action.REJECT, Action.REQUEST_CHANGES, Action.REASSIGN, Action.PICK_REVIEWER)
+
+
+class Block(StrEnum):
+    """Block ids of modal inputs; intake inputs use the Submission field names."""
+
+    TITLE = "title"
+    PROBLEM = "problem"
+    DEPARTMENT = "department"
+    BENEFIT = "benefit"
+    SUCCESS_METRIC = "success_metric"
+    DATA_SOURCES = "data_sources"
+    DATA_AVAILABILITY = "data_availability"
+    DATA_SENSITIVITY = "data_sensitivity"
+    PEOPLE_AFFECTED = "people_affected"
+    AUTONOMY = "autonomy"
+    TARGET_DATE = "target_date"
+    LINKS = "links"
+    REASON = "reason"
+    REVIEWER = "reviewer"
+    NOTE = "note"
+
+
+INPUT_ACTION = "value"  # every modal input element uses this action_id inside its own block

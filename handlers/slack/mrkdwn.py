@@ -1,0 +1,40 @@
+"""Safe mrkdwn: escape user text, mention people, and show times in each reader's time zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def escape(text: str | None) -> str:
+    """Escape &, < and > so user text can never ping a channel, mention a user or forge a link."""
+    if not text:
+        return ""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mention(slack_user_id: str | None, fallback: str) -> str:
+    """A user mention when the Slack id is known, else the escaped name."""
+    return f"<@{slack_user_id}>" if slack_user_id else escape(fallback)
+
+
+def when(moment: dt.datetime) -> str:
+    """A time Slack renders in each reader's own time zone, with a UTC fallback."""
+    epoch = int(moment.timestamp())
+    fallback = moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def clip(text: str, limit: int) -> str:
+    """Shorten (escaped) text to fit a Block Kit limit, marking the cut and never splitting an entity."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
+
+
+def quote(text: str | None) -> str:
+    """User text as an escaped mrkdwn block quote."""
+    return "\n".join(f"> {line}" if line else ">" for line in escape(text).splitlines())

@@ -1,0 +1,136 @@
+"""Shared fixtures: a migrated database per test (SQLite file, and PostgreSQL when TEST_DATABASE_URL is set)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from intake import hub
+from intake.views import Actor
+from storage.db import UnitOfWork, make_engine, make_session_factory, upgrade
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+NOW = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)  # a Monday
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("TEST_DATABASE_URL") or None
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hubspoke.db'}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""
+    base = postgres_url()
+    if base is None:
+        pytest.skip("TEST_DATABASE_URL is not set (PostgreSQL tests)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Every test using this runs on a SQLite file and, when configured, on PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    upgrade(database_url)
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def uow(session_factory: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+    """A factory of fresh units of work: `with uow() as u: ...`."""
+    return lambda: UnitOfWork(session_factory)
+
+
+LEADS = frozenset({"ULEAD"})
+
+
+def make_actor(factory: sessionmaker[Session], slack_id: str, name: str) -> Actor:
+    """Resolve (creating on first sight) the Actor for a Slack user id."""
+    with UnitOfWork(factory) as u:
+        actor, _ = hub.resolve_slack_actor(u, slack_id, name=name, leads=LEADS, now=NOW)
+    return actor
+
+
+# --- Slack scenarios: the real app over real HTTP, a loopback fake Slack Web API -------------
+
+HUB_CHANNEL = "C_HUB"
+
+
+@dataclass
+class Scenario:
+    """A running bot: `slack` sends signed requests in, `api` is the fake Web API it calls out to."""
+
+    app: Any
+    api: Any
+    slack: Any
+    url: str
+
+    def user(self, user_id: str, name: str) -> Any:
+        from tests.fakes.signed import SlackUser
+
+        return SlackUser(user_id, name)
+
+
+@pytest.fixture
+def scenario(database_url: str) -> Iterator[Scenario]:
+    from bot.app import create_app
+    from bot.settings import Settings
+    from bot.web import build_asgi
+    from tests.fakes.server import serve
+    from tests.fakes.signed import SIGNING_SECRET, SignedSlack
+    from tests.fakes.slack_api import FakeSlack
+
+    upgrade(database_url)
+    api = FakeSlack().start()
+    settings = Settings(
+        _env_file=None,
+        slack_bot_token="xoxb-test-token",
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=api.base_url,
+        database_url=database_url,
+        hub_channel=HUB_CHANNEL,
+        hub_leads="ULEAD",
+    )
+    app = create_app(settings, outbox_interval=0.2)
+    try:
+        with serve(build_asgi(app)) as base:
+            yield Scenario(app=app, api=api, slack=SignedSlack(f"{base}/slack/events", api.hook_url), url=base)
+    finally:
+        api.stop()
+        assert not api.invalid, f"the bot sent Block Kit Slack would refuse: {api.invalid}"

@@ -1,0 +1,200 @@
+"""A loopback fake of Slack's Web API (and response_url hooks) that records every call.
+
+Every message, modal and Home view the bot sends is validated with slack_sdk.models, so a
+test fails if the bot ever sends Block Kit that Slack would refuse.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+
+
+def validate_blocks(blocks: Any) -> list[str]:
+    """Problems Slack would reject in a list of blocks (empty when valid)."""
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    problems = []
+    if len(blocks) > 50:
+        problems.append(f"{len(blocks)} blocks in a message (max 50)")
+    for raw in blocks:
+        try:
+            parsed = Block.parse(raw)
+            if parsed is None:
+                problems.append(f"unknown block {raw.get('type')}")
+                continue
+            parsed.validate_json()
+        except Exception as exc:  # slack_sdk raises SlackObjectFormationError and friends
+            problems.append(f"{raw.get('type')}: {exc}")
+    return problems
+
+
+def validate_view(view: Any) -> list[str]:
+    if isinstance(view, str):
+        view = json.loads(view)
+    try:
+        View(**view).validate_json()
+    except Exception as exc:
+        return [f"view: {exc}"]
+    return validate_blocks(view.get("blocks", []))
+
+
+@dataclass
+class FakeSlack:
+    """Start with `start()`; `base_url` goes into SLACK_API_URL; `calls` is the transcript."""
+
+    calls: list[Call] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rate_limit_next: int = 0  # answer this many chat.* calls with HTTP 429 first
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+
+    @property
+    def hook_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hooks/"
+
+    def start(self) -> FakeSlack:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(length).decode()
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    params = json.loads(raw or "{}")
+                else:
+                    params = dict(parse_qsl(raw))
+                status, body, headers = fake._answer(self.path, params)
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def _answer(self, path: str, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        method = path.rsplit("/api/", 1)[-1] if "/api/" in path else "response_url:" + path.rsplit("/hooks/", 1)[-1]
+        with self._lock:
+            if self.rate_limit_next and method.startswith("chat."):
+                self.rate_limit_next -= 1
+                self.calls.append(Call(method + ":429", params))
+                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
+            self.calls.append(Call(method, params))
+            self._validate(method, params)
+            ts = f"{int(time.time())}.{next(self._ts):06d}"
+        if method == "auth.test":
+            return 200, {"ok": True, "url": "https://hub.example/", "team": "Hub", "user": "hubspoke",
+                         "team_id": "T111", "user_id": "UBOT", "bot_id": "BBOT"}, {}
+        if method == "chat.postMessage":
+            channel = params.get("channel", "")
+            if channel.startswith(("U", "W")):
+                channel = "D" + channel[1:]  # a DM channel id, as Slack answers a post to a user id
+            return 200, {"ok": True, "channel": channel, "ts": ts, "message": {"text": params.get("text")}}, {}
+        if method == "chat.update":
+            return 200, {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}, {}
+        if method == "users.info":
+            user_id = params.get("user", "")
+            user = self.users.get(user_id) or {"id": user_id, "name": user_id.lower(), "tz": "Europe/London",
+                                                "profile": {"display_name": f"Person {user_id}"}}
+            return 200, {"ok": True, "user": user}, {}
+        if method.startswith("views."):
+            view = params.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            return 200, {"ok": True, "view": {"id": f"V{next(self._ts)}", **(view or {})}}, {}
+        return 200, {"ok": True}, {}
+
+    def _validate(self, method: str, params: dict[str, Any]) -> None:
+        if "blocks" in params and params["blocks"]:
+            self.invalid += [f"{method}: {p}" for p in validate_blocks(params["blocks"])]
+        if "view" in params:
+            self.invalid += [f"{method}: {p}" for p in validate_view(params["view"])]
+
+    # --- what tests read -------------------------------------------------------------------
+
+    def of(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0, **match: str) -> list[Call]:
+        """Wait until at least `count` calls of `method` whose params contain `match` were recorded."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [c for c in self.of(method) if all(str(c.params.get(k)) == v for k, v in match.items())]
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.02)
+
+    def wait_for_hook(self, contains: str, timeout: float = 10.0) -> str:
+        """The text of the first response_url message containing `contains` ('' if none came)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                texts = [str(c.params.get("text")) for c in self.calls if c.method.startswith("response_url:")]
+            for text in texts:
+                if contains in text:
+                    return text
+            time.sleep(0.02)
+        return ""
+
+
+def blocks_text(call: Call) -> str:
+    """All text in a call's blocks (and its fallback text), for assertions on what people read."""
+    parts = [str(call.params.get("text", ""))]
+    raw = call.params.get("blocks") or (json.loads(call.params["view"]) if isinstance(call.params.get("view"), str)
+                                         else (call.params.get("view") or {})).get("blocks", [])
+    if isinstance(raw, str):
+        raw = json.loads(raw)
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key in ("text", "value", "placeholder"):
+                value = node.get(key)
+                if isinstance(value, str) and key == "text":
+                    parts.append(value)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(raw)
+    return "\n".join(parts)
