@@ -27,6 +27,32 @@ def postgres_url() -> str | None:
     return os.environ.get("TEST_DATABASE_URL") or None
 
 
+# --- CI guard: with HUBSPOKE_REQUIRE_POSTGRES=1 a skipped PostgreSQL test fails the run ---------
+
+_pg_outcomes: dict[str, int] = {"passed": 0, "skipped": 0, "failed": 0}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "pg_url" in getattr(item, "fixturenames", ()) or "[postgres" in item.name:
+            item.add_marker(pytest.mark.postgres)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if "postgres" in report.keywords and (report.when == "call" or report.skipped):
+        _pg_outcomes[report.outcome] = _pg_outcomes.get(report.outcome, 0) + 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get("HUBSPOKE_REQUIRE_POSTGRES") != "1":
+        return
+    ran, skipped = _pg_outcomes["passed"] + _pg_outcomes["failed"], _pg_outcomes["skipped"]
+    print(f"\nPostgreSQL tests: {ran} ran, {skipped} skipped")
+    if ran == 0 or skipped:
+        print("FAIL: HUBSPOKE_REQUIRE_POSTGRES=1 but PostgreSQL tests were skipped (is TEST_DATABASE_URL set?)")
+        session.exitstatus = 1
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'hubspoke.db'}"

@@ -110,7 +110,7 @@ def test_submit_review_request_changes_resubmit_approve(scenario: Scenario) -> N
     updates = sc.api.wait_for("chat.update", 2)
     assert {c.params["channel"] for c in updates} == {HUB_CHANNEL, "DREV"}
     assert all("Changes requested" in blocks_text(c) and "<@UREV>" in blocks_text(c) for c in updates)
-    outcome = sc.api.wait_for("chat.postMessage", 1, channel="USPOKE")
+    outcome = sc.api.wait_for("chat.postMessage", 2, channel="USPOKE")  # receipt, then the outcome
     outcome_text = "\n".join(blocks_text(c) for c in outcome)
     assert "asked for changes" in outcome_text and "without personal data" in outcome_text
     assert "Edit and resubmit" in outcome_text

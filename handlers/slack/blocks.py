@@ -139,7 +139,7 @@ def build_review_card(card: ReviewCard) -> tuple[str, Blocks]:
         blocks.append({"type": "actions", "block_id": f"review:{value}", "elements": _decision_buttons(value)})
     else:
         blocks.append({"type": "actions", "block_id": f"review:{value}", "elements": _decision_buttons(value, True)})
-    text = f"Review #{uc.id}: {uc.title}" + (f" ({label(uc.review.decision)})" if uc.review and uc.review.decision else "")
+    text = f"Review #{uc.id}: {escape(uc.title)}" + (f" ({label(uc.review.decision)})" if uc.review and uc.review.decision else "")
     return text, blocks
 
 
@@ -182,7 +182,7 @@ def build_receipt(notice: Receipt) -> tuple[str, Blocks]:
     uc = notice.use_case
     first = "Resubmitted" if notice.resubmitted else "Saved"
     blocks = [section(f"{first}. {route_line(uc, notice.resubmitted)}"), _reasons(uc), section(next_steps(uc))]
-    return f"{first}: #{uc.id} {uc.title}", blocks
+    return f"{first}: #{uc.id} {escape(uc.title)}", blocks
 
 
 def build_self_serve_notice(notice: SelfServeNotice) -> tuple[str, Blocks]:
@@ -195,7 +195,7 @@ def build_self_serve_notice(notice: SelfServeNotice) -> tuple[str, Blocks]:
         _facts(uc),
         _reasons(uc),
     ]
-    return f"Self-serve: #{uc.id} {uc.title}", blocks
+    return f"Self-serve: #{uc.id} {escape(uc.title)}", blocks
 
 
 def build_outcome(notice: Outcome) -> tuple[str, Blocks]:
@@ -222,7 +222,7 @@ def build_outcome(notice: Outcome) -> tuple[str, Blocks]:
             {"type": "actions", "elements": [button("Edit and resubmit", Action.EDIT_RESUBMIT, str(uc.id), "primary")]},
             context("It goes back to the same reviewer, who will see what you changed."),
         ]
-    return f"#{uc.id} {uc.title}: {label(review.decision).lower()}", blocks
+    return f"#{uc.id} {escape(uc.title)}: {label(review.decision).lower()}", blocks
 
 
 def build_nudge(notice: ReviewNudge) -> tuple[str, Blocks]:
@@ -237,7 +237,7 @@ def build_nudge(notice: ReviewNudge) -> tuple[str, Blocks]:
         text = f":alarm_clock: {ref(uc)} has waited {waited} for your review."
     value = f"{uc.id}:{uc.review.round if uc.review else 1}"
     blocks = [section(text), _facts(uc), {"type": "actions", "elements": _decision_buttons(value, True)}]
-    return f"Waiting for review: #{uc.id} {uc.title}", blocks
+    return f"Waiting for review: #{uc.id} {escape(uc.title)}", blocks
 
 
 def status_line(uc: UseCaseView) -> str:

@@ -78,7 +78,7 @@ def handle_usecase_command(ack: Callable[..., None], command: dict[str, Any], co
             if not rest.strip():
                 raise HubError("Which one? `/usecase status 12`")
             uc = core.read(services.get_use_case, services.parse_id(rest))
-            reply(ack, f"#{uc.id} {uc.title}", blocks.build_status(uc))
+            reply(ack, f"#{uc.id} {escape(uc.title)}", blocks.build_status(uc))
         elif verb == "stage":
             ident, _, stage_text = rest.strip().partition(" ")
             target = parse_stage(stage_text)
@@ -86,7 +86,7 @@ def handle_usecase_command(ack: Callable[..., None], command: dict[str, Any], co
                 stages = ", ".join(s.value.replace("_", " ") for s in Stage)
                 raise HubError(f"Usage: `/usecase stage 12 experimentation`. Stages: {stages}.")
             uc = core.run(services.move_stage, actor, services.parse_id(ident), target)
-            reply(ack, f"#{uc.id} {uc.title} is now in {label(uc.stage).lower()}.",
+            reply(ack, f"#{uc.id} {escape(uc.title)} is now in {label(uc.stage).lower()}.",
                   [blocks.section(f":arrow_right: {blocks.ref(uc)} is now in *{label(uc.stage).lower()}*.")])
         else:
             ack()
