@@ -34,7 +34,7 @@ class Core:
     def now(self) -> dt.datetime:
         return self.clock()
 
-    def run(self, service: Callable[Concatenate[UnitOfWork, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
+    def run(self, service: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """Call a write service in its own unit of work at `now`, then wake the outbox."""
         kwargs.setdefault("now", self.now())
         with self.uow() as uow:

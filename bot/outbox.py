@@ -41,7 +41,7 @@ def _claim(factory: sessionmaker[Session], message_id: int, now: dt.datetime) ->
             )
             .values(locked_until=now + dt.timedelta(seconds=CLAIM_SECONDS))
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ).rowcount  # type: ignore[attr-defined]
         uow.commit()
     return claimed == 1
 

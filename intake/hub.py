@@ -54,9 +54,7 @@ def resolve_slack_actor(
             person = repo.person_by_slack_id(s, slack_user_id)
             assert person is not None
             created = False
-    return Actor(
-        person.id, person.name, person.slack_user_id, person.is_reviewer, person.is_lead, person.tz
-    ), created
+    return Actor(person.id, person.name, person.slack_user_id, person.is_reviewer, person.is_lead, person.tz), created
 
 
 def update_profile(uow: UnitOfWork, slack_user_id: str, *, name: str | None, tz: str | None) -> None:
@@ -121,9 +119,7 @@ def add_reviewer(
     return view
 
 
-def remove_reviewer(
-    uow: UnitOfWork, actor: Actor, slack_user_id: str, *, now: dt.datetime
-) -> tuple[PersonView, int]:
+def remove_reviewer(uow: UnitOfWork, actor: Actor, slack_user_id: str, *, now: dt.datetime) -> tuple[PersonView, int]:
     """Take a person off the reviewer rota; returns them and how many open reviews they still hold."""
     _require_lead(actor)
     person = repo.person_by_slack_id(uow.session, slack_user_id)
@@ -155,16 +151,12 @@ def add_department(uow: UnitOfWork, actor: Actor, name: str, *, now: dt.datetime
     if existing := repo.find_department(uow.session, clean):
         raise HubError(f"{existing.name} already exists.")
     uow.session.add(Department(name=clean, key=repo.department_key(clean), created_at=now))
-    repo.audit(
-        uow.session, action="department_added", actor_id=_actor_id(actor), after={"name": clean}, at=now
-    )
+    repo.audit(uow.session, action="department_added", actor_id=_actor_id(actor), after={"name": clean}, at=now)
     uow.commit()
     return clean
 
 
-def set_away(
-    uow: UnitOfWork, actor: Actor, slack_user_id: str, away: bool, *, now: dt.datetime
-) -> PersonView:
+def set_away(uow: UnitOfWork, actor: Actor, slack_user_id: str, away: bool, *, now: dt.datetime) -> PersonView:
     """Mark a person away (routing skips them) or back; leads may do it for anyone, people for themselves."""
     if not actor.is_lead and actor.slack_user_id != slack_user_id:
         raise NotAllowed("You can set yourself away; only hub leads can set others.")

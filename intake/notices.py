@@ -50,9 +50,7 @@ class ReviewNudge(BaseModel):
     leads: list[PersonView] = []
 
 
-Notice = Annotated[
-    ReviewCard | SelfServeNotice | Receipt | Outcome | ReviewNudge, Field(discriminator="kind")
-]
+Notice = Annotated[ReviewCard | SelfServeNotice | Receipt | Outcome | ReviewNudge, Field(discriminator="kind")]
 NOTICE = TypeAdapter(Notice)
 
 HUB = "hub"  # outbox destination meaning "the hub channel", resolved by each platform

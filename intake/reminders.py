@@ -34,7 +34,9 @@ def remind_waiting_reviews(
             review.escalated_at = now
             counts["escalated"] += 1
         elif waited >= remind_after and review.reminded_at is None and review.reviewer_id is not None:
-            repo.enqueue(s, jsonable(ReviewNudge(use_case=view, waited_hours=hours)), person_id=review.reviewer_id, at=now)
+            repo.enqueue(
+                s, jsonable(ReviewNudge(use_case=view, waited_hours=hours)), person_id=review.reviewer_id, at=now
+            )
             review.reminded_at = now
             counts["reminded"] += 1
     uow.commit()

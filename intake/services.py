@@ -52,9 +52,7 @@ def _resolve_department(session: Session, name: str, actor: Actor, now: dt.datet
     dept = Department(name=" ".join(name.split()), key=repo.department_key(name), created_at=now)
     session.add(dept)
     session.flush()
-    repo.audit(
-        session, action="department_added", actor_id=actor.person_id, after={"name": dept.name}, at=now
-    )
+    repo.audit(session, action="department_added", actor_id=actor.person_id, after={"name": dept.name}, at=now)
     return dept
 
 
@@ -92,9 +90,7 @@ def _routing_text(sub: Submission) -> str:
 def _route(session: Session, sub: Submission, exclude: int | None) -> tuple[Person | None, list[str]]:
     counts = repo.open_review_counts(session)
     pool = [p for p in repo.reviewers(session) if not p.away and p.id != exclude]
-    candidates = [
-        Candidate(p.id, tuple(p.skill_names), counts.get(p.id, 0), p.last_assigned_at) for p in pool
-    ]
+    candidates = [Candidate(p.id, tuple(p.skill_names), counts.get(p.id, 0), p.last_assigned_at) for p in pool]
     picked = pick_reviewer(candidates, _routing_text(sub))
     if picked is None:
         return None, []
@@ -171,9 +167,7 @@ def submit_use_case(uow: UnitOfWork, actor: Actor, sub: Submission, *, now: dt.d
         review = _open_round(s, uc, 1, reviewer, _snapshot(sub, department), [], now)
     s.refresh(uc)
     view = UseCaseView.of(uc, review)
-    repo.audit(
-        s, action="submitted", actor_id=actor.person_id, use_case_id=uc.id, after=jsonable(view), at=now
-    )
+    repo.audit(s, action="submitted", actor_id=actor.person_id, use_case_id=uc.id, after=jsonable(view), at=now)
     if review is None:
         repo.enqueue(s, jsonable(SelfServeNotice(use_case=view)), channel=HUB, at=now)
     else:
@@ -210,8 +204,7 @@ def resubmit_use_case(
         raise NotAllowed("Only the person who submitted this use case can edit and resubmit it.")
     if uc.status != Status.CHANGES_REQUESTED:
         raise InvalidMove(
-            f"#{uc.id} is {label(Status(uc.status)).lower()}; only use cases with changes "
-            "requested can be resubmitted."
+            f"#{uc.id} is {label(Status(uc.status)).lower()}; only use cases with changes requested can be resubmitted."
         )
     _check(sub, now.date())
     previous = repo.current_review(s, uc.id)
@@ -221,9 +214,7 @@ def resubmit_use_case(
     snapshot = _snapshot(sub, department)
     changes = _diff(previous.submission, snapshot)
     if not changes:
-        raise FieldErrors(
-            {"problem": "Nothing changed. Edit the answers the reviewer asked about, then resubmit."}
-        )
+        raise FieldErrors({"problem": "Nothing changed. Edit the answers the reviewer asked about, then resubmit."})
     result = triage(sub, load_guidelines(s))
     _apply(uc, sub, department)
     uc.risk_tier = result.tier.value
@@ -291,7 +282,7 @@ def decide(
         .where(Review.id == review.id, Review.decision.is_(None))
         .values(decision=decision.value, reason=reason, decided_by_id=actor.person_id, decided_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]
     if won != 1:
         # Someone else's decision committed first; under READ COMMITTED (and SQLite's
         # serialised writers) a fresh read in this transaction sees it.
@@ -376,9 +367,7 @@ def assign_reviewer(
     return view
 
 
-def move_stage(
-    uow: UnitOfWork, actor: Actor, use_case_id: int, target: Stage, *, now: dt.datetime
-) -> UseCaseView:
+def move_stage(uow: UnitOfWork, actor: Actor, use_case_id: int, target: Stage, *, now: dt.datetime) -> UseCaseView:
     """Move a use case one step through its lifecycle, for its owner or a lead."""
     s = uow.session
     uc = _get_use_case(s, use_case_id)

@@ -84,13 +84,8 @@ def triage(sub: Submission, guidelines: Guidelines) -> Triage:
         blockers.append("the hub reviews every use case for now")
     if sub.data_sensitivity not in guidelines.self_serve_sensitivity:
         blockers.append(f"{label(sub.data_sensitivity).lower()} is outside the self-serve guidelines")
-    if (
-        guidelines.self_serve_requires_available_data
-        and sub.data_availability is not DataAvailability.AVAILABLE
-    ):
+    if guidelines.self_serve_requires_available_data and sub.data_availability is not DataAvailability.AVAILABLE:
         blockers.append("the data is not available yet")
     if blockers:
         return Triage(tier=tier, route=Route.HUB_REVIEW, reasons=reasons + [f"Review: {b}" for b in blockers])
-    return Triage(
-        tier=tier, route=Route.SELF_SERVE, reasons=[*reasons, "Meets the hub's self-serve guidelines"]
-    )
+    return Triage(tier=tier, route=Route.SELF_SERVE, reasons=[*reasons, "Meets the hub's self-serve guidelines"])

@@ -66,9 +66,7 @@ def current_review(session: Session, use_case_id: int) -> Review | None:
 
 def use_cases_of(session: Session, person_id: int) -> list[UseCase]:
     return list(
-        session.scalars(
-            select(UseCase).where(UseCase.submitter_id == person_id).order_by(UseCase.updated_at.desc())
-        )
+        session.scalars(select(UseCase).where(UseCase.submitter_id == person_id).order_by(UseCase.updated_at.desc()))
     )
 
 
@@ -96,9 +94,7 @@ def audit(
 ) -> None:
     """Record a state change in the audit trail."""
     session.add(
-        AuditEvent(
-            action=action, actor_id=actor_id, use_case_id=use_case_id, before=before, after=after, at=at
-        )
+        AuditEvent(action=action, actor_id=actor_id, use_case_id=use_case_id, before=before, after=after, at=at)
     )
 
 

@@ -33,13 +33,29 @@ RITA = PersonView(id=2, name="Rita", slack_user_id="URITA", is_reviewer=True)
 
 def use_case(**over: Any) -> UseCaseView:
     data: dict[str, Any] = {
-        "id": 12, "title": "Invoice triage", "problem": "Invoices wait days for routing.", "department": "Finance",
-        "benefit": "Faster payments", "success_metric": "Routing time -50%", "data_sources": "ERP",
-        "data_availability": "available", "data_sensitivity": "personal", "people_affected": "internal",
-        "autonomy": "assistive", "target_date": dt.date(2027, 3, 1), "links": ["https://wiki.example/x"],
-        "risk_tier": "medium", "route": "hub_review", "triage_reasons": ["Medium: uses personal data"],
-        "status": "in_review", "stage": "ideation", "submitter": SAM, "reviewer": RITA,
-        "created_at": T0, "updated_at": T0, "review": ReviewView(round=1, reviewer=RITA, assigned_at=T0),
+        "id": 12,
+        "title": "Invoice triage",
+        "problem": "Invoices wait days for routing.",
+        "department": "Finance",
+        "benefit": "Faster payments",
+        "success_metric": "Routing time -50%",
+        "data_sources": "ERP",
+        "data_availability": "available",
+        "data_sensitivity": "personal",
+        "people_affected": "internal",
+        "autonomy": "assistive",
+        "target_date": dt.date(2027, 3, 1),
+        "links": ["https://wiki.example/x"],
+        "risk_tier": "medium",
+        "route": "hub_review",
+        "triage_reasons": ["Medium: uses personal data"],
+        "status": "in_review",
+        "stage": "ideation",
+        "submitter": SAM,
+        "reviewer": RITA,
+        "created_at": T0,
+        "updated_at": T0,
+        "review": ReviewView(round=1, reviewer=RITA, assigned_at=T0),
     }
     data.update(over)
     return UseCaseView.model_validate(data)
@@ -82,18 +98,31 @@ def test_open_review_card_has_the_facts_and_the_four_decisions() -> None:
     assert_valid(body)
     shown = text_of(body)
     assert text == "Review #12: Invoice triage"
-    for expected in ("Invoices wait days", "Finance", "<@USAM>", "<@URITA> (knows forecasting)", "Routing time -50%",
-                     "Medium", "uses personal data", "Personal data"):
+    for expected in (
+        "Invoices wait days",
+        "Finance",
+        "<@USAM>",
+        "<@URITA> (knows forecasting)",
+        "Routing time -50%",
+        "Medium",
+        "uses personal data",
+        "Personal data",
+    ):
         assert expected in shown
     actions = next(b for b in body if b["type"] == "actions")
     assert [e["action_id"] for e in actions["elements"]] == [
-        Action.APPROVE, Action.REQUEST_CHANGES, Action.REJECT, Action.REASSIGN]
+        Action.APPROVE,
+        Action.REQUEST_CHANGES,
+        Action.REJECT,
+        Action.REASSIGN,
+    ]
     assert {e["value"] for e in actions["elements"]} == {"12:1"}
 
 
 def test_decided_card_shows_who_when_why_and_no_buttons() -> None:
-    review = ReviewView(round=1, reviewer=RITA, decision=Decision.REJECT, reason="Duplicate of #3",
-                        decided_by=RITA, decided_at=T0)
+    review = ReviewView(
+        round=1, reviewer=RITA, decision=Decision.REJECT, reason="Duplicate of #3", decided_by=RITA, decided_at=T0
+    )
     text, body = blocks.build_review_card(ReviewCard(use_case=use_case(status="rejected", review=review)))
     assert_valid(body)
     shown = text_of(body)
@@ -112,17 +141,22 @@ def test_card_without_reviewer_asks_the_hub_to_pick_one() -> None:
 
 
 def test_resubmitted_card_lists_what_changed() -> None:
-    review = ReviewView(round=2, reviewer=RITA, changes=[Change(field="Data sensitivity", before="personal",
-                                                                after="internal")])
-    text, body = blocks.build_review_card(ReviewCard(use_case=use_case(review=review)))
+    review = ReviewView(
+        round=2, reviewer=RITA, changes=[Change(field="Data sensitivity", before="personal", after="internal")]
+    )
+    _, body = blocks.build_review_card(ReviewCard(use_case=use_case(review=review)))
     assert "(round 2)" in text_of(body) and "*Data sensitivity*: personal → internal" in text_of(body)
 
 
 def test_hostile_text_is_escaped_everywhere() -> None:
     evil = "<!channel> ping <@U999> <https://evil.example|click>"
     uc = use_case(title=evil, problem=evil * 3, benefit=evil, success_metric=evil[:50], data_sources=evil)
-    for notice in (ReviewCard(use_case=uc), SelfServeNotice(use_case=uc), Receipt(use_case=uc),
-                   ReviewNudge(use_case=uc, waited_hours=30)):
+    for notice in (
+        ReviewCard(use_case=uc),
+        SelfServeNotice(use_case=uc),
+        Receipt(use_case=uc),
+        ReviewNudge(use_case=uc, waited_hours=30),
+    ):
         text, body = render(notice)
         shown = mrkdwn_of(text, body)
         assert "<!channel>" not in shown and "<@U999>" not in shown and "<https://evil" not in shown
@@ -130,8 +164,13 @@ def test_hostile_text_is_escaped_everywhere() -> None:
 
 
 def test_huge_answers_still_fit_slack_limits() -> None:
-    uc = use_case(problem="&" * 2500, benefit="<" * 2500, data_sources="x" * 1000, title="T" * 120,
-                  links=[f"https://example.com/{i}" for i in range(10)])
+    uc = use_case(
+        problem="&" * 2500,
+        benefit="<" * 2500,
+        data_sources="x" * 1000,
+        title="T" * 120,
+        links=[f"https://example.com/{i}" for i in range(10)],
+    )
     for notice in (ReviewCard(use_case=uc), SelfServeNotice(use_case=uc), Receipt(use_case=uc)):
         assert_valid(render(notice)[1])
     assert_valid(blocks.build_status(uc))
@@ -139,9 +178,11 @@ def test_huge_answers_still_fit_slack_limits() -> None:
 
 @pytest.mark.parametrize(
     ("decision", "expected", "button"),
-    [(Decision.APPROVE, "was *approved* by <@URITA>", False),
-     (Decision.REJECT, "was *rejected* by <@URITA>", False),
-     (Decision.REQUEST_CHANGES, "<@URITA> *asked for changes* on #12", True)],
+    [
+        (Decision.APPROVE, "was *approved* by <@URITA>", False),
+        (Decision.REJECT, "was *rejected* by <@URITA>", False),
+        (Decision.REQUEST_CHANGES, "<@URITA> *asked for changes* on #12", True),
+    ],
 )
 def test_outcome_dm(decision: Decision, expected: str, button: bool) -> None:
     review = ReviewView(round=1, decision=decision, reason="Because", decided_by=RITA, decided_at=T0)
@@ -154,8 +195,9 @@ def test_outcome_dm(decision: Decision, expected: str, button: bool) -> None:
 def test_receipt_says_where_it_went_and_next_steps() -> None:
     _, body = blocks.build_receipt(Receipt(use_case=use_case()))
     assert "went to hub review" in text_of(body) and "assigned to <@URITA>" in text_of(body)
-    selfserve = use_case(route=Route.SELF_SERVE, status=Status.SELF_SERVE, risk_tier=RiskTier.LOW, reviewer=None,
-                         review=None)
+    selfserve = use_case(
+        route=Route.SELF_SERVE, status=Status.SELF_SERVE, risk_tier=RiskTier.LOW, reviewer=None, review=None
+    )
     _, body = blocks.build_receipt(Receipt(use_case=selfserve))
     assert "can go ahead *self-serve*" in text_of(body) and "/usecase stage 12 experimentation" in text_of(body)
 
@@ -187,10 +229,23 @@ def test_intake_modal_new_and_edit() -> None:
     assert validate_view(view) == []
     assert view["callback_id"] == View.INTAKE and view["title"]["text"] == "New AI use case"
     ids = [b.get("block_id") for b in view["blocks"]]
-    assert ids == ["title", "problem", "department", "benefit", "success_metric", "data_sources",
-                   "data_availability", "data_sensitivity", "people_affected", "autonomy", "target_date", "links"]
-    edit = build_intake_modal(Draft.of(use_case().submission()), ["Finance"], ctx=ModalContext(use_case_id=12),
-                              note="Rita asked for changes")
+    assert ids == [
+        "title",
+        "problem",
+        "department",
+        "benefit",
+        "success_metric",
+        "data_sources",
+        "data_availability",
+        "data_sensitivity",
+        "people_affected",
+        "autonomy",
+        "target_date",
+        "links",
+    ]
+    edit = build_intake_modal(
+        Draft.of(use_case().submission()), ["Finance"], ctx=ModalContext(use_case_id=12), note="Rita asked for changes"
+    )
     assert validate_view(edit) == []
     assert edit["callback_id"] == View.RESUBMIT and edit["title"]["text"] == "Edit use case #12"
     dept = next(b for b in edit["blocks"] if b.get("block_id") == "department")
@@ -208,9 +263,11 @@ def test_parse_intake_reports_errors_by_field() -> None:
 
 
 def test_small_modals_fit_title_limits() -> None:
-    for view in (build_reason_modal(Decision.REQUEST_CHANGES, 123456, 1, "x" * 300),
-                 build_reason_modal(Decision.REJECT, 7, 2, "t"),
-                 build_reassign_modal(123456, 1, "t"),
-                 build_submitted_view(SubmitResult(use_case=use_case()))):
+    for view in (
+        build_reason_modal(Decision.REQUEST_CHANGES, 123456, 1, "x" * 300),
+        build_reason_modal(Decision.REJECT, 7, 2, "t"),
+        build_reassign_modal(123456, 1, "t"),
+        build_submitted_view(SubmitResult(use_case=use_case())),
+    ):
         assert validate_view(view) == []
         assert len(view["title"]["text"]) <= 24

@@ -11,7 +11,8 @@ from handlers.slack.ids import Action, View
 from storage.db import UnitOfWork
 from storage.models import AuditEvent, Review, UseCase
 from tests.conftest import HUB_CHANNEL, Scenario
-from tests.fakes.signed import date, select as pick, text_input
+from tests.fakes.signed import date, text_input
+from tests.fakes.signed import select as pick
 from tests.fakes.slack_api import blocks_text
 
 
@@ -49,8 +50,12 @@ def count(sc: Scenario, model: Any, *where: Any) -> int:
 
 def test_submit_review_request_changes_resubmit_approve(scenario: Scenario) -> None:
     sc = scenario
-    lead, spoke, rita, outsider = (sc.user("ULEAD", "lee"), sc.user("USPOKE", "sam"),
-                                   sc.user("UREV", "rita"), sc.user("UOTHER", "otto"))
+    lead, spoke, rita, outsider = (
+        sc.user("ULEAD", "lee"),
+        sc.user("USPOKE", "sam"),
+        sc.user("UREV", "rita"),
+        sc.user("UOTHER", "otto"),
+    )
 
     r = sc.slack.command(lead, "/hub", "department add Finance")
     assert r.status_code == 200 and "Department *Finance* added" in r.json()["text"]
@@ -81,7 +86,11 @@ def test_submit_review_request_changes_resubmit_approve(scenario: Scenario) -> N
         uc = uow.session.scalars(select(UseCase)).one()
         use_case_id = uc.id
         assert (uc.status, uc.stage, uc.risk_tier, uc.success_metric) == (
-            "in_review", "ideation", "medium", "Late payments down 30% by Q3")
+            "in_review",
+            "ideation",
+            "medium",
+            "Late payments down 30% by Q3",
+        )
 
     # The reviewer's card lands in the hub channel and in their DM; the submitter gets a receipt.
     cards = sc.api.wait_for("chat.postMessage", 3)

@@ -41,7 +41,9 @@ def handle_approve(ack: Callable[..., None], action: dict[str, Any], context: Bo
     context["core"].run(services.decide, context["actor"], use_case_id, Decision.APPROVE, round_=round_)
 
 
-def handle_reason_decision(ack: Callable[..., None], action: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+def handle_reason_decision(
+    ack: Callable[..., None], action: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient
+) -> None:
     """Open the reason form for reject or request changes (the decision needs a reason)."""
     ack()
     use_case_id, round_ = _card_value(action)
@@ -50,7 +52,9 @@ def handle_reason_decision(ack: Callable[..., None], action: dict[str, Any], bod
     client.views_open(trigger_id=body["trigger_id"], view=build_reason_modal(decision, use_case_id, round_, uc.title))
 
 
-def handle_reassign(ack: Callable[..., None], action: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+def handle_reassign(
+    ack: Callable[..., None], action: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient
+) -> None:
     """Open the reassign form."""
     ack()
     use_case_id, round_ = _card_value(action)
@@ -58,7 +62,9 @@ def handle_reassign(ack: Callable[..., None], action: dict[str, Any], body: dict
     client.views_open(trigger_id=body["trigger_id"], view=build_reassign_modal(use_case_id, round_, uc.title))
 
 
-def handle_pick_reviewer(ack: Callable[..., None], action: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
+def handle_pick_reviewer(
+    ack: Callable[..., None], action: dict[str, Any], body: dict[str, Any], context: BoltContext
+) -> None:
     """Assign the reviewer picked on a card that routing could not assign."""
     ack()
     core: Core = context["core"]
@@ -66,13 +72,17 @@ def handle_pick_reviewer(ack: Callable[..., None], action: dict[str, Any], body:
     person_id = core.read(hub.person_id_for_slack, action.get("selected_user") or "")
     try:
         if person_id is None:
-            raise FieldErrors({"reviewer": "That person is not a hub reviewer (a lead adds them with /hub reviewer add)."})
+            raise FieldErrors(
+                {"reviewer": "That person is not a hub reviewer (a lead adds them with /hub reviewer add)."}
+            )
         core.run(services.assign_reviewer, context["actor"], use_case_id, person_id)
     except FieldErrors as exc:
         raise HubError(next(iter(exc.errors.values()))) from exc
 
 
-def handle_edit_resubmit(ack: Callable[..., None], action: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+def handle_edit_resubmit(
+    ack: Callable[..., None], action: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient
+) -> None:
     """Open the intake form pre-filled with the use case, for the submitter to edit and resubmit."""
     ack()
     core: Core = context["core"]
@@ -87,7 +97,9 @@ def handle_edit_resubmit(ack: Callable[..., None], action: dict[str, Any], body:
     open_intake(core, client, body["trigger_id"], Draft.of(uc.submission()), ModalContext(use_case_id=uc.id), note)
 
 
-def handle_new_use_case(ack: Callable[..., None], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+def handle_new_use_case(
+    ack: Callable[..., None], body: dict[str, Any], context: BoltContext, client: WebClient
+) -> None:
     """Open an empty intake form from the Home tab."""
     ack()
     open_intake(context["core"], client, body["trigger_id"], Draft(), ModalContext())

@@ -13,7 +13,11 @@ from intake.views import PersonView, UseCaseView
 
 Blocks = list[dict[str, Any]]
 
-TIER_ICON = {RiskTier.LOW: ":large_green_circle:", RiskTier.MEDIUM: ":large_orange_circle:", RiskTier.HIGH: ":red_circle:"}
+TIER_ICON = {
+    RiskTier.LOW: ":large_green_circle:",
+    RiskTier.MEDIUM: ":large_orange_circle:",
+    RiskTier.HIGH: ":red_circle:",
+}
 DECISION_ICON = {Decision.APPROVE: ":white_check_mark:", Decision.REJECT: ":x:", Decision.REQUEST_CHANGES: ":pencil2:"}
 
 
@@ -115,7 +119,10 @@ def build_review_card(card: ReviewCard) -> tuple[str, Blocks]:
         _reasons(uc),
     ]
     if review and review.changes:
-        lines = [f"• *{escape(c.field)}*: {clip(escape(c.before), 150)} → {clip(escape(c.after), 150)}" for c in review.changes]
+        lines = [
+            f"• *{escape(c.field)}*: {clip(escape(c.before), 150)} → {clip(escape(c.after), 150)}"
+            for c in review.changes
+        ]
         blocks.append(section(f"*Changed since round {round_ - 1}:*\n" + "\n".join(lines)))
     if card.note:
         blocks.append(context(escape(card.note)))
@@ -139,7 +146,9 @@ def build_review_card(card: ReviewCard) -> tuple[str, Blocks]:
         blocks.append({"type": "actions", "block_id": f"review:{value}", "elements": _decision_buttons(value)})
     else:
         blocks.append({"type": "actions", "block_id": f"review:{value}", "elements": _decision_buttons(value, True)})
-    text = f"Review #{uc.id}: {escape(uc.title)}" + (f" ({label(uc.review.decision)})" if uc.review and uc.review.decision else "")
+    text = f"Review #{uc.id}: {escape(uc.title)}" + (
+        f" ({label(uc.review.decision)})" if uc.review and uc.review.decision else ""
+    )
     return text, blocks
 
 
@@ -189,8 +198,10 @@ def build_self_serve_notice(notice: SelfServeNotice) -> tuple[str, Blocks]:
     """Tells the hub channel what went ahead without review."""
     uc = notice.use_case
     blocks = [
-        section(f":large_green_circle: *Self-serve:* {ref(uc)} from {escape(uc.department)} is going ahead "
-                f"({label(uc.risk_tier).lower()} risk), submitted by {who(uc.submitter)}."),
+        section(
+            f":large_green_circle: *Self-serve:* {ref(uc)} from {escape(uc.department)} is going ahead "
+            f"({label(uc.risk_tier).lower()} risk), submitted by {who(uc.submitter)}."
+        ),
         section(clip(escape(uc.problem), 1200)),
         _facts(uc),
         _reasons(uc),
@@ -209,13 +220,17 @@ def build_outcome(notice: Outcome) -> tuple[str, Blocks]:
     if review.decision is Decision.APPROVE:
         blocks = [
             section(f":white_check_mark: {ref(uc)} was *approved* by {by}.{reason}"),
-            section(f"*Next steps*\nMove it along its lifecycle as you go: `/usecase stage {uc.id} experimentation`, "
-                    f"then production engineering, deployment and monitoring. Measure: "
-                    f"_{clip(escape(uc.success_metric), 300)}_."),
+            section(
+                f"*Next steps*\nMove it along its lifecycle as you go: `/usecase stage {uc.id} experimentation`, "
+                f"then production engineering, deployment and monitoring. Measure: "
+                f"_{clip(escape(uc.success_metric), 300)}_."
+            ),
         ]
     elif review.decision is Decision.REJECT:
-        blocks = [section(f":x: {ref(uc)} was *rejected* by {by}.{reason}"),
-                  context("Questions? Reply in the hub channel, or talk to the reviewer.")]
+        blocks = [
+            section(f":x: {ref(uc)} was *rejected* by {by}.{reason}"),
+            context("Questions? Reply in the hub channel, or talk to the reviewer."),
+        ]
     else:
         blocks = [
             section(f":pencil2: {by} *asked for changes* on {ref(uc)}:{reason}"),
@@ -232,7 +247,10 @@ def build_nudge(notice: ReviewNudge) -> tuple[str, Blocks]:
     waited = f"{hours // 24} days" if hours >= 48 else f"{hours} hours"
     if notice.escalation:
         leads = " ".join(who(p) for p in notice.leads) or "Hub leads"
-        text = f":warning: {ref(uc)} has waited {waited} for {who(uc.reviewer)}'s review. {leads}: please decide or reassign."
+        text = (
+            f":warning: {ref(uc)} has waited {waited} for {who(uc.reviewer)}'s review. "
+            f"{leads}: please decide or reassign."
+        )
     else:
         text = f":alarm_clock: {ref(uc)} has waited {waited} for your review."
     value = f"{uc.id}:{uc.review.round if uc.review else 1}"
@@ -266,7 +284,9 @@ def build_status(uc: UseCaseView) -> Blocks:
         example = f"`/usecase stage {uc.id} {moves[0].value.replace('_', ' ')}`"
         blocks.append(context(f"Can move to: {', '.join(label(m).lower() for m in moves)} ({example})"))
     if uc.status is Status.CHANGES_REQUESTED:
-        blocks.append({"type": "actions", "elements": [button("Edit and resubmit", Action.EDIT_RESUBMIT, str(uc.id), "primary")]})
+        blocks.append(
+            {"type": "actions", "elements": [button("Edit and resubmit", Action.EDIT_RESUBMIT, str(uc.id), "primary")]}
+        )
     blocks.append(context(f"Submitted {when(uc.created_at)} · updated {when(uc.updated_at)}"))
     return blocks
 
@@ -275,7 +295,9 @@ def build_home(mine: list[UseCaseView], queue: list[UseCaseView] | None) -> dict
     """The App Home tab: my use cases and, for reviewers, my review queue."""
     blocks: Blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "Hubspoke"}},
-        section("Bring your AI use cases to the hub: submit one, follow its review, and move it through its lifecycle."),
+        section(
+            "Bring your AI use cases to the hub: submit one, follow its review, and move it through its lifecycle."
+        ),
         {"type": "actions", "elements": [button("New use case", Action.NEW_USE_CASE, "home", "primary")]},
         {"type": "divider"},
         *build_use_case_list(mine, "Your use cases", "None yet. Submit one with the button above or `/usecase`."),
@@ -285,7 +307,11 @@ def build_home(mine: list[UseCaseView], queue: list[UseCaseView] | None) -> dict
         blocks.extend(build_use_case_list(queue, "Waiting for your review", "Nothing waiting. :tada:"))
         for uc in queue[:10]:
             value = f"{uc.id}:{uc.review.round if uc.review else 1}"
-            blocks.append(context(f"#{uc.id} · {escape(uc.department)} · from {who(uc.submitter)} · "
-                                  f"since {when(uc.review.assigned_at or uc.created_at) if uc.review else ''}"))
+            blocks.append(
+                context(
+                    f"#{uc.id} · {escape(uc.department)} · from {who(uc.submitter)} · "
+                    f"since {when(uc.review.assigned_at or uc.created_at) if uc.review else ''}"
+                )
+            )
             blocks.append({"type": "actions", "elements": _decision_buttons(value, True)})
     return {"type": "home", "blocks": blocks[:100]}

@@ -22,9 +22,21 @@ RENDER: dict[type, Callable[[Any], tuple[str, blocks.Blocks]]] = {
 
 # Errors that retrying will not fix; everything else (rate limits, 5xx, timeouts) is retried.
 PERMANENT = {
-    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "account_inactive",
-    "user_not_found", "cannot_dm_bot", "invalid_blocks", "msg_too_long", "no_text", "message_not_found",
-    "cant_update_message", "edit_window_closed", "missing_scope", "not_authed",
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "invalid_auth",
+    "account_inactive",
+    "user_not_found",
+    "cannot_dm_bot",
+    "invalid_blocks",
+    "msg_too_long",
+    "no_text",
+    "message_not_found",
+    "cant_update_message",
+    "edit_window_closed",
+    "missing_scope",
+    "not_authed",
 }
 
 

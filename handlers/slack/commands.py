@@ -55,13 +55,17 @@ def draft_from_text(text: str) -> Draft:
     return Draft(title=first, problem=text)
 
 
-def open_intake(core: Core, client: WebClient, trigger_id: str, draft: Draft, ctx: ModalContext, note: str | None = None) -> None:
+def open_intake(
+    core: Core, client: WebClient, trigger_id: str, draft: Draft, ctx: ModalContext, note: str | None = None
+) -> None:
     """Open the intake form (within the 3 s the trigger id lives)."""
     view = build_intake_modal(draft, core.read(hub.list_departments), ctx=ctx, note=note)
     client.views_open(trigger_id=trigger_id, view=view)
 
 
-def handle_usecase_command(ack: Callable[..., None], command: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+def handle_usecase_command(
+    ack: Callable[..., None], command: dict[str, Any], context: BoltContext, client: WebClient
+) -> None:
     """Open the intake form, or answer list, status, stage and help."""
     core: Core = context["core"]
     actor: Actor = context["actor"]
@@ -73,7 +77,11 @@ def handle_usecase_command(ack: Callable[..., None], command: dict[str, Any], co
             reply(ack, USECASE_HELP)
         elif verb == "list":
             mine = core.read(services.my_use_cases, actor)
-            reply(ack, "Your use cases", blocks.build_use_case_list(mine, "Your use cases", "None yet: `/usecase` to submit one."))
+            reply(
+                ack,
+                "Your use cases",
+                blocks.build_use_case_list(mine, "Your use cases", "None yet: `/usecase` to submit one."),
+            )
         elif verb == "status":
             if not rest.strip():
                 raise HubError("Which one? `/usecase status 12`")
@@ -86,8 +94,11 @@ def handle_usecase_command(ack: Callable[..., None], command: dict[str, Any], co
                 stages = ", ".join(s.value.replace("_", " ") for s in Stage)
                 raise HubError(f"Usage: `/usecase stage 12 experimentation`. Stages: {stages}.")
             uc = core.run(services.move_stage, actor, services.parse_id(ident), target)
-            reply(ack, f"#{uc.id} {escape(uc.title)} is now in {label(uc.stage).lower()}.",
-                  [blocks.section(f":arrow_right: {blocks.ref(uc)} is now in *{label(uc.stage).lower()}*.")])
+            reply(
+                ack,
+                f"#{uc.id} {escape(uc.title)} is now in {label(uc.stage).lower()}.",
+                [blocks.section(f":arrow_right: {blocks.ref(uc)} is now in *{label(uc.stage).lower()}*.")],
+            )
         else:
             ack()
             draft = draft_from_text(text) if text else Draft()
@@ -100,7 +111,7 @@ def _target(rest: str) -> tuple[str, str | None, str]:
     match = MENTION.search(rest)
     if not match:
         raise HubError("Mention the person: `/hub reviewer add @ana forecasting, nlp`.")
-    return match.group(1), match.group(2), rest[match.end():].strip()
+    return match.group(1), match.group(2), rest[match.end() :].strip()
 
 
 def _hub_reply(core: Core, actor: Actor, text: str) -> str:
@@ -134,16 +145,19 @@ def _hub_reply(core: Core, actor: Actor, text: str) -> str:
         return f":white_check_mark: Department *{escape(name)}* added."
     if area == "department" and action in ("list", ""):
         names = core.read(hub.list_departments)
-        return "*Departments*\n" + ("\n".join(f"• {escape(n)}" for n in names) or "None yet: `/hub department add NAME`.")
+        return "*Departments*\n" + (
+            "\n".join(f"• {escape(n)}" for n in names) or "None yet: `/hub department add NAME`."
+        )
     if area == "away":
         args = text.split()[1:]
         mention = MENTION.search(text)
-        user_id = mention.group(1) if mention else actor.slack_user_id
+        target = mention.group(1) if mention else actor.slack_user_id
         state = next((a.lower() for a in args if a.lower() in ("on", "off")), None)
-        if user_id is None or state is None:
+        if target is None or state is None:
             raise HubError("Usage: `/hub away @person on` or `/hub away off` for yourself.")
-        person = core.run(hub.set_away, actor, user_id, state == "on")
-        return f"{blocks.who(person)} is {'away: new reviews skip them' if person.away else 'back: reviews route to them again'}."
+        person = core.run(hub.set_away, actor, target, state == "on")
+        status = "away: new reviews skip them" if person.away else "back: reviews route to them again"
+        return f"{blocks.who(person)} is {status}."
     if area == "guidelines":
         if action == "set":
             key, _, value = rest.partition(" ")

@@ -27,10 +27,12 @@ def dedupe_events(core: Core) -> Callable[..., Any]:
 
     def middleware(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
         event_id = body.get("event_id")
+        fresh = True
         if body.get("type") == "event_callback" and isinstance(event_id, str):
-            if not core.run(hub.claim_event, event_id):
-                log.info("event %s already processed; ignoring Slack's retry", event_id)
-                return BoltResponse(status=200, body="")
+            fresh = core.run(hub.claim_event, event_id)
+        if not fresh:
+            log.info("event %s already processed; ignoring Slack's retry", event_id)
+            return BoltResponse(status=200, body="")
         next()
         return None
 

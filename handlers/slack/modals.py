@@ -70,15 +70,25 @@ def _option(value: StrEnum) -> dict[str, Any]:
     return {"text": _plain(clip(label(value), 75)), "value": value.value}
 
 
-def _input(block: Block, title: str, element: dict[str, Any], *, optional: bool = False, hint: str | None = None) -> dict[str, Any]:
+def _input(
+    block: Block, title: str, element: dict[str, Any], *, optional: bool = False, hint: str | None = None
+) -> dict[str, Any]:
     element["action_id"] = INPUT_ACTION
-    out: dict[str, Any] = {"type": "input", "block_id": block, "label": _plain(title), "element": element, "optional": optional}
+    out: dict[str, Any] = {
+        "type": "input",
+        "block_id": block,
+        "label": _plain(title),
+        "element": element,
+        "optional": optional,
+    }
     if hint:
         out["hint"] = _plain(hint)
     return out
 
 
-def _text(initial: str, *, multiline: bool = False, max_length: int | None = None, placeholder: str | None = None) -> dict[str, Any]:
+def _text(
+    initial: str, *, multiline: bool = False, max_length: int | None = None, placeholder: str | None = None
+) -> dict[str, Any]:
     el: dict[str, Any] = {"type": "plain_text_input", "multiline": multiline}
     if initial:
         el["initial_value"] = initial[:3000]
@@ -96,7 +106,9 @@ def _choice(kind: str, choices: list[StrEnum], initial: StrEnum | None) -> dict[
     return el
 
 
-def build_intake_modal(draft: Draft, departments: list[str], *, ctx: ModalContext, note: str | None = None) -> dict[str, Any]:
+def build_intake_modal(
+    draft: Draft, departments: list[str], *, ctx: ModalContext, note: str | None = None
+) -> dict[str, Any]:
     """The intake form; with `ctx.use_case_id` it edits a use case for resubmission."""
     editing = ctx.use_case_id is not None
     blocks: Blocks = []
@@ -113,25 +125,57 @@ def build_intake_modal(draft: Draft, departments: list[str], *, ctx: ModalContex
     else:
         dept = _text(draft.department, max_length=80, placeholder="e.g. Finance")
     blocks += [
-        _input(Block.TITLE, "Title", _text(draft.title, max_length=MAX_TITLE, placeholder="e.g. Invoice triage assistant")),
-        _input(Block.PROBLEM, "Problem", _text(draft.problem, multiline=True, max_length=MAX_TEXT),
-               hint="What is slow, costly or error-prone today, and for whom?"),
+        _input(
+            Block.TITLE, "Title", _text(draft.title, max_length=MAX_TITLE, placeholder="e.g. Invoice triage assistant")
+        ),
+        _input(
+            Block.PROBLEM,
+            "Problem",
+            _text(draft.problem, multiline=True, max_length=MAX_TEXT),
+            hint="What is slow, costly or error-prone today, and for whom?",
+        ),
         _input(Block.DEPARTMENT, "Department", dept),
         _input(Block.BENEFIT, "Expected benefit", _text(draft.benefit, multiline=True, max_length=MAX_TEXT)),
-        _input(Block.SUCCESS_METRIC, "Success metric", _text(draft.success_metric, max_length=500,
-               placeholder="e.g. average handling time down 20% by Q3"),
-               hint="The business metric this should move. Set it now: it is how the hub will judge success."),
-        _input(Block.DATA_SOURCES, "Data sources", _text(draft.data_sources, multiline=True, max_length=1000),
-               optional=True, hint="Systems, files or datasets it would use."),
-        _input(Block.DATA_AVAILABILITY, "Is that data available?",
-               _choice("static_select", list(DataAvailability), draft.data_availability)),
-        _input(Block.DATA_SENSITIVITY, "Data sensitivity", _choice("radio_buttons", list(Sensitivity), draft.data_sensitivity)),
-        _input(Block.PEOPLE_AFFECTED, "People affected", _choice("radio_buttons", list(Affected), draft.people_affected)),
+        _input(
+            Block.SUCCESS_METRIC,
+            "Success metric",
+            _text(draft.success_metric, max_length=500, placeholder="e.g. average handling time down 20% by Q3"),
+            hint="The business metric this should move. Set it now: it is how the hub will judge success.",
+        ),
+        _input(
+            Block.DATA_SOURCES,
+            "Data sources",
+            _text(draft.data_sources, multiline=True, max_length=1000),
+            optional=True,
+            hint="Systems, files or datasets it would use.",
+        ),
+        _input(
+            Block.DATA_AVAILABILITY,
+            "Is that data available?",
+            _choice("static_select", list(DataAvailability), draft.data_availability),
+        ),
+        _input(
+            Block.DATA_SENSITIVITY,
+            "Data sensitivity",
+            _choice("radio_buttons", list(Sensitivity), draft.data_sensitivity),
+        ),
+        _input(
+            Block.PEOPLE_AFFECTED, "People affected", _choice("radio_buttons", list(Affected), draft.people_affected)
+        ),
         _input(Block.AUTONOMY, "Output and autonomy", _choice("radio_buttons", list(Autonomy), draft.autonomy)),
-        _input(Block.TARGET_DATE, "Target date", {"type": "datepicker", **(
-            {"initial_date": draft.target_date.isoformat()} if draft.target_date else {})}, optional=True),
-        _input(Block.LINKS, "Links", _text(draft.links, multiline=True, max_length=2000), optional=True,
-               hint="One per line: docs, tickets, prototypes."),
+        _input(
+            Block.TARGET_DATE,
+            "Target date",
+            {"type": "datepicker", **({"initial_date": draft.target_date.isoformat()} if draft.target_date else {})},
+            optional=True,
+        ),
+        _input(
+            Block.LINKS,
+            "Links",
+            _text(draft.links, multiline=True, max_length=2000),
+            optional=True,
+            hint="One per line: docs, tickets, prototypes.",
+        ),
     ]
     return {
         "type": "modal",
@@ -215,8 +259,12 @@ def build_reason_modal(decision: Decision, use_case_id: int, round_: int, title:
         "close": _plain("Cancel"),
         "blocks": [
             section(f"#{use_case_id} *{clip(escape(title), 200)}*"),
-            _input(Block.REASON, prompt, _text("", multiline=True, max_length=2000),
-                   hint="The submitter sees this in their DM."),
+            _input(
+                Block.REASON,
+                prompt,
+                _text("", multiline=True, max_length=2000),
+                hint="The submitter sees this in their DM.",
+            ),
         ],
     }
 
@@ -232,7 +280,9 @@ def build_reassign_modal(use_case_id: int, round_: int, title: str) -> dict[str,
         "close": _plain("Cancel"),
         "blocks": [
             section(f"#{use_case_id} *{clip(escape(title), 200)}*"),
-            _input(Block.REVIEWER, "New reviewer", {"type": "users_select", "placeholder": _plain("Choose a hub reviewer")}),
+            _input(
+                Block.REVIEWER, "New reviewer", {"type": "users_select", "placeholder": _plain("Choose a hub reviewer")}
+            ),
             _input(Block.NOTE, "Note for them", _text("", multiline=True, max_length=500), optional=True),
         ],
     }

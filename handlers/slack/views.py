@@ -19,8 +19,12 @@ from intake.views import Actor
 
 
 def _message_view(title: str, text: str) -> dict[str, Any]:
-    return {"type": "modal", "title": {"type": "plain_text", "text": title}, "close": {"type": "plain_text", "text": "Close"},
-            "blocks": [section(text)]}
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": title},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [section(text)],
+    }
 
 
 def _field_errors(exc: FieldErrors, default: str) -> dict[str, str]:
@@ -58,8 +62,9 @@ def handle_reason_submission(ack: Callable[..., None], view: dict[str, Any], con
     assert ctx.use_case_id is not None and ctx.decision is not None
     reason = value_of(view["state"]["values"], Block.REASON)
     try:
-        context["core"].run(services.decide, context["actor"], ctx.use_case_id, Decision(ctx.decision),
-                            reason=reason, round_=ctx.round)
+        context["core"].run(
+            services.decide, context["actor"], ctx.use_case_id, Decision(ctx.decision), reason=reason, round_=ctx.round
+        )
     except FieldErrors as exc:
         ack(response_action="errors", errors=_field_errors(exc, Block.REASON))
         return
@@ -78,8 +83,12 @@ def handle_reassign_submission(ack: Callable[..., None], view: dict[str, Any], c
     person_id = core.read(hub.person_id_for_slack, value_of(values, Block.REVIEWER) or "")
     try:
         if person_id is None:
-            raise FieldErrors({"reviewer": "That person is not a hub reviewer (a lead adds them with /hub reviewer add)."})
-        core.run(services.assign_reviewer, context["actor"], ctx.use_case_id, person_id, note=value_of(values, Block.NOTE))
+            raise FieldErrors(
+                {"reviewer": "That person is not a hub reviewer (a lead adds them with /hub reviewer add)."}
+            )
+        core.run(
+            services.assign_reviewer, context["actor"], ctx.use_case_id, person_id, note=value_of(values, Block.NOTE)
+        )
     except FieldErrors as exc:
         ack(response_action="errors", errors=_field_errors(exc, Block.REVIEWER))
         return

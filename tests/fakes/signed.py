@@ -38,8 +38,14 @@ class SignedSlack:
     secret: str = SIGNING_SECRET
     client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
 
-    def post_form(self, form: dict[str, str], *, secret: str | None = None, timestamp: int | None = None,
-                  extra_headers: dict[str, str] | None = None) -> httpx.Response:
+    def post_form(
+        self,
+        form: dict[str, str],
+        *,
+        secret: str | None = None,
+        timestamp: int | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         body = urlencode(form)
         headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body, secret or self.secret, timestamp)}
         return self.client.post(self.url, content=body, headers={**headers, **(extra_headers or {})})
@@ -51,18 +57,37 @@ class SignedSlack:
 
     def command(self, user: SlackUser, command: str, text: str = "", channel: str = "C_SPOKE") -> httpx.Response:
         n = next(_counter)
-        return self.post_form({
-            "token": "legacy", "team_id": "T111", "team_domain": "hub", "channel_id": channel, "channel_name": "spoke",
-            "user_id": user.id, "user_name": user.name, "command": command, "text": text, "api_app_id": "A111",
-            "is_enterprise_install": "false", "response_url": f"{self.hook_url}commands/{n}",
-            "trigger_id": f"{n}.trigger",
-        })
+        return self.post_form(
+            {
+                "token": "legacy",
+                "team_id": "T111",
+                "team_domain": "hub",
+                "channel_id": channel,
+                "channel_name": "spoke",
+                "user_id": user.id,
+                "user_name": user.name,
+                "command": command,
+                "text": text,
+                "api_app_id": "A111",
+                "is_enterprise_install": "false",
+                "response_url": f"{self.hook_url}commands/{n}",
+                "trigger_id": f"{n}.trigger",
+            }
+        )
 
     def interactive(self, payload: dict[str, Any]) -> httpx.Response:
         return self.post_form({"payload": json.dumps(payload)})
 
-    def click(self, user: SlackUser, action_id: str, value: str | None = None, *, message: dict[str, Any] | None = None,
-              selected_user: str | None = None, channel: str = "C_HUB") -> httpx.Response:
+    def click(
+        self,
+        user: SlackUser,
+        action_id: str,
+        value: str | None = None,
+        *,
+        message: dict[str, Any] | None = None,
+        selected_user: str | None = None,
+        channel: str = "C_HUB",
+    ) -> httpx.Response:
         """A button (or users_select) click on a message."""
         n = next(_counter)
         action: dict[str, Any] = {"action_id": action_id, "block_id": "b", "action_ts": f"{time.time():.6f}"}
@@ -71,10 +96,15 @@ class SignedSlack:
         else:
             action.update(type="button", value=value, text={"type": "plain_text", "text": "Button"})
         payload: dict[str, Any] = {
-            "type": "block_actions", "user": {"id": user.id, "username": user.name, "name": user.name, "team_id": "T111"},
-            "api_app_id": "A111", "token": "legacy", "trigger_id": f"{n}.trigger", "team": {"id": "T111", "domain": "hub"},
+            "type": "block_actions",
+            "user": {"id": user.id, "username": user.name, "name": user.name, "team_id": "T111"},
+            "api_app_id": "A111",
+            "token": "legacy",
+            "trigger_id": f"{n}.trigger",
+            "team": {"id": "T111", "domain": "hub"},
             "container": {"type": "message", "message_ts": "1.1", "channel_id": channel, "is_ephemeral": False},
-            "channel": {"id": channel, "name": "hub"}, "response_url": f"{self.hook_url}actions/{n}",
+            "channel": {"id": channel, "name": "hub"},
+            "response_url": f"{self.hook_url}actions/{n}",
             "actions": [action],
         }
         if message is not None:
@@ -84,17 +114,25 @@ class SignedSlack:
     def submit_view(self, user: SlackUser, view: dict[str, Any], values: dict[str, dict[str, Any]]) -> httpx.Response:
         """Submit a modal the bot opened, with `values` as Slack's view.state.values."""
         payload = {
-            "type": "view_submission", "team": {"id": "T111", "domain": "hub"},
+            "type": "view_submission",
+            "team": {"id": "T111", "domain": "hub"},
             "user": {"id": user.id, "username": user.name, "name": user.name, "team_id": "T111"},
-            "api_app_id": "A111", "token": "legacy", "trigger_id": f"{next(_counter)}.trigger",
+            "api_app_id": "A111",
+            "token": "legacy",
+            "trigger_id": f"{next(_counter)}.trigger",
             "view": {**view, "id": "V1", "team_id": "T111", "state": {"values": values}, "hash": "1.abc"},
         }
         return self.interactive(payload)
 
     def event(self, event: dict[str, Any], event_id: str | None = None, retry_num: int | None = None) -> httpx.Response:
         payload = {
-            "token": "legacy", "team_id": "T111", "api_app_id": "A111", "event": event, "type": "event_callback",
-            "event_id": event_id or f"Ev{next(_counter):08d}", "event_time": int(time.time()),
+            "token": "legacy",
+            "team_id": "T111",
+            "api_app_id": "A111",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{next(_counter):08d}",
+            "event_time": int(time.time()),
         }
         headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num else None
         return self.post_json(payload, headers)

@@ -122,8 +122,19 @@ class FakeSlack:
             self._validate(method, params)
             ts = f"{int(time.time())}.{next(self._ts):06d}"
         if method == "auth.test":
-            return 200, {"ok": True, "url": "https://hub.example/", "team": "Hub", "user": "hubspoke",
-                         "team_id": "T111", "user_id": "UBOT", "bot_id": "BBOT"}, {}
+            return (
+                200,
+                {
+                    "ok": True,
+                    "url": "https://hub.example/",
+                    "team": "Hub",
+                    "user": "hubspoke",
+                    "team_id": "T111",
+                    "user_id": "UBOT",
+                    "bot_id": "BBOT",
+                },
+                {},
+            )
         if method == "chat.postMessage":
             channel = params.get("channel", "")
             if channel.startswith(("U", "W")):
@@ -133,8 +144,12 @@ class FakeSlack:
             return 200, {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}, {}
         if method == "users.info":
             user_id = params.get("user", "")
-            user = self.users.get(user_id) or {"id": user_id, "name": user_id.lower(), "tz": "Europe/London",
-                                                "profile": {"display_name": f"Person {user_id}"}}
+            user = self.users.get(user_id) or {
+                "id": user_id,
+                "name": user_id.lower(),
+                "tz": "Europe/London",
+                "profile": {"display_name": f"Person {user_id}"},
+            }
             return 200, {"ok": True, "user": user}, {}
         if method.startswith("views."):
             view = params.get("view")
@@ -143,7 +158,7 @@ class FakeSlack:
         return 200, {"ok": True}, {}
 
     def _validate(self, method: str, params: dict[str, Any]) -> None:
-        if "blocks" in params and params["blocks"]:
+        if params.get("blocks"):
             self.invalid += [f"{method}: {p}" for p in validate_blocks(params["blocks"])]
         if "view" in params:
             self.invalid += [f"{method}: {p}" for p in validate_view(params["view"])]
@@ -179,8 +194,9 @@ class FakeSlack:
 def blocks_text(call: Call) -> str:
     """All text in a call's blocks (and its fallback text), for assertions on what people read."""
     parts = [str(call.params.get("text", ""))]
-    raw = call.params.get("blocks") or (json.loads(call.params["view"]) if isinstance(call.params.get("view"), str)
-                                         else (call.params.get("view") or {})).get("blocks", [])
+    raw = call.params.get("blocks") or (
+        json.loads(call.params["view"]) if isinstance(call.params.get("view"), str) else (call.params.get("view") or {})
+    ).get("blocks", [])
     if isinstance(raw, str):
         raw = json.loads(raw)
 

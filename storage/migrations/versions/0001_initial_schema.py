@@ -105,9 +105,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_outbox_next_attempt_at"), ["next_attempt_at"], unique=False)
-        batch_op.create_index(
-            "ix_outbox_pending", ["delivered_at", "failed_at", "next_attempt_at"], unique=False
-        )
+        batch_op.create_index("ix_outbox_pending", ["delivered_at", "failed_at", "next_attempt_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_ref_key"), ["ref_key"], unique=False)
 
     op.create_table(
@@ -148,9 +146,7 @@ def upgrade() -> None:
             ["department_id"], ["departments.id"], name=op.f("fk_use_cases_department_id_departments")
         ),
         sa.ForeignKeyConstraint(["reviewer_id"], ["people.id"], name=op.f("fk_use_cases_reviewer_id_people")),
-        sa.ForeignKeyConstraint(
-            ["submitter_id"], ["people.id"], name=op.f("fk_use_cases_submitter_id_people")
-        ),
+        sa.ForeignKeyConstraint(["submitter_id"], ["people.id"], name=op.f("fk_use_cases_submitter_id_people")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_use_cases")),
         sa.UniqueConstraint("source_id", name=op.f("uq_use_cases_source_id")),
     )
@@ -170,9 +166,7 @@ def upgrade() -> None:
         sa.Column("before", sa.JSON(), nullable=True),
         sa.Column("after", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(["actor_id"], ["people.id"], name=op.f("fk_audit_events_actor_id_people")),
-        sa.ForeignKeyConstraint(
-            ["use_case_id"], ["use_cases.id"], name=op.f("fk_audit_events_use_case_id_use_cases")
-        ),
+        sa.ForeignKeyConstraint(["use_case_id"], ["use_cases.id"], name=op.f("fk_audit_events_use_case_id_use_cases")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
     )
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
@@ -194,13 +188,9 @@ def upgrade() -> None:
         sa.Column("decided_at", storage.types.UTCDateTime(), nullable=True),
         sa.Column("reminded_at", storage.types.UTCDateTime(), nullable=True),
         sa.Column("escalated_at", storage.types.UTCDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["decided_by_id"], ["people.id"], name=op.f("fk_reviews_decided_by_id_people")
-        ),
+        sa.ForeignKeyConstraint(["decided_by_id"], ["people.id"], name=op.f("fk_reviews_decided_by_id_people")),
         sa.ForeignKeyConstraint(["reviewer_id"], ["people.id"], name=op.f("fk_reviews_reviewer_id_people")),
-        sa.ForeignKeyConstraint(
-            ["use_case_id"], ["use_cases.id"], name=op.f("fk_reviews_use_case_id_use_cases")
-        ),
+        sa.ForeignKeyConstraint(["use_case_id"], ["use_cases.id"], name=op.f("fk_reviews_use_case_id_use_cases")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reviews")),
         sa.UniqueConstraint("use_case_id", "round", name=op.f("uq_reviews_use_case_id")),
     )
