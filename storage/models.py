@@ -50,6 +50,7 @@ class Person(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     slack_user_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     teams_user_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    console_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(120), default="")
     tz: Mapped[str | None] = mapped_column(String(64))
     is_reviewer: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -99,7 +100,10 @@ class UseCase(Base):
     stage: Mapped[str] = mapped_column(String(32), index=True)
     submitter_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
-    source_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    source_id: Mapped[str | None] = mapped_column(String(200), unique=True)  # id in an imported register
+    source: Mapped[str | None] = mapped_column(String(64))  # which register it came from, e.g. "omb-2025"
+    topic_area: Mapped[str | None] = mapped_column(String(120))
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)  # register columns with no field of their own
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -217,3 +221,34 @@ class JobRun(Base):
     job: Mapped[str] = mapped_column(String(64))
     period: Mapped[str] = mapped_column(String(64))
     claimed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Evidence(Base):
+    """One piece of evidence that a person knows something: a declared skill, a use case, a review, a talk."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    weight: Mapped[float] = mapped_column(default=1.0)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    use_case_id: Mapped[int | None] = mapped_column(ForeignKey("use_cases.id", ondelete="SET NULL"))
+    url: Mapped[str | None] = mapped_column(String(500))
+    # Stable key of what produced it (e.g. "uc:12:submitted", "import:<hash>"), so re-deriving or
+    # re-importing updates instead of duplicating.
+    source_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+
+
+class ExpertAsk(Base):
+    """Someone was suggested as an expert; recent suggestions rank a person down a little."""
+
+    __tablename__ = "expert_asks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    asker_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    query: Mapped[str] = mapped_column(String(500), default="")
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

@@ -127,9 +127,11 @@ class Scenario:
     slack: Any
     url: str
 
-    def user(self, user_id: str, name: str) -> Any:
+    def user(self, user_id: str, name: str, tz: str = "Europe/London") -> Any:
+        """A Slack user who sends requests; the fake's users.info answers with the same profile."""
         from tests.fakes.signed import SlackUser
 
+        self.api.users[user_id] = {"id": user_id, "name": name, "tz": tz, "profile": {"display_name": name}}
         return SlackUser(user_id, name)
 
 
