@@ -50,7 +50,7 @@ class Person(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     slack_user_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     teams_user_id: Mapped[str | None] = mapped_column(String(128), unique=True)
-    console_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    console_user_id: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     name: Mapped[str] = mapped_column(String(120), default="")
     tz: Mapped[str | None] = mapped_column(String(64))
     is_reviewer: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -31,6 +31,10 @@ def run_migrations_online() -> None:
         return
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch migrations rebuild tables; with foreign keys on, dropping a referenced table fails.
+            # The pragma only takes effect outside a transaction, so set it on the raw connection first.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
