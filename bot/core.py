@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.settings import Settings
 from intake import hub
 from intake.views import Actor
-from storage.db import UnitOfWork
+from storage.db import UnitOfWork, read_only
 from storage.types import utcnow
 
 P = ParamSpec("P")
@@ -27,6 +27,9 @@ class Core:
     session_factory: sessionmaker[Session]
     clock: Callable[[], dt.datetime] = utcnow
     on_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._reads = read_only(self.session_factory)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
@@ -44,12 +47,15 @@ class Core:
         return result
 
     def read(self, service: Callable[Concatenate[UnitOfWork, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Call a read-only service in its own unit of work."""
-        with self.uow() as uow:
+        """Call a read-only service in its own unit of work (never takes SQLite's write lock)."""
+        with UnitOfWork(self._reads) as uow:
             return service(uow, *args, **kwargs)
 
     def slack_actor(self, slack_user_id: str, name: str | None = None) -> tuple[Actor, bool]:
         """The Actor behind a Slack user id; True when this is their first request."""
+        known = self.read(hub.find_slack_actor, slack_user_id, name=name, leads=self.settings.hub_leads)
+        if known is not None:
+            return known, False
         return self.run(hub.resolve_slack_actor, slack_user_id, name=name, leads=self.settings.hub_leads)
 
     def zone_of(self, tz: str | None) -> Any:

@@ -57,6 +57,18 @@ def resolve_slack_actor(
     return Actor(person.id, person.name, person.slack_user_id, person.is_reviewer, person.is_lead, person.tz), created
 
 
+def find_slack_actor(
+    uow: UnitOfWork, slack_user_id: str, *, name: str | None, leads: frozenset[str]
+) -> Actor | None:
+    """The Actor for a known Slack user whose record needs no update, else None (resolve it instead)."""
+    person = repo.person_by_slack_id(uow.session, slack_user_id)
+    if person is None or person.is_lead != (slack_user_id in leads):
+        return None
+    if name and person.name == person.slack_user_id:
+        return None
+    return Actor(person.id, person.name, person.slack_user_id, person.is_reviewer, person.is_lead, person.tz)
+
+
 def update_profile(uow: UnitOfWork, slack_user_id: str, *, name: str | None, tz: str | None) -> None:
     """Store the display name and time zone the platform reports for a person."""
     person = repo.person_by_slack_id(uow.session, slack_user_id)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+READ_ONLY = "hubspoke_read_only"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -39,9 +40,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout
+            # Writers take the lock up front (IMMEDIATE), so two of them queue on busy_timeout
             # instead of failing with "database is locked" when a read lock cannot be upgraded.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Read-only sessions (see read_only) begin deferred and, under WAL, never wait.
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -50,6 +55,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (services return plain data anyway)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def read_only(factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions for reads: on SQLite they do not take the write lock."""
+    bind = factory.kw["bind"]
+    return sessionmaker(bind.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 class UnitOfWork:
