@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
@@ -17,8 +18,13 @@ from storage import repo
 from storage.db import UnitOfWork
 from storage.models import Department, Person, PersonSkill
 
+NOT_A_REVIEWER = "That person is not a hub reviewer (a lead adds them with /hub reviewer add)."
+
 # The CLI acts as the hub itself: a lead with no person behind it.
 SYSTEM = Actor(person_id=0, name="hubspoke CLI", slack_user_id=None, is_reviewer=False, is_lead=True)
+
+SLACK = "slack"
+CONSOLE = "console"
 
 
 def _require_lead(actor: Actor) -> None:
@@ -57,9 +63,7 @@ def resolve_slack_actor(
     return Actor(person.id, person.name, person.slack_user_id, person.is_reviewer, person.is_lead, person.tz), created
 
 
-def find_slack_actor(
-    uow: UnitOfWork, slack_user_id: str, *, name: str | None, leads: frozenset[str]
-) -> Actor | None:
+def find_slack_actor(uow: UnitOfWork, slack_user_id: str, *, name: str | None, leads: frozenset[str]) -> Actor | None:
     """The Actor for a known Slack user whose record needs no update, else None (resolve it instead)."""
     person = repo.person_by_slack_id(uow.session, slack_user_id)
     if person is None or person.is_lead != (slack_user_id in leads):
@@ -67,6 +71,71 @@ def find_slack_actor(
     if name and person.name == person.slack_user_id:
         return None
     return Actor(person.id, person.name, person.slack_user_id, person.is_reviewer, person.is_lead, person.tz)
+
+
+def console_key(name: str) -> str:
+    """The console id of a typed name or mention: `Rita Ng`, `@rita.ng` and `rita ng` are all `rita.ng`."""
+    return re.sub(r"[^\w.-]+", ".", name.strip().lstrip("@").lower()).strip(".")[:64]
+
+
+def console_name(name: str) -> str:
+    """A display name for a console person: as typed, or capitalised when typed in lower case (`@rita` is Rita)."""
+    typed = " ".join(name.strip().lstrip("@").split())
+    if typed != typed.lower():
+        return typed[:120]
+    return " ".join(part.capitalize() for part in re.split(r"[\s._-]+", typed) if part)[:120]
+
+
+def _console_actor(person: Person) -> Actor:
+    return Actor(person.id, person.name, person.slack_user_id, person.is_reviewer, person.is_lead, person.tz)
+
+
+def find_console_actor(uow: UnitOfWork, name: str) -> Actor | None:
+    """The Actor for a known console name, else None (resolve it instead)."""
+    person = repo.person_by_console_id(uow.session, console_key(name))
+    return _console_actor(person) if person else None
+
+
+def resolve_console_actor(uow: UnitOfWork, name: str, *, now: dt.datetime) -> tuple[Actor, bool]:
+    """The Actor for a console name, creating their person on first use; True when newly created.
+
+    Console leads are the people flagged is_lead in the database, plus the first console user of an
+    empty hub (nobody has used it yet), so a fresh `hubspoke console` can set the hub up.
+    """
+    key = console_key(name)
+    if not key:
+        raise HubError("Give a name, e.g. /as rita")
+    s = uow.session
+    person = repo.person_by_console_id(s, key)
+    if person is not None:
+        return _console_actor(person), False
+    first = not repo.has_people(s)
+    person = Person(console_user_id=key, name=console_name(name), is_lead=first, created_at=now)
+    s.add(person)
+    try:
+        s.flush()
+        if first:
+            why = "first console user of an empty hub"
+            repo.audit(s, action="lead_added", actor_id=person.id, after={"person": person.id, "why": why}, at=now)
+        uow.commit()
+    except IntegrityError:  # the same name's first two requests raced; the other one won
+        s.rollback()
+        person = repo.person_by_console_id(s, key)
+        assert person is not None
+        return _console_actor(person), False
+    return _console_actor(person), True
+
+
+def person_id_for_console(uow: UnitOfWork, name: str) -> int | None:
+    """The person id behind a console name or mention, if they are known."""
+    person = repo.person_by_console_id(uow.session, console_key(name))
+    return person.id if person else None
+
+
+def _lookup(uow: UnitOfWork, user_id: str, platform: str) -> Person | None:
+    if platform == CONSOLE:
+        return repo.person_by_console_id(uow.session, console_key(user_id))
+    return repo.person_by_slack_id(uow.session, user_id)
 
 
 def update_profile(uow: UnitOfWork, slack_user_id: str, *, name: str | None, tz: str | None) -> None:
@@ -85,10 +154,16 @@ def update_profile(uow: UnitOfWork, slack_user_id: str, *, name: str | None, tz:
     uow.commit()
 
 
-def _person_for(uow: UnitOfWork, slack_user_id: str, name: str | None, now: dt.datetime) -> Person:
-    person = repo.person_by_slack_id(uow.session, slack_user_id)
+def _person_for(
+    uow: UnitOfWork, slack_user_id: str, name: str | None, now: dt.datetime, platform: str = SLACK
+) -> Person:
+    person = _lookup(uow, slack_user_id, platform)
     if person is None:
-        person = Person(slack_user_id=slack_user_id, name=name or slack_user_id, created_at=now)
+        if platform == CONSOLE:
+            person = Person(console_user_id=console_key(slack_user_id), name=name or console_name(slack_user_id))
+        else:
+            person = Person(slack_user_id=slack_user_id, name=name or slack_user_id)
+        person.created_at = now
         uow.session.add(person)
         uow.session.flush()
     return person
@@ -106,11 +181,14 @@ def add_reviewer(
     *,
     skills: list[str],
     name: str | None = None,
+    platform: str = SLACK,
     now: dt.datetime,
 ) -> PersonView:
-    """Make a person a hub reviewer, adding any skills given."""
+    """Make a person a hub reviewer, adding any skills given (`platform` says whose id `slack_user_id` is)."""
     _require_lead(actor)
-    person = _person_for(uow, slack_user_id, name, now)
+    if platform == CONSOLE and not console_key(slack_user_id):
+        raise HubError("Name the person: /hub reviewer add @rita forecasting, nlp")
+    person = _person_for(uow, slack_user_id, name, now, platform)
     before = {"is_reviewer": person.is_reviewer, "skills": person.skill_names}
     person.is_reviewer = True
     have = set(person.skill_names)
@@ -131,10 +209,12 @@ def add_reviewer(
     return view
 
 
-def remove_reviewer(uow: UnitOfWork, actor: Actor, slack_user_id: str, *, now: dt.datetime) -> tuple[PersonView, int]:
+def remove_reviewer(
+    uow: UnitOfWork, actor: Actor, slack_user_id: str, *, platform: str = SLACK, now: dt.datetime
+) -> tuple[PersonView, int]:
     """Take a person off the reviewer rota; returns them and how many open reviews they still hold."""
     _require_lead(actor)
-    person = repo.person_by_slack_id(uow.session, slack_user_id)
+    person = _lookup(uow, slack_user_id, platform)
     if person is None or not person.is_reviewer:
         raise NotFound("That person is not a hub reviewer.")
     person.is_reviewer = False
@@ -168,11 +248,13 @@ def add_department(uow: UnitOfWork, actor: Actor, name: str, *, now: dt.datetime
     return clean
 
 
-def set_away(uow: UnitOfWork, actor: Actor, slack_user_id: str, away: bool, *, now: dt.datetime) -> PersonView:
+def set_away(
+    uow: UnitOfWork, actor: Actor, slack_user_id: str, away: bool, *, platform: str = SLACK, now: dt.datetime
+) -> PersonView:
     """Mark a person away (routing skips them) or back; leads may do it for anyone, people for themselves."""
-    if not actor.is_lead and actor.slack_user_id != slack_user_id:
+    person = _lookup(uow, slack_user_id, platform)
+    if not actor.is_lead and (person is None or person.id != actor.person_id):
         raise NotAllowed("You can set yourself away; only hub leads can set others.")
-    person = repo.person_by_slack_id(uow.session, slack_user_id)
     if person is None:
         raise NotFound("That person has not used Hubspoke yet; add them as a reviewer first.")
     repo.audit(
@@ -221,8 +303,7 @@ def set_guideline(uow: UnitOfWork, actor: Actor, key: str, value: str, *, now: d
             raise HubError(f"{key} takes on or off.")
         raw = lowered in {"on", "true", "yes"}
     try:
-        updated = current.model_copy(update={key: raw})
-        updated = Guidelines.model_validate(updated.model_dump())
+        updated = Guidelines.model_validate({**current.model_dump(), key: raw})
     except ValidationError:
         choices = ", ".join(s.value for s in Sensitivity)
         raise HubError(f"{key} takes a list of: {choices}.") from None

@@ -6,20 +6,15 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+import snowballstemmer
+
 _WORD = re.compile(r"[a-z0-9]+")
-_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "es", "ed", "s")
-
-
-def _stem(word: str) -> str:
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
+_STEMMER = snowballstemmer.stemmer("english")
 
 
 def terms(text: str) -> set[str]:
-    """Lower-cased, lightly stemmed words of `text`."""
-    return {_stem(w) for w in _WORD.findall(text.lower())}
+    """Lower-cased, stemmed words of `text` ("invoices", "invoicing" and "invoice" all match)."""
+    return set(_STEMMER.stemWords(_WORD.findall(text.lower())))
 
 
 @dataclass(frozen=True)

@@ -70,43 +70,60 @@ class Decision(StrEnum):
     REQUEST_CHANGES = "request_changes"
 
 
-LABELS: dict[StrEnum, str] = {
-    Sensitivity.NONE: "No sensitive data",
-    Sensitivity.INTERNAL: "Internal business data",
-    Sensitivity.PERSONAL: "Personal data",
-    Sensitivity.REGULATED: "Regulated data (health, financial, legal)",
-    Affected.INTERNAL: "Internal staff only",
-    Affected.CUSTOMERS: "Customers",
-    Affected.PUBLIC: "The public",
-    Autonomy.ASSISTIVE: "Assistive: a person uses the output",
-    Autonomy.HUMAN_IN_THE_LOOP: "Human-in-the-loop: a person approves each output",
-    Autonomy.AUTOMATED: "Automated: acts without a person",
-    DataAvailability.AVAILABLE: "Available now",
-    DataAvailability.NEEDS_ACCESS: "Exists, access needed",
-    DataAvailability.NOT_YET_COLLECTED: "Not collected yet",
-    RiskTier.LOW: "Low",
-    RiskTier.MEDIUM: "Medium",
-    RiskTier.HIGH: "High",
-    Status.IN_REVIEW: "In hub review",
-    Status.CHANGES_REQUESTED: "Changes requested",
-    Status.APPROVED: "Approved",
-    Status.SELF_SERVE: "Self-serve (go ahead)",
-    Status.REJECTED: "Rejected",
-    Stage.IDEATION: "Ideation",
-    Stage.EXPERIMENTATION: "Experimentation",
-    Stage.PRODUCTION_ENGINEERING: "Production engineering",
-    Stage.DEPLOYMENT: "Deployment",
-    Stage.MONITORING: "Monitoring",
-    Stage.CLOSED: "Closed",
-    Decision.APPROVE: "Approved",
-    Decision.REJECT: "Rejected",
-    Decision.REQUEST_CHANGES: "Changes requested",
+# One table per enum: several enums share values ("internal", "self_serve"), so a flat dict would clash.
+LABELS: dict[type[StrEnum], dict[str, str]] = {
+    Sensitivity: {
+        Sensitivity.NONE: "No sensitive data",
+        Sensitivity.INTERNAL: "Internal business data",
+        Sensitivity.PERSONAL: "Personal data",
+        Sensitivity.REGULATED: "Regulated data (health, financial, legal)",
+    },
+    Affected: {
+        Affected.INTERNAL: "Internal staff only",
+        Affected.CUSTOMERS: "Customers",
+        Affected.PUBLIC: "The public",
+    },
+    Autonomy: {
+        Autonomy.ASSISTIVE: "Assistive: a person uses the output",
+        Autonomy.HUMAN_IN_THE_LOOP: "Human-in-the-loop: a person approves each output",
+        Autonomy.AUTOMATED: "Automated: acts without a person",
+    },
+    DataAvailability: {
+        DataAvailability.AVAILABLE: "Available now",
+        DataAvailability.NEEDS_ACCESS: "Exists, access needed",
+        DataAvailability.NOT_YET_COLLECTED: "Not collected yet",
+    },
+    RiskTier: {
+        RiskTier.LOW: "Low",
+        RiskTier.MEDIUM: "Medium",
+        RiskTier.HIGH: "High",
+    },
+    Status: {
+        Status.IN_REVIEW: "In hub review",
+        Status.CHANGES_REQUESTED: "Changes requested",
+        Status.APPROVED: "Approved",
+        Status.SELF_SERVE: "Self-serve (go ahead)",
+        Status.REJECTED: "Rejected",
+    },
+    Stage: {
+        Stage.IDEATION: "Ideation",
+        Stage.EXPERIMENTATION: "Experimentation",
+        Stage.PRODUCTION_ENGINEERING: "Production engineering",
+        Stage.DEPLOYMENT: "Deployment",
+        Stage.MONITORING: "Monitoring",
+        Stage.CLOSED: "Closed",
+    },
+    Decision: {
+        Decision.APPROVE: "Approved",
+        Decision.REJECT: "Rejected",
+        Decision.REQUEST_CHANGES: "Changes requested",
+    },
 }
 
 
 def label(value: StrEnum) -> str:
     """The human label of a choice."""
-    return LABELS.get(value, str(value).replace("_", " ").capitalize())
+    return LABELS.get(type(value), {}).get(value.value, value.value.replace("_", " ").capitalize())
 
 
 def parse_stage(text: str) -> Stage | None:
@@ -158,10 +175,19 @@ class Submission(BaseModel):
             raise ValueError("at most 10 links")
         return value
 
-    @field_validator("success_metric")
+    @field_validator("success_metric", mode="before")
     @classmethod
-    def _metric_is_specific(cls, value: str) -> str:
-        if value.lower() in {"tbd", "n/a", "na", "none", "todo", "unknown"}:
+    def _metric_is_specific(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in {
+            "tbd",
+            "n/a",
+            "na",
+            "-",
+            "none",
+            "todo",
+            "unknown",
+            "?",
+        }:
             raise ValueError("name the business metric this should move, e.g. 'handling time -20%'")
         return value
 

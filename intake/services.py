@@ -216,9 +216,13 @@ def resubmit_use_case(
     if not changes:
         raise FieldErrors({"problem": "Nothing changed. Edit the answers the reviewer asked about, then resubmit."})
     result = triage(sub, load_guidelines(s))
+    reasons = result.reasons
+    if result.route is Route.SELF_SERVE:
+        # The reviewer asked for changes, so the edit goes back to them even if it now qualifies.
+        reasons = [*reasons[:-1], "Review: back with the reviewer who asked for changes"]
     _apply(uc, sub, department)
     uc.risk_tier = result.tier.value
-    uc.triage_reasons = result.reasons
+    uc.triage_reasons = reasons
     uc.status = Status.IN_REVIEW.value
     uc.updated_at = now
     reviewer = previous.reviewer
@@ -265,6 +269,8 @@ def decide(
         raise NotAllowed("Only hub reviewers can decide on use cases.")
     s = uow.session
     uc = _get_use_case(s, use_case_id)
+    if uc.submitter_id == actor.person_id:
+        raise NotAllowed("You submitted this use case, so another hub reviewer decides on it.")
     review = repo.current_review(s, uc.id)
     if review is None:
         raise InvalidMove(f"#{uc.id} went ahead self-serve; there is no review to decide.")

@@ -26,13 +26,9 @@ def department_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def find_department(session: Session, name_or_id: str) -> Department | None:
-    """A department by id (as text) or by name, ignoring case."""
-    if name_or_id.isdigit():
-        found = session.get(Department, int(name_or_id))
-        if found:
-            return found
-    return session.scalar(select(Department).where(Department.key == department_key(name_or_id)))
+def find_department(session: Session, name: str) -> Department | None:
+    """A department by name, ignoring case and spacing."""
+    return session.scalar(select(Department).where(Department.key == department_key(name)))
 
 
 def departments(session: Session) -> list[Department]:
@@ -41,6 +37,15 @@ def departments(session: Session) -> list[Department]:
 
 def person_by_slack_id(session: Session, slack_user_id: str) -> Person | None:
     return session.scalar(select(Person).where(Person.slack_user_id == slack_user_id))
+
+
+def person_by_console_id(session: Session, console_user_id: str) -> Person | None:
+    return session.scalar(select(Person).where(Person.console_user_id == console_user_id))
+
+
+def has_people(session: Session) -> bool:
+    """True once anyone at all has used the hub."""
+    return session.scalar(select(Person.id).limit(1)) is not None
 
 
 def open_review_counts(session: Session) -> dict[int, int]:

@@ -68,9 +68,7 @@ def submit(uow: UowFactory, actor: Actor, **overrides: Any) -> Any:
 # --- reviewers ------------------------------------------------------------------------------------
 
 
-def test_only_a_lead_adds_a_reviewer(
-    spoke: Actor, uow: UowFactory, session_factory: sessionmaker[Session]
-) -> None:
+def test_only_a_lead_adds_a_reviewer(spoke: Actor, uow: UowFactory, session_factory: sessionmaker[Session]) -> None:
     with pytest.raises(NotAllowed) as refused:
         add_reviewer(uow, spoke, "URITA", "nlp")
 
@@ -209,9 +207,7 @@ def test_a_reviewer_sets_themself_away_and_routing_skips_them(
     assert submit(uow, spoke, data_sensitivity="personal").reviewer is None
 
 
-def test_a_lead_sets_someone_else_back(
-    lead: Actor, uow: UowFactory, session_factory: sessionmaker[Session]
-) -> None:
+def test_a_lead_sets_someone_else_back(lead: Actor, uow: UowFactory, session_factory: sessionmaker[Session]) -> None:
     add_reviewer(uow, lead, "URITA")
     with uow() as u:
         hub.set_away(u, lead, "URITA", True, now=NOW)
@@ -342,10 +338,6 @@ def test_guidelines_changed_one_at_a_time_keep_the_others(lead: Actor, uow: UowF
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: set_guideline dumps an unvalidated model_copy, so pydantic warns on every sensitivity change",
-)
 def test_setting_the_sensitivity_list_raises_no_serializer_warnings(lead: Actor, uow: UowFactory) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -1,6 +1,8 @@
-"""The lifecycle state machine: one step forward or back, closing any time, and past experimentation only with a go-ahead."""
+"""The lifecycle state machine: one step at a time, closing any time, past experimentation only with a go-ahead."""
 
 from __future__ import annotations
+
+import itertools
 
 import pytest
 
@@ -44,7 +46,7 @@ def test_an_approved_use_case_walks_the_whole_lifecycle_and_closes() -> None:
         Stage.MONITORING,
         Stage.CLOSED,
     ]
-    for here, there in zip(path, path[1:], strict=False):
+    for here, there in itertools.pairwise(path):
         check_move(here, Status.APPROVED, there)  # raises on a refused move
 
     assert allowed_moves(path[-1], Status.APPROVED) == []

@@ -66,7 +66,7 @@ def answers(**overrides: Any) -> Submission:
     return Submission(**(base | overrides))
 
 
-SELF_SERVE = {"data_sensitivity": "internal", "data_sources": "till data"}
+SELF_SERVE: dict[str, Any] = {"data_sensitivity": "internal", "data_sources": "till data"}
 
 
 def submit(uow: UowFactory, actor: Actor, *, at: dt.datetime = NOW, **overrides: Any) -> UseCaseView:
@@ -247,9 +247,7 @@ def test_unknown_department_names_the_choices(
     with pytest.raises(FieldErrors) as refused:
         submit(uow, people.sam, department="Legal")
 
-    assert refused.value.errors == {
-        "department": "Unknown department 'Legal'. Choose one of: Finance, Operations."
-    }
+    assert refused.value.errors == {"department": "Unknown department 'Legal'. Choose one of: Finance, Operations."}
     assert db_state(session_factory)["use_cases"] == []
 
 
@@ -363,10 +361,6 @@ def test_deciding_an_unknown_use_case(people: People, uow: UowFactory) -> None:
     assert missing.value.message == "There is no use case #999."
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: decide() never checks the submitter, so a reviewer can approve their own use case",
-)
 def test_a_reviewer_cannot_decide_their_own_use_case(
     people: People, uow: UowFactory, session_factory: sessionmaker[Session]
 ) -> None:
@@ -470,6 +464,19 @@ def test_resubmission_is_rerouted_when_the_reviewer_is_away(people: People, uow:
     assert view.reviewer is not None and view.reviewer.name == "Omar"
 
 
+def test_resubmission_returns_to_the_reviewer_even_when_routing_would_pick_another(
+    people: People, uow: UowFactory
+) -> None:
+    uc = submit(uow, people.sam)  # routing picks Rita (skill match)
+    with uow() as u:
+        services.assign_reviewer(u, people.lead, uc.id, people.omar.person_id, now=LATER)
+    decide(uow, people.omar, uc.id, Decision.REQUEST_CHANGES, reason="Say which stores.")
+
+    view = resubmit(uow, people.sam, uc.id, title="Forecast demand for 40 city stores")
+
+    assert view.reviewer is not None and view.reviewer.name == "Omar"
+
+
 def test_a_card_from_an_earlier_round_is_refused(
     people: People, uow: UowFactory, session_factory: sessionmaker[Session]
 ) -> None:
@@ -501,7 +508,9 @@ def test_a_lead_reassigns_an_open_review(
     queued = len(outbox(session_factory))
 
     with uow() as u:
-        view = services.assign_reviewer(u, people.lead, uc.id, people.omar.person_id, note=" knows the data ", now=LATER)
+        view = services.assign_reviewer(
+            u, people.lead, uc.id, people.omar.person_id, note=" knows the data ", now=LATER
+        )
 
     assert view.reviewer is not None and view.reviewer.name == "Omar"
     [review] = reviews(session_factory, uc.id)

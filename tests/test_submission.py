@@ -77,12 +77,7 @@ def test_placeholder_success_metric_is_rejected_on_its_field(metric: str) -> Non
         "N/A",
         "Todo",
         "unknown",
-        pytest.param(
-            "na",
-            marks=pytest.mark.xfail(
-                strict=True, reason="bug: min_length=3 rejects 'na' first, so its hint is never shown"
-            ),
-        ),
+        "na",
     ],
 )
 def test_placeholder_success_metric_asks_for_a_real_one(metric: str) -> None:

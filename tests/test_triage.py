@@ -141,9 +141,7 @@ def test_low_risk_available_internal_data_goes_ahead_self_serve_by_default() -> 
     ],
     ids=["data-not-available", "personal-data", "regulated-and-not-collected"],
 )
-def test_default_guidelines_send_to_hub_review_saying_why(
-    overrides: dict[str, Any], reasons: list[str]
-) -> None:
+def test_default_guidelines_send_to_hub_review_saying_why(overrides: dict[str, Any], reasons: list[str]) -> None:
     result = triage(answers(**overrides), Guidelines())
 
     assert result.route is Route.HUB_REVIEW
@@ -165,11 +163,6 @@ def test_narrower_sensitivity_list_sends_personal_free_data_to_review() -> None:
     assert result.reasons == [LOW_REASON, "Review: no sensitive data is outside the self-serve guidelines"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: LABELS is keyed by StrEnum value; Affected.INTERNAL ('internal') overwrites "
-    "Sensitivity.INTERNAL, so internal data is described as 'internal staff only'",
-)
 def test_internal_data_outside_the_guidelines_is_described_as_internal_business_data() -> None:
     result = triage(answers(), Guidelines(self_serve_sensitivity=[Sensitivity.NONE]))
 

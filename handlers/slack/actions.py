@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from bot.core import Core
 from handlers.slack.commands import open_intake
 from handlers.slack.ids import Action
-from handlers.slack.middleware import reviewers_only
+from handlers.slack.middleware import reviewers_only, telling_errors
 from handlers.slack.modals import Draft, ModalContext, build_reason_modal, build_reassign_modal, changes_note
 from intake import hub, services
 from intake.errors import FieldErrors, HubError, NotAllowed
@@ -21,7 +21,9 @@ from intake.views import Actor
 
 def _card_value(action: dict[str, Any]) -> tuple[int, int]:
     use_case_id, _, round_ = str(action.get("value", "")).partition(":")
-    return int(use_case_id), int(round_ or 1)
+    if not use_case_id.isdigit():
+        raise HubError("This button does not name a use case; open it with `/usecase status ID`.")
+    return int(use_case_id), int(round_) if round_.isdigit() else 1
 
 
 def _card_value_from_block(body: dict[str, Any]) -> tuple[int, int]:
@@ -34,75 +36,103 @@ def _card_value_from_block(body: dict[str, Any]) -> tuple[int, int]:
     raise HubError("This card is missing its use case; open it with `/usecase status ID`.")
 
 
-def handle_approve(ack: Callable[..., None], action: dict[str, Any], context: BoltContext) -> None:
+def handle_approve(
+    ack: Callable[..., None], action: dict[str, Any], context: BoltContext, respond: Any, client: WebClient
+) -> None:
     """Approve the use case on the card; the card updates in place for everyone."""
     ack()
-    use_case_id, round_ = _card_value(action)
-    context["core"].run(services.decide, context["actor"], use_case_id, Decision.APPROVE, round_=round_)
+    with telling_errors(respond, context, client):
+        use_case_id, round_ = _card_value(action)
+        context["core"].run(services.decide, context["actor"], use_case_id, Decision.APPROVE, round_=round_)
 
 
 def handle_reason_decision(
-    ack: Callable[..., None], action: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient
+    ack: Callable[..., None],
+    action: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    respond: Any,
+    client: WebClient,
 ) -> None:
     """Open the reason form for reject or request changes (the decision needs a reason)."""
     ack()
-    use_case_id, round_ = _card_value(action)
-    decision = Decision.REJECT if action["action_id"] == Action.REJECT else Decision.REQUEST_CHANGES
-    uc = context["core"].read(services.get_use_case, use_case_id)
-    client.views_open(trigger_id=body["trigger_id"], view=build_reason_modal(decision, use_case_id, round_, uc.title))
+    with telling_errors(respond, context, client):
+        use_case_id, round_ = _card_value(action)
+        decision = Decision.REJECT if action["action_id"] == Action.REJECT else Decision.REQUEST_CHANGES
+        uc = context["core"].read(services.get_use_case, use_case_id)
+        view = build_reason_modal(decision, use_case_id, round_, uc.title)
+        client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 def handle_reassign(
-    ack: Callable[..., None], action: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient
+    ack: Callable[..., None],
+    action: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    respond: Any,
+    client: WebClient,
 ) -> None:
     """Open the reassign form."""
     ack()
-    use_case_id, round_ = _card_value(action)
-    uc = context["core"].read(services.get_use_case, use_case_id)
-    client.views_open(trigger_id=body["trigger_id"], view=build_reassign_modal(use_case_id, round_, uc.title))
+    with telling_errors(respond, context, client):
+        use_case_id, round_ = _card_value(action)
+        uc = context["core"].read(services.get_use_case, use_case_id)
+        client.views_open(trigger_id=body["trigger_id"], view=build_reassign_modal(use_case_id, round_, uc.title))
 
 
 def handle_pick_reviewer(
-    ack: Callable[..., None], action: dict[str, Any], body: dict[str, Any], context: BoltContext
+    ack: Callable[..., None],
+    action: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    respond: Any,
+    client: WebClient,
 ) -> None:
     """Assign the reviewer picked on a card that routing could not assign."""
     ack()
     core: Core = context["core"]
-    use_case_id, _ = _card_value_from_block(body)
-    person_id = core.read(hub.person_id_for_slack, action.get("selected_user") or "")
-    try:
-        if person_id is None:
-            raise FieldErrors(
-                {"reviewer": "That person is not a hub reviewer (a lead adds them with /hub reviewer add)."}
-            )
-        core.run(services.assign_reviewer, context["actor"], use_case_id, person_id)
-    except FieldErrors as exc:
-        raise HubError(next(iter(exc.errors.values()))) from exc
+    with telling_errors(respond, context, client):
+        use_case_id, _ = _card_value_from_block(body)
+        person_id = core.read(hub.person_id_for_slack, action.get("selected_user") or "")
+        try:
+            if person_id is None:
+                raise FieldErrors({"reviewer": hub.NOT_A_REVIEWER})
+            core.run(services.assign_reviewer, context["actor"], use_case_id, person_id)
+        except FieldErrors as exc:
+            raise HubError(next(iter(exc.errors.values()))) from exc
 
 
 def handle_edit_resubmit(
-    ack: Callable[..., None], action: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient
+    ack: Callable[..., None],
+    action: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    respond: Any,
+    client: WebClient,
 ) -> None:
     """Open the intake form pre-filled with the use case, for the submitter to edit and resubmit."""
     ack()
     core: Core = context["core"]
     actor: Actor = context["actor"]
-    uc = core.read(services.get_use_case, int(action["value"]))
-    if uc.submitter.id != actor.person_id:
-        raise NotAllowed("Only the person who submitted this use case can edit and resubmit it.")
-    if uc.status is not Status.CHANGES_REQUESTED:
-        raise HubError(f"#{uc.id} is already back with the hub; nothing to resubmit.")
-    reviewer = uc.review.decided_by.name if uc.review and uc.review.decided_by else "The reviewer"
-    note = changes_note(uc.review.reason if uc.review else None, reviewer)
-    open_intake(core, client, body["trigger_id"], Draft.of(uc.submission()), ModalContext(use_case_id=uc.id), note)
+    with telling_errors(respond, context, client):
+        uc = core.read(services.get_use_case, services.parse_id(str(action.get("value", ""))))
+        if uc.submitter.id != actor.person_id:
+            raise NotAllowed("Only the person who submitted this use case can edit and resubmit it.")
+        if uc.status is not Status.CHANGES_REQUESTED:
+            raise HubError(f"#{uc.id} is already back with the hub; nothing to resubmit.")
+        reviewer = uc.review.decided_by.name if uc.review and uc.review.decided_by else "The reviewer"
+        note = changes_note(uc.review.reason if uc.review else None, reviewer)
+        draft = Draft.of(uc.submission())
+        open_intake(core, client, body["trigger_id"], draft, ModalContext(use_case_id=uc.id), note)
 
 
 def handle_new_use_case(
-    ack: Callable[..., None], body: dict[str, Any], context: BoltContext, client: WebClient
+    ack: Callable[..., None], body: dict[str, Any], context: BoltContext, respond: Any, client: WebClient
 ) -> None:
     """Open an empty intake form from the Home tab."""
     ack()
-    open_intake(context["core"], client, body["trigger_id"], Draft(), ModalContext())
+    with telling_errors(respond, context, client):
+        open_intake(context["core"], client, body["trigger_id"], Draft(), ModalContext())
 
 
 def register(app: App, middleware: list[Any]) -> None:

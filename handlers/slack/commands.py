@@ -12,11 +12,12 @@ from slack_sdk import WebClient
 from bot.core import Core
 from handlers.slack import blocks
 from handlers.slack.ids import Command
-from handlers.slack.middleware import error_text
-from handlers.slack.modals import Draft, ModalContext, build_intake_modal
+from handlers.slack.middleware import error_text, telling_errors
+from handlers.slack.modals import ModalContext, build_intake_modal
 from handlers.slack.mrkdwn import escape
 from intake import hub, services
 from intake.errors import HubError
+from intake.forms import Draft, draft_from_text
 from intake.schema import Stage, label, parse_stage
 from intake.views import Actor
 
@@ -46,15 +47,6 @@ def reply(ack: Callable[..., None], text: str, blocks: list[dict[str, Any]] | No
     ack(text=text, blocks=blocks, response_type="ephemeral")
 
 
-def draft_from_text(text: str) -> Draft:
-    """Pre-fill title and problem from free text: the first sentence or line becomes the title."""
-    text = " ".join(text.split()) if "\n" not in text else text.strip()
-    first = re.split(r"(?<=[.!?])\s|\n", text, maxsplit=1)[0].strip().rstrip(".!?")
-    if len(first) > 80:
-        first = first[:80].rsplit(" ", 1)[0] + "…"
-    return Draft(title=first, problem=text)
-
-
 def open_intake(
     core: Core, client: WebClient, trigger_id: str, draft: Draft, ctx: ModalContext, note: str | None = None
 ) -> None:
@@ -64,7 +56,7 @@ def open_intake(
 
 
 def handle_usecase_command(
-    ack: Callable[..., None], command: dict[str, Any], context: BoltContext, client: WebClient
+    ack: Callable[..., None], command: dict[str, Any], context: BoltContext, respond: Any, client: WebClient
 ) -> None:
     """Open the intake form, or answer list, status, stage and help."""
     core: Core = context["core"]
@@ -102,7 +94,9 @@ def handle_usecase_command(
         else:
             ack()
             draft = draft_from_text(text) if text else Draft()
-            open_intake(core, client, command["trigger_id"], draft, ModalContext(channel_id=command.get("channel_id")))
+            with telling_errors(respond, context, client):
+                ctx = ModalContext(channel_id=command.get("channel_id"))
+                open_intake(core, client, command["trigger_id"], draft, ctx)
     except HubError as exc:
         reply(ack, error_text(exc))
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt import BoltContext, BoltResponse
@@ -113,21 +114,40 @@ def error_text(error: BaseException) -> str:
     return f":warning: Something went wrong on our side (ref `{ref}`). Nothing you sent was lost; please try again."
 
 
+def tell(text: str, respond: Any, context: BoltContext, client: WebClient) -> None:
+    """Tell the person who acted, privately: via response_url when there is one, else in their DM."""
+    try:
+        if respond is not None and respond.response_url:
+            respond(text=text, response_type="ephemeral", replace_original=False)
+        elif context.user_id:
+            client.chat_postMessage(channel=context.user_id, text=text)
+    except (SlackApiError, OSError):
+        log.warning("could not tell %s about an error", context.user_id, exc_info=True)
+
+
+@contextmanager
+def telling_errors(respond: Any, context: BoltContext, client: WebClient) -> Iterator[None]:
+    """Around the work a listener does after ack(): errors are told to the person, never re-raised.
+
+    Bolt's thread runner replaces an acknowledged response when a listener raises, so an error
+    escaping after ack() would hold the HTTP response until Slack's 3 s timeout.
+    """
+    try:
+        yield
+    except Exception as exc:
+        tell(error_text(exc), respond, context, client)
+
+
 def handle_errors(
     error: BaseException, body: dict[str, Any], respond: Any, context: BoltContext, client: WebClient
 ) -> BoltResponse | None:
-    """Global error handler: ignore unknown payloads, tell the person about the rest, privately."""
+    """Global error handler: ignore unknown payloads quietly; tell the person about anything else."""
     if isinstance(error, BoltUnhandledRequestError):
         kind = body.get("type") or ("slash_command" if "command" in body else "unknown")
         event = (body.get("event") or {}).get("type") if isinstance(body.get("event"), dict) else None
         log.info("ignored a %s%s payload Hubspoke does not handle", kind, f" ({event})" if event else "")
         return BoltResponse(status=200, body="")
     text = error_text(error)
-    try:
-        if respond is not None and respond.response_url:
-            respond(text=text, response_type="ephemeral", replace_original=False)
-        elif context.user_id and body.get("type") != "event_callback":
-            client.chat_postMessage(channel=context.user_id, text=text)
-    except (SlackApiError, OSError):
-        log.warning("could not tell %s about an error", context.user_id, exc_info=True)
+    if body.get("type") != "event_callback":
+        tell(text, respond, context, client)
     return None

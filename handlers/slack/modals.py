@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from handlers.slack.blocks import Blocks, context, next_steps, route_line, section
 from handlers.slack.ids import INPUT_ACTION, Block, View
 from handlers.slack.mrkdwn import clip, escape, quote
+from intake.forms import REASON_PROMPTS, Draft, parse_submission
 from intake.schema import (
     MAX_TEXT,
     MAX_TITLE,
@@ -39,27 +39,6 @@ class ModalContext(BaseModel):
     @classmethod
     def load(cls, raw: str | None) -> ModalContext:
         return cls.model_validate_json(raw) if raw else cls()
-
-
-class Draft(BaseModel):
-    """A partial submission for pre-filling the intake modal."""
-
-    title: str = ""
-    problem: str = ""
-    department: str = ""
-    benefit: str = ""
-    success_metric: str = ""
-    data_sources: str = ""
-    data_availability: DataAvailability | None = None
-    data_sensitivity: Sensitivity | None = None
-    people_affected: Affected | None = None
-    autonomy: Autonomy | None = None
-    target_date: dt.date | None = None
-    links: str = ""
-
-    @classmethod
-    def of(cls, sub: Submission) -> Draft:
-        return cls(**{**sub.model_dump(), "links": "\n".join(sub.links)})
 
 
 def _plain(text: str) -> dict[str, Any]:
@@ -203,30 +182,7 @@ def _value(state: dict[str, Any], block: Block) -> Any:
 
 def parse_intake(state_values: dict[str, Any]) -> tuple[Submission | None, dict[str, str]]:
     """The Submission from a modal's state, or errors keyed by block id, in Slack's words."""
-    raw = {field: _value(state_values, Block(field)) for field in Submission.model_fields}
-    raw = {k: v for k, v in raw.items() if v not in (None, "")}
-    try:
-        return Submission.model_validate(raw), {}
-    except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else Block.TITLE
-            errors.setdefault(field, _friendly(err))
-        return None, errors
-
-
-def _friendly(err: Any) -> str:
-    kind, ctx = err["type"], err.get("ctx", {})
-    if kind == "missing":
-        return "Please fill this in."
-    if kind == "string_too_short":
-        return f"Please write at least {ctx.get('min_length')} characters."
-    if kind == "string_too_long":
-        return f"Please keep this under {ctx.get('max_length')} characters."
-    if kind == "value_error":
-        message = str(ctx.get("error", err["msg"]))
-        return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
-    return "Please check this answer."
+    return parse_submission({field: _value(state_values, Block(field)) for field in Submission.model_fields})
 
 
 def build_submitted_view(result: SubmitResult) -> dict[str, Any]:
@@ -249,7 +205,7 @@ def build_submitted_view(result: SubmitResult) -> dict[str, Any]:
 def build_reason_modal(decision: Decision, use_case_id: int, round_: int, title: str) -> dict[str, Any]:
     """Asks the reviewer why, for reject and request changes."""
     verb = "Reject" if decision is Decision.REJECT else "Request changes"
-    prompt = "Why is it rejected?" if decision is Decision.REJECT else "What should the submitter change?"
+    prompt = REASON_PROMPTS[decision]
     return {
         "type": "modal",
         "callback_id": View.REASON,

@@ -83,9 +83,7 @@ def handle_reassign_submission(ack: Callable[..., None], view: dict[str, Any], c
     person_id = core.read(hub.person_id_for_slack, value_of(values, Block.REVIEWER) or "")
     try:
         if person_id is None:
-            raise FieldErrors(
-                {"reviewer": "That person is not a hub reviewer (a lead adds them with /hub reviewer add)."}
-            )
+            raise FieldErrors({"reviewer": hub.NOT_A_REVIEWER})
         core.run(
             services.assign_reviewer, context["actor"], ctx.use_case_id, person_id, note=value_of(values, Block.NOTE)
         )

@@ -1,0 +1,285 @@
+"""How a register's columns become use-case fields: the field vocabulary, value parsers and a column mapping."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+from intake.errors import HubError
+from intake.schema import (
+    Affected,
+    Autonomy,
+    DataAvailability,
+    RiskTier,
+    Route,
+    Sensitivity,
+    Stage,
+    Status,
+    label,
+)
+
+E = TypeVar("E", bound=StrEnum)
+
+# Fields a column can be mapped onto (`--map field=column`). `high_impact` is not stored: a yes in it
+# makes the risk tier high.
+FIELDS: dict[str, str] = {
+    "title": "the use case's name (required)",
+    "problem": "the problem it solves",
+    "department": "department; created when new (required)",
+    "benefit": "expected benefit",
+    "success_metric": "success metric",
+    "data_sources": "data used",
+    "data_availability": "available, needs_access or not_yet_collected",
+    "data_sensitivity": "none, internal, personal, regulated; or yes/no as in a PII column",
+    "people_affected": "internal, customers or public",
+    "autonomy": "assistive, human_in_the_loop or automated",
+    "target_date": "YYYY-MM-DD",
+    "links": "web links, separated by spaces, commas or semicolons",
+    "topic_area": "topic area",
+    "stage": "ideation ... closed, or Pre-deployment, Pilot, Deployed, Retired",
+    "status": "approved (default), self_serve, in_review, changes_requested or rejected",
+    "risk_tier": "low, medium or high (default: from high_impact and data_sensitivity)",
+    "route": "self_serve (default) or hub_review",
+    "triage_reasons": "a JSON list of reasons",
+    "high_impact": "yes / High-impact makes the risk tier high",
+}
+LIMITS = {"title": 200, "department": 80, "topic_area": 120}  # the columns' sizes in storage.models
+MAX_SOURCE_ID = 200
+
+# The register's own stage words, in the order its lifecycle runs (OMB's development_stage).
+STAGE_WORDS = {
+    "Pre-deployment": Stage.IDEATION,
+    "Pilot": Stage.EXPERIMENTATION,
+    "Deployed": Stage.MONITORING,
+    "Retired": Stage.CLOSED,
+}
+PII_WORDS = {"yes": Sensitivity.PERSONAL, "no": Sensitivity.INTERNAL}
+YES = {"yes", "y", "true", "1", "high", "high impact"}
+NOT_REVIEWED = "From the {source} register: not reviewed by the hub"
+
+
+class RowError(Exception):
+    """A row that cannot be imported; the reason is shown beside its line number."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Record:
+    """What one register row becomes: its key, its department's name and the use case's column values."""
+
+    key: str  # the source id, or "#12" for a use case submitted in this hub (from Hubspoke's own export)
+    department: str
+    values: dict[str, Any]
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def native_id(self) -> int | None:
+        return int(self.key[1:]) if self.key.startswith("#") else None
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[_\-–]", " ", text).split()).casefold()
+
+
+def choice(enum: type[E], text: str, column: str, words: dict[str, E] | None = None) -> E | None:
+    """The choice `text` names (its value, its label, or one of `words`); None when blank."""
+    if not text:
+        return None
+    vocab: dict[str, E] = {_norm(v.value): v for v in enum}
+    vocab.update({_norm(label(v)): v for v in enum if _norm(label(v)) not in vocab})
+    vocab.update({_norm(w): v for w, v in (words or {}).items()})
+    try:
+        return vocab[_norm(text)]
+    except KeyError:
+        expected = [*(words or {}), *(v.value for v in enum)]
+        raise RowError(f"unknown {column} '{text}' (expected one of: {', '.join(expected)})") from None
+
+
+def is_yes(text: str) -> bool:
+    """True for yes/true/High-impact; "Not High-impact" and "Presumed high-impact, but not" are no."""
+    return _norm(text) in YES
+
+
+def text_list(text: str) -> list[str]:
+    """A JSON list as written by the export, or one item of plain text."""
+    if not text:
+        return []
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError:
+            return [text]
+        if isinstance(items, list):
+            return [str(i) for i in items]
+    return [text]
+
+
+def links(text: str) -> list[str]:
+    """The web links in a cell (a JSON list, or separated by spaces, commas or semicolons), at most 10."""
+    parts = text_list(text) if text.startswith("[") else re.split(r"[\s,;|]+", text)
+    found = [p for p in parts if urlparse(p).scheme in ("http", "https") and urlparse(p).netloc]
+    return list(dict.fromkeys(found))[:10]
+
+
+def date(text: str, column: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except ValueError:
+        raise RowError(f"{column} '{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def fit(value: str, field: str, column: str, extra: dict[str, str]) -> str:
+    """`value` cut to the field's size; when cut, the whole value is kept in extra under its column."""
+    limit = LIMITS[field]
+    if len(value) <= limit:
+        return value
+    extra[column] = value
+    return value[: limit - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Register columns onto use-case fields; rows become Records. Presets subclass it."""
+
+    name: str
+    source: str
+    columns: dict[str, tuple[str, ...]]
+    id_column: str = "id"
+    keep_in_extra: frozenset[str] = frozenset()  # columns kept in extra even though a field reads them
+    optional: frozenset[str] = frozenset()  # fields whose columns a file may lack (read as blank)
+
+    def with_columns(self, overrides: dict[str, tuple[str, ...]]) -> Mapping:
+        """This mapping with some fields read from other columns (`--map` on top of a preset)."""
+        return dataclasses.replace(
+            self, columns={**self.columns, **overrides}, optional=self.optional - set(overrides)
+        )
+
+    def required_columns(self) -> list[str]:
+        """Columns the file must have: the id column and those of every field that is not optional."""
+        fields = [cols for field, cols in self.columns.items() if field not in self.optional]
+        return [self.id_column, *(c for cols in fields for c in cols)]
+
+    def check(self, header: list[str], file_name: str) -> None:
+        """Refuse a mapping that names columns the file does not have, before any row is read."""
+        for needed in ("title", "department"):
+            if needed not in self.columns and not self._derives(needed):
+                raise HubError(f"Map a column onto {needed}: --map {needed}=COLUMN.")
+        missing = [c for c in dict.fromkeys(self.required_columns()) if c not in header]
+        if missing:
+            raise HubError(
+                f"{file_name} has no column {', '.join(repr(c) for c in missing)}. "
+                f"Its columns: {', '.join(header)}."
+            )
+
+    def _derives(self, field: str) -> bool:
+        return False
+
+    def column(self, field: str) -> str:
+        """The column(s) a field is read from, for messages."""
+        return "+".join(self.columns.get(field, (field,)))
+
+    def cell(self, row: dict[str, str], field: str) -> str:
+        """A field's text: its column's cell, or its columns' non-empty cells joined."""
+        cols = self.columns.get(field, ())
+        glue = " " if field == "links" else " / "
+        return glue.join(v for c in cols if (v := row.get(c, "")))
+
+    def key(self, row: dict[str, str]) -> str:
+        found = row.get(self.id_column, "")
+        if not found:
+            raise RowError(f"missing id ({self.id_column})")
+        if len(found) > MAX_SOURCE_ID:
+            raise RowError(f"id longer than {MAX_SOURCE_ID} characters ({self.id_column})")
+        return found
+
+    def source_of(self, row: dict[str, str]) -> str | None:
+        return self.source
+
+    def department(self, row: dict[str, str]) -> str:
+        return self.cell(row, "department")
+
+    def extra(self, row: dict[str, str]) -> dict[str, str]:
+        """The cells of columns no field reads (or that are kept anyway), blanks left out."""
+        used = {c for cols in self.columns.values() for c in cols} | {self.id_column}
+        return {k: v for k, v in row.items() if v and (k not in used or k in self.keep_in_extra)}
+
+    def record(self, row: dict[str, str]) -> Record:
+        """The use case a row describes, or RowError saying why it cannot be imported."""
+        title = self.cell(row, "title")
+        if not title:
+            raise RowError(f"missing title ({self.column('title')})")
+        key = self.key(row)
+        department = " ".join(self.department(row).split())
+        if not department:
+            raise RowError(f"missing department ({self.column('department')})")
+        extra = self.extra(row)
+        notes: list[str] = []
+        stage = choice(Stage, self.cell(row, "stage"), self.column("stage"), STAGE_WORDS)
+        if stage is None:
+            stage = Stage.IDEATION
+            notes.append(f"no {self.column('stage')}: started in ideation")
+        sensitivity = choice(Sensitivity, self.cell(row, "data_sensitivity"), self.column("data_sensitivity"), PII_WORDS)
+        tier, reasons = self.risk(row, sensitivity)
+        topic = self.cell(row, "topic_area")
+        values: dict[str, Any] = {
+            "title": fit(title, "title", self.column("title"), extra),
+            "problem": self.cell(row, "problem"),
+            "benefit": self.cell(row, "benefit"),
+            "success_metric": self.cell(row, "success_metric"),
+            "data_sources": self.cell(row, "data_sources"),
+            "data_availability": self._choice(DataAvailability, row, "data_availability", DataAvailability.AVAILABLE),
+            "data_sensitivity": (sensitivity or Sensitivity.INTERNAL).value,
+            "people_affected": self._choice(Affected, row, "people_affected", Affected.INTERNAL),
+            "autonomy": self._choice(Autonomy, row, "autonomy", Autonomy.ASSISTIVE),
+            "target_date": date(self.cell(row, "target_date"), self.column("target_date")),
+            "links": links(self.cell(row, "links")),
+            "topic_area": fit(topic, "topic_area", self.column("topic_area"), extra) if topic else None,
+            "stage": stage.value,
+            "status": self._choice(Status, row, "status", Status.APPROVED),
+            "risk_tier": tier.value,
+            "route": self._choice(Route, row, "route", Route.SELF_SERVE),
+            "triage_reasons": reasons,
+            "source": self.source_of(row),
+            "extra": extra,
+        }
+        department = fit(department, "department", self.column("department"), extra)
+        return Record(key=key, department=department, values=values, notes=notes)
+
+    def _choice(self, enum: type[E], row: dict[str, str], field: str, default: E) -> str:
+        return (choice(enum, self.cell(row, field), self.column(field)) or default).value
+
+    def risk(self, row: dict[str, str], sensitivity: Sensitivity | None) -> tuple[RiskTier, list[str]]:
+        """The tier the register gives, or high impact → high, personal data → medium, else low; with reasons."""
+        given = self.cell(row, "risk_tier")
+        tier = choice(RiskTier, given, self.column("risk_tier"))
+        if tier is not None:
+            stated = text_list(self.cell(row, "triage_reasons"))
+            return tier, stated or [f"{label(tier)}: the register says so ({self.column('risk_tier')}: {given})"]
+        reasons: list[str] = []
+        tier = RiskTier.LOW
+        flag = self.cell(row, "high_impact")
+        if is_yes(flag):
+            tier = RiskTier.HIGH
+            reasons.append(f"High: the register marks it high-impact ({self.column('high_impact')}: {flag})")
+        if sensitivity is Sensitivity.REGULATED:
+            tier = RiskTier.HIGH
+            reasons.append(f"High: the register says it uses regulated data ({self.column('data_sensitivity')})")
+        elif sensitivity is Sensitivity.PERSONAL:
+            tier = tier if tier is RiskTier.HIGH else RiskTier.MEDIUM
+            pii = self.cell(row, "data_sensitivity")
+            reasons.append(f"Medium: the register says it uses personal data ({self.column('data_sensitivity')}: {pii})")
+        if not reasons:
+            reasons.append("Low: the register flags neither high impact nor personal data")
+        reasons.append(NOT_REVIEWED.format(source=self.source_of(row) or self.name))
+        return tier, reasons
