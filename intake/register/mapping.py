@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ FIELDS: dict[str, str] = {
     "links": "web links, separated by spaces, commas or semicolons",
     "topic_area": "topic area",
     "stage": "ideation ... closed, or Pre-deployment, Pilot, Deployed, Retired",
-    "status": "approved (default), self_serve, in_review, changes_requested or rejected",
+    "status": "approved (default), self_serve or rejected",
     "risk_tier": "low, medium or high (default: from high_impact and data_sensitivity)",
     "route": "self_serve (default) or hub_review",
     "triage_reasons": "a JSON list of reasons",
@@ -80,6 +81,7 @@ class Record:
     department: str
     values: dict[str, Any]
     notes: list[str] = dataclasses.field(default_factory=list)
+    derived_key: bool = False  # made up by the importer (the row had no id): repeats are numbered, not skipped
 
     @property
     def native_id(self) -> int | None:
@@ -87,18 +89,23 @@ class Record:
 
 
 def _norm(text: str) -> str:
-    return " ".join(re.sub(r"[_\-–]", " ", text).split()).casefold()
+    return " ".join(re.sub(r"[_\-\u2013]", " ", text).split()).casefold()  # _ - and en dash are spaces
+
+
+@functools.cache
+def _vocabulary(enum: type[E], words: tuple[tuple[str, E], ...]) -> dict[str, E]:
+    vocab: dict[str, E] = {_norm(v.value): v for v in enum}
+    vocab.update({_norm(label(v)): v for v in enum if _norm(label(v)) not in vocab})
+    vocab.update({_norm(w): v for w, v in words})
+    return vocab
 
 
 def choice(enum: type[E], text: str, column: str, words: dict[str, E] | None = None) -> E | None:
     """The choice `text` names (its value, its label, or one of `words`); None when blank."""
     if not text:
         return None
-    vocab: dict[str, E] = {_norm(v.value): v for v in enum}
-    vocab.update({_norm(label(v)): v for v in enum if _norm(label(v)) not in vocab})
-    vocab.update({_norm(w): v for w, v in (words or {}).items()})
     try:
-        return vocab[_norm(text)]
+        return _vocabulary(enum, tuple((words or {}).items()))[_norm(text)]
     except KeyError:
         expected = [*(words or {}), *(v.value for v in enum)]
         raise RowError(f"unknown {column} '{text}' (expected one of: {', '.join(expected)})") from None
@@ -161,9 +168,7 @@ class Mapping:
 
     def with_columns(self, overrides: dict[str, tuple[str, ...]]) -> Mapping:
         """This mapping with some fields read from other columns (`--map` on top of a preset)."""
-        return dataclasses.replace(
-            self, columns={**self.columns, **overrides}, optional=self.optional - set(overrides)
-        )
+        return dataclasses.replace(self, columns={**self.columns, **overrides}, optional=self.optional - set(overrides))
 
     def required_columns(self) -> list[str]:
         """Columns the file must have: the id column and those of every field that is not optional."""
@@ -178,8 +183,7 @@ class Mapping:
         missing = [c for c in dict.fromkeys(self.required_columns()) if c not in header]
         if missing:
             raise HubError(
-                f"{file_name} has no column {', '.join(repr(c) for c in missing)}. "
-                f"Its columns: {', '.join(header)}."
+                f"{file_name} has no column {', '.join(repr(c) for c in missing)}. Its columns: {', '.join(header)}."
             )
 
     def _derives(self, field: str) -> bool:
@@ -229,7 +233,8 @@ class Mapping:
         if stage is None:
             stage = Stage.IDEATION
             notes.append(f"no {self.column('stage')}: started in ideation")
-        sensitivity = choice(Sensitivity, self.cell(row, "data_sensitivity"), self.column("data_sensitivity"), PII_WORDS)
+        given = self.cell(row, "data_sensitivity")
+        sensitivity = choice(Sensitivity, given, self.column("data_sensitivity"), PII_WORDS)
         tier, reasons = self.risk(row, sensitivity)
         topic = self.cell(row, "topic_area")
         values: dict[str, Any] = {
@@ -277,8 +282,8 @@ class Mapping:
             reasons.append(f"High: the register says it uses regulated data ({self.column('data_sensitivity')})")
         elif sensitivity is Sensitivity.PERSONAL:
             tier = tier if tier is RiskTier.HIGH else RiskTier.MEDIUM
-            pii = self.cell(row, "data_sensitivity")
-            reasons.append(f"Medium: the register says it uses personal data ({self.column('data_sensitivity')}: {pii})")
+            pii = f"{self.column('data_sensitivity')}: {self.cell(row, 'data_sensitivity')}"
+            reasons.append(f"Medium: the register says it uses personal data ({pii})")
         if not reasons:
             reasons.append("Low: the register flags neither high impact nor personal data")
         reasons.append(NOT_REVIEWED.format(source=self.source_of(row) or self.name))

@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass
 
 from intake.errors import HubError
-from intake.register.mapping import FIELDS, MAX_SOURCE_ID, Mapping, RowError
+from intake.register.mapping import FIELDS, MAX_SOURCE_ID, Mapping, Record, RowError
 
 OMB_SOURCE = "omb-ai-inventory"
 
@@ -35,7 +35,8 @@ EXPORT_FIELDS = (
 )
 EXPORT_COLUMNS = ("id", "source", "source_id", *EXPORT_FIELDS, "submitter", "reviewer", "created_at", "updated_at")
 EXTRA_PREFIX = "extra."
-_SEPARATORS = " /-–:,|"
+PLACEHOLDER_IDS = {"tbd", "n/a", "na", "none", "unknown", "-"}  # read as no id at all
+_SEPARATORS = " /-\u2013:,|"  # what may follow an agency's name at the start of a bureau (incl. en dash)
 
 
 def omb_department(agency: str, agency_name: str, bureau: str) -> str:
@@ -60,17 +61,27 @@ class OmbMapping(Mapping):
         return ["agency", *super().required_columns()]
 
     def key(self, row: dict[str, str]) -> str:
-        """`AGENCY:id`; a row without an id gets `AGENCY:~` and a hash of its bureau and name."""
+        """`AGENCY:id`; a row without an id gets `AGENCY:~` and a hash of its bureau and name (the
+        second row with the same bureau and name gets `-2` after it, and so on)."""
         agency = row.get("agency", "")
         if not agency:
             raise RowError("missing agency")
-        found = row.get(self.id_column, "")
+        found = self._id(row)
         if not found:
             name = f"{row.get('agency_bureau', '')}\n{self.cell(row, 'title')}"
             found = "~" + hashlib.sha1(name.encode()).hexdigest()[:12]
         if len(found) + len(agency) + 1 > MAX_SOURCE_ID:
             raise RowError(f"id longer than {MAX_SOURCE_ID} characters ({self.id_column})")
         return f"{agency}:{found}"
+
+    def record(self, row: dict[str, str]) -> Record:
+        rec = super().record(row)
+        rec.derived_key = not self._id(row)
+        return rec
+
+    def _id(self, row: dict[str, str]) -> str:
+        found = row.get(self.id_column, "")
+        return "" if found.casefold() in PLACEHOLDER_IDS else found
 
     def department(self, row: dict[str, str]) -> str:
         if "department" in self.columns:  # mapped with --map
@@ -93,8 +104,13 @@ OMB = OmbMapping(
         "links": ("link_to_data", "pia_url", "code_url"),
     },
     # Columns read into a field but not word for word: extra keeps the register's own value.
-    keep_in_extra=frozenset({"id", "development_stage", "has_pii", "is_high_impact", "link_to_data", "pia_url", "code_url"}),
-    optional=frozenset({"problem", "benefit", "data_sources", "topic_area", "stage", "data_sensitivity", "high_impact", "links"}),
+    keep_in_extra=frozenset(
+        {"id", "development_stage", "has_pii", "is_high_impact", "link_to_data", "pia_url", "code_url"}
+    ),
+    # A file need only have agency, id and use_case_name; other columns missing are read as blank.
+    optional=frozenset(
+        {"problem", "benefit", "data_sources", "topic_area", "stage", "data_sensitivity", "high_impact", "links"}
+    ),
 )
 
 
@@ -154,7 +170,12 @@ def parse_map(pairs: list[str]) -> dict[str, tuple[str, ...]]:
 
 
 def build_mapping(
-    preset: str | None, pairs: list[str], *, id_column: str | None = None, source: str | None = None, default_source: str
+    preset: str | None,
+    pairs: list[str],
+    *,
+    id_column: str | None = None,
+    source: str | None = None,
+    default_source: str,
 ) -> Mapping:
     """The mapping an import uses: a preset, a custom one from `--map`, or a preset with `--map` on top."""
     overrides = parse_map(pairs)
