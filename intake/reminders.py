@@ -28,7 +28,10 @@ def remind_waiting_reviews(
         assert uc is not None
         view = UseCaseView.of(uc, review)
         hours = waited.total_seconds() / 3600
-        if waited >= escalate_after and review.escalated_at is None:
+        # An away reviewer will not act on a DM: the hub hears about it as soon as a reminder is due.
+        away = review.reviewer is not None and review.reviewer.away
+        due = escalate_after if not away else remind_after
+        if waited >= due and review.escalated_at is None:
             nudge = ReviewNudge(use_case=view, waited_hours=hours, escalation=True, leads=leads)
             repo.enqueue(s, jsonable(nudge), channel=HUB, at=now)
             review.escalated_at = now

@@ -349,6 +349,7 @@ def assign_reviewer(
     review.reviewer = target
     review.assigned_at = now
     review.reminded_at = None
+    review.escalated_at = None
     uc.reviewer_id = target.id
     uc.reviewer = target
     uc.updated_at = now

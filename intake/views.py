@@ -62,7 +62,7 @@ class PersonView(BaseModel):
             is_lead=p.is_lead,
             away=p.away,
             department=p.department.name if p.department else None,
-            skills=p.skill_names,
+            skills=sorted(p.skill_names),
             open_reviews=open_reviews,
         )
 

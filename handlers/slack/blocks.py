@@ -247,10 +247,18 @@ def build_nudge(notice: ReviewNudge) -> tuple[str, Blocks]:
     waited = f"{hours // 24} days" if hours >= 48 else f"{hours} hours"
     if notice.escalation:
         leads = " ".join(who(p) for p in notice.leads) or "Hub leads"
-        text = (
-            f":warning: {ref(uc)} has waited {waited} for {who(uc.reviewer)}'s review. "
-            f"{leads}: please decide or reassign."
-        )
+        if uc.reviewer is None:
+            text = f":warning: {ref(uc)} has waited {waited} and has no reviewer yet. {leads}: please pick one."
+        elif uc.reviewer.away:
+            text = (
+                f":warning: {ref(uc)} has waited {waited} for {who(uc.reviewer)}, who is away. "
+                f"{leads}: please reassign it."
+            )
+        else:
+            text = (
+                f":warning: {ref(uc)} has waited {waited} for {who(uc.reviewer)}'s review. "
+                f"{leads}: please decide or reassign."
+            )
     else:
         text = f":alarm_clock: {ref(uc)} has waited {waited} for your review."
     value = f"{uc.id}:{uc.review.round if uc.review else 1}"

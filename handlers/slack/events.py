@@ -28,6 +28,8 @@ def handle_app_home_opened(event: dict[str, Any], context: BoltContext, client: 
 
 def handle_app_mention(event: dict[str, Any], say: Callable[..., Any]) -> None:
     """Answer a mention with what the bot can do, in the thread."""
+    if not event.get("channel"):
+        return  # nowhere to answer
     say(text="Hi! " + USECASE_HELP, thread_ts=event.get("thread_ts") or event.get("ts"))
 
 

@@ -38,7 +38,11 @@ class ModalContext(BaseModel):
 
     @classmethod
     def load(cls, raw: str | None) -> ModalContext:
-        return cls.model_validate_json(raw) if raw else cls()
+        """The context a modal carries; an unreadable one (forged or from an old version) loads empty."""
+        try:
+            return cls.model_validate_json(raw) if raw else cls()
+        except ValueError:
+            return cls()
 
 
 def _plain(text: str) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_bolt import App, BoltContext
 
@@ -16,6 +16,8 @@ from intake import hub, services
 from intake.errors import FieldErrors, HubError
 from intake.schema import Decision
 from intake.views import Actor
+
+T = TypeVar("T")
 
 
 def _message_view(title: str, text: str) -> dict[str, Any]:
@@ -32,6 +34,23 @@ def _field_errors(exc: FieldErrors, default: str) -> dict[str, str]:
     return {(k if k in known else default): v for k, v in exc.errors.items()}
 
 
+def _attempt(ack: Callable[..., None], title: str, field: Block, work: Callable[[], T]) -> T | None:
+    """Run the service; on failure answer in the modal itself (field errors beside their field)."""
+    try:
+        return work()
+    except FieldErrors as exc:
+        ack(response_action="errors", errors=_field_errors(exc, field))
+    except Exception as exc:  # HubError in its own words; anything else with a log reference
+        ack(response_action="update", view=_message_view(title, error_text(exc)))
+    return None
+
+
+def _use_case_id(ctx: ModalContext) -> int:
+    if ctx.use_case_id is None:
+        raise HubError("This form is out of date. Please open it again from the card or with /usecase.")
+    return ctx.use_case_id
+
+
 def handle_intake_submission(ack: Callable[..., None], view: dict[str, Any], context: BoltContext) -> None:
     """Validate the form, save the use case, and turn the modal into where it went and why."""
     core: Core = context["core"]
@@ -41,59 +60,53 @@ def handle_intake_submission(ack: Callable[..., None], view: dict[str, Any], con
         ack(response_action="errors", errors=errors)
         return
     ctx = ModalContext.load(view.get("private_metadata"))
-    try:
-        if view["callback_id"] == View.RESUBMIT:
-            assert ctx.use_case_id is not None
-            result = core.run(services.resubmit_use_case, actor, ctx.use_case_id, sub)
-        else:
-            result = core.run(services.submit_use_case, actor, sub)
-    except FieldErrors as exc:
-        ack(response_action="errors", errors=_field_errors(exc, Block.TITLE))
-        return
-    except HubError as exc:
-        ack(response_action="update", view=_message_view("Not saved", error_text(exc)))
-        return
-    ack(response_action="update", view=build_submitted_view(result))
+    if view["callback_id"] == View.RESUBMIT:
+        result = _attempt(
+            ack, "Not saved", Block.TITLE, lambda: core.run(services.resubmit_use_case, actor, _use_case_id(ctx), sub)
+        )
+    else:
+        result = _attempt(ack, "Not saved", Block.TITLE, lambda: core.run(services.submit_use_case, actor, sub))
+    if result is not None:
+        ack(response_action="update", view=build_submitted_view(result))
 
 
 def handle_reason_submission(ack: Callable[..., None], view: dict[str, Any], context: BoltContext) -> None:
     """Record a reject or request-changes decision with its reason."""
     ctx = ModalContext.load(view.get("private_metadata"))
-    assert ctx.use_case_id is not None and ctx.decision is not None
     reason = value_of(view["state"]["values"], Block.REASON)
-    try:
-        context["core"].run(
-            services.decide, context["actor"], ctx.use_case_id, Decision(ctx.decision), reason=reason, round_=ctx.round
+
+    def decide() -> object:
+        if ctx.decision is None:
+            raise HubError("This form is out of date. Please click the button on the card again.")
+        return context["core"].run(
+            services.decide,
+            context["actor"],
+            _use_case_id(ctx),
+            Decision(ctx.decision),
+            reason=reason,
+            round_=ctx.round,
         )
-    except FieldErrors as exc:
-        ack(response_action="errors", errors=_field_errors(exc, Block.REASON))
-        return
-    except HubError as exc:
-        ack(response_action="update", view=_message_view("Not recorded", error_text(exc)))
-        return
-    ack()
+
+    if _attempt(ack, "Not recorded", Block.REASON, decide) is not None:
+        ack()
 
 
 def handle_reassign_submission(ack: Callable[..., None], view: dict[str, Any], context: BoltContext) -> None:
     """Hand the review to the chosen reviewer."""
     core: Core = context["core"]
     ctx = ModalContext.load(view.get("private_metadata"))
-    assert ctx.use_case_id is not None
     values = view["state"]["values"]
-    person_id = core.read(hub.person_id_for_slack, value_of(values, Block.REVIEWER) or "")
-    try:
+
+    def assign() -> object:
+        person_id = core.read(hub.person_id_for_slack, value_of(values, Block.REVIEWER) or "")
         if person_id is None:
             raise FieldErrors({"reviewer": hub.NOT_A_REVIEWER})
-        core.run(
-            services.assign_reviewer, context["actor"], ctx.use_case_id, person_id, note=value_of(values, Block.NOTE)
+        return core.run(
+            services.assign_reviewer, context["actor"], _use_case_id(ctx), person_id, note=value_of(values, Block.NOTE)
         )
-    except FieldErrors as exc:
-        ack(response_action="errors", errors=_field_errors(exc, Block.REVIEWER))
-        return
-    except HubError as exc:
-        ack(response_action="update", view=_message_view("Not reassigned", error_text(exc)))
-        return
-    ack()
+
+    if _attempt(ack, "Not reassigned", Block.REVIEWER, assign) is not None:
+        ack()
 
 
 def register(app: App, middleware: list[Any]) -> None:

@@ -1,0 +1,170 @@
+"""The clock: reminders to reviewers, escalations to the hub, one run per (job, hour), and how jobs are scheduled."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from apscheduler.events import EVENT_SCHEDULER_STARTED
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.app import Hubspoke
+from bot.clock import build_scheduler, remind_reviews, retry_outbox
+from bot.core import Core
+from bot.settings import Settings
+from handlers.slack.chat import render
+from intake import hub, services
+from intake.notices import HUB, NOTICE
+from intake.schema import Submission
+from storage.db import UnitOfWork
+from storage.models import JobRun, OutboxMessage, Person
+from tests.conftest import NOW, make_actor
+
+HOUR = dt.timedelta(hours=1)
+
+
+def submission(title: str) -> Submission:
+    return Submission.model_validate({
+        "title": title, "problem": "Finance guesses monthly invoice volumes by hand.",
+        "department": "Finance", "benefit": "Right-sized team", "success_metric": "Late payments -30%",
+        "data_availability": "available", "data_sensitivity": "personal", "people_affected": "internal",
+        "autonomy": "assistive",
+    })
+
+
+@pytest.fixture
+def core(session_factory: sessionmaker[Session]) -> Core:
+    settings = Settings(_env_file=None, hub_leads="ULEAD", review_reminder_hours=24,  # type: ignore[call-arg,arg-type]
+                        review_escalation_hours=72, hub_timezone="Europe/London")
+    with UnitOfWork(session_factory) as u:
+        hub.add_reviewer(u, hub.SYSTEM, "UREV", skills=[], name="Rita", now=NOW - 10 * 24 * HOUR)
+    make_actor(session_factory, "ULEAD", "Lee")
+    return Core(settings=settings, session_factory=session_factory, clock=lambda: NOW)
+
+
+def submit_at(core: Core, when: dt.datetime, title: str = "Forecast invoice volumes") -> int:
+    spoke = make_actor(core.session_factory, "USAM", "Sam")
+    with UnitOfWork(core.session_factory) as u:
+        return services.submit_use_case(u, spoke, submission(title), now=when).use_case.id
+
+
+def nudges(core: Core) -> list[OutboxMessage]:
+    with core.session_factory() as s:
+        return [m for m in s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+                if m.payload.get("kind") == "review_nudge"]
+
+
+def seen(message: OutboxMessage) -> str:
+    """What a person reads when the message is rendered for Slack."""
+    text, blocks = render(NOTICE.validate_python(message.payload))
+    return "\n".join([text, *(b["text"]["text"] for b in blocks if b.get("type") == "section" and "text" in b)])
+
+
+def person_id(core: Core, slack_id: str) -> int:
+    with core.session_factory() as s:
+        found = s.scalar(select(Person.id).where(Person.slack_user_id == slack_id))
+        assert found is not None
+        return found
+
+
+def test_waiting_review_gets_one_reminder_then_one_escalation(core: Core) -> None:
+    submitted = NOW - 25 * HOUR
+    use_case_id = submit_at(core, submitted)
+    assert remind_reviews(core, now=submitted + 23 * HOUR) == {"reminded": 0, "escalated": 0}
+
+    assert remind_reviews(core, now=NOW) == {"reminded": 1, "escalated": 0}
+    [reminder] = nudges(core)
+    assert reminder.person_id == person_id(core, "UREV") and reminder.channel is None
+    assert reminder.payload["escalation"] is False and reminder.payload["use_case"]["id"] == use_case_id
+    assert reminder.payload["waited_hours"] == pytest.approx(25)
+    assert "has waited 25 hours for your review" in seen(reminder)
+
+    # Later hours: no second reminder.
+    assert remind_reviews(core, now=NOW + HOUR) == {"reminded": 0, "escalated": 0}
+    assert remind_reviews(core, now=NOW + 24 * HOUR) == {"reminded": 0, "escalated": 0}
+    assert len(nudges(core)) == 1
+
+    # Past REVIEW_ESCALATION_HOURS: one escalation to the hub channel, naming the leads.
+    escalate_at = submitted + 72 * HOUR
+    assert remind_reviews(core, now=escalate_at) == {"reminded": 0, "escalated": 1}
+    escalation = nudges(core)[-1]
+    assert escalation.channel == HUB and escalation.person_id is None
+    assert escalation.payload["escalation"] is True
+    assert [p["slack_user_id"] for p in escalation.payload["leads"]] == ["ULEAD"]
+    assert "has waited 3 days for <@UREV>'s review. <@ULEAD>: please decide or reassign." in seen(escalation)
+    assert remind_reviews(core, now=escalate_at + HOUR) == {"reminded": 0, "escalated": 0}
+    assert len(nudges(core)) == 2
+
+
+def test_review_past_escalation_is_escalated_once_without_a_reminder(core: Core) -> None:
+    submit_at(core, NOW - 80 * HOUR)
+    assert remind_reviews(core, now=NOW) == {"reminded": 0, "escalated": 1}
+    [escalation] = nudges(core)
+    assert escalation.channel == HUB
+
+
+def test_escalation_of_a_review_nobody_was_assigned_reads_sensibly(core: Core) -> None:
+    with UnitOfWork(core.session_factory) as u:
+        hub.set_away(u, hub.SYSTEM, "UREV", True, now=NOW - 100 * HOUR)
+    submit_at(core, NOW - 80 * HOUR)  # routing finds nobody: the hub was asked to pick a reviewer
+    assert remind_reviews(core, now=NOW) == {"reminded": 0, "escalated": 1}
+    [escalation] = nudges(core)
+    text = seen(escalation)
+    assert "has waited 3 days" in text and "<@ULEAD>" in text
+    assert "nobody yet_'s review" not in text, text
+    assert "has no reviewer yet" in text and "please pick one" in text
+
+
+def test_a_second_run_in_the_same_hour_sends_nothing(core: Core) -> None:
+    submit_at(core, NOW - 30 * HOUR, "Forecast invoice volumes")
+    first_hour = NOW.replace(minute=5)
+    assert remind_reviews(core, now=first_hour) == {"reminded": 1, "escalated": 0}
+
+    # Another review becomes due; a second clock (or a restart) in the same hour does not run the job.
+    submit_at(core, NOW - 40 * HOUR, "Summarise supplier contracts")
+    assert remind_reviews(core, now=first_hour + dt.timedelta(minutes=50)) is None
+    assert len(nudges(core)) == 1
+    with core.session_factory() as s:
+        assert [(r.job, r.period) for r in s.scalars(select(JobRun))] == [("remind_reviews", "2026-11-02T09")]
+
+    # The next hour runs, and reminds only the review not reminded yet.
+    assert remind_reviews(core, now=first_hour + HOUR) == {"reminded": 1, "escalated": 0}
+    assert len(nudges(core)) == 2
+
+
+def test_scheduler_registers_named_jobs_with_coalesce_and_an_hour_of_grace(core: Core) -> None:
+    app = Hubspoke(settings=core.settings, core=core, chat=None, outbox=None, slack=None)
+    scheduler = build_scheduler(app)
+    # Job defaults are applied when the scheduler starts: start it paused in a thread, read, shut down.
+    started = threading.Event()
+
+    def run() -> None:
+        scheduler.start(paused=True)
+
+    scheduler.add_listener(lambda _: started.set(), EVENT_SCHEDULER_STARTED)
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        assert started.wait(5), "scheduler did not start"
+        jobs: dict[str, Any] = {job.id: job for job in scheduler.get_jobs()}
+    finally:
+        scheduler.shutdown(wait=False)
+        thread.join(5)
+
+    assert set(jobs) == {"remind_reviews", "retry_outbox"}
+    for job in jobs.values():
+        assert job.coalesce is True and job.misfire_grace_time == 3600 and job.max_instances == 1
+    remind, retry = jobs["remind_reviews"], jobs["retry_outbox"]
+    assert remind.func is remind_reviews and remind.args == (core,)
+    assert isinstance(remind.trigger, CronTrigger) and str(remind.trigger.fields[6]) == "5"  # minute 5, hourly
+    assert str(remind.trigger.fields[5]) == "*"
+    assert remind.trigger.timezone == ZoneInfo("Europe/London")
+    assert retry.func is retry_outbox and isinstance(retry.trigger, IntervalTrigger)
+    assert retry.trigger.interval == dt.timedelta(seconds=30)
+    assert scheduler.timezone == ZoneInfo("Europe/London")
