@@ -6,9 +6,8 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slack_bolt import App
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chat import ChatPort
@@ -17,6 +16,9 @@ from bot.outbox import OutboxWorker
 from bot.settings import Settings
 from storage.db import is_current, is_embedded, make_engine, make_session_factory, upgrade
 from storage.types import utcnow
+
+if TYPE_CHECKING:  # Slack's SDK loads only when Slack is configured (the console starts faster)
+    from slack_bolt import App
 
 log = logging.getLogger(__name__)
 

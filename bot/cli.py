@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from bot import cli_console, cli_register
 from bot.app import NotConfigured, create_app, open_database
 from bot.core import Core
 from bot.settings import Settings
@@ -41,6 +42,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.web import build_asgi
 
     settings = _settings()
+    if cli_console.no_platform_credentials(settings) and not args.no_console:
+        return cli_console.run_without_platform(settings, verbose=args.verbose)
     missing = settings.missing_for_slack()
     if missing:
         print(
@@ -131,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="serve Slack (HTTP or Socket Mode) and /healthz")
     run.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")), help="default $PORT or 3000")
+    run.add_argument(
+        "--no-console",
+        action="store_true",
+        help="without Slack credentials, exit naming them instead of opening the console (deployments)",
+    )
     run.set_defaults(func=cmd_run)
 
     sub.add_parser("clock", help="run scheduled jobs (one process only)").set_defaults(func=cmd_clock)
@@ -157,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     guide.add_argument("key", nargs="?")
     guide.add_argument("value", nargs="*")
     hub_p.set_defaults(func=cmd_hub)
+    cli_console.add_commands(sub)
+    cli_register.add_commands(sub)
     return parser
 
 
@@ -168,6 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.func(args))
+    except BrokenPipeError:  # e.g. `hubspoke export usecases | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except HubError as exc:
         print(f"hubspoke: {exc.message}", file=sys.stderr)
         return 1

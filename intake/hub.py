@@ -14,7 +14,7 @@ from intake.schema import Sensitivity
 from intake.services import GUIDELINES_KEY, load_guidelines
 from intake.triage import Guidelines
 from intake.views import Actor, PersonView
-from storage import repo
+from storage import evidence, repo
 from storage.db import UnitOfWork
 from storage.models import Department, Person, PersonSkill
 
@@ -196,6 +196,7 @@ def add_reviewer(
         if skill not in have:
             person.skills.append(PersonSkill(skill=skill))
     uow.session.flush()
+    evidence.sync_skills(uow.session, person, now)
     repo.audit(
         uow.session,
         action="reviewer_added",

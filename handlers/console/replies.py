@@ -1,0 +1,123 @@
+"""Pure console renderers for command replies: lists, status, the home view, the hub's set-up."""
+
+from __future__ import annotations
+
+from handlers.console.render import (
+    Button,
+    ButtonAction,
+    Rendered,
+    Zone,
+    clean,
+    decision_buttons,
+    decision_lines,
+    facts,
+    next_steps,
+    ref,
+    route_line,
+    when,
+    who,
+    why,
+)
+from intake.lifecycle import ORDER, allowed_moves
+from intake.schema import Stage, Status, label
+from intake.triage import Guidelines
+from intake.views import PersonView, SubmitResult, UseCaseView
+
+MAX_LIST = 40
+
+
+def status_line(uc: UseCaseView) -> str:
+    return f"{ref(uc)}: {label(uc.status)} · {label(uc.stage)} · {label(uc.risk_tier)} risk"
+
+
+def render_list(items: list[UseCaseView], title: str, empty: str) -> Rendered:
+    """A short list of use cases, one line each."""
+    if not items:
+        return Rendered((title, empty))
+    lines = [title, *(status_line(uc) for uc in items[:MAX_LIST])]
+    if len(items) > MAX_LIST:
+        lines.append(f"…and {len(items) - MAX_LIST} more")
+    return Rendered(tuple(lines))
+
+
+def render_status(uc: UseCaseView, zone: Zone, *, can_decide: bool = False, is_submitter: bool = False) -> Rendered:
+    """Everything about one use case, with the buttons this person may click on it."""
+    stages = " → ".join(f"[{label(s)}]" if s is uc.stage else label(s) for s in ORDER)
+    if uc.stage is Stage.CLOSED:
+        stages += " · [Closed]"
+    lines = [ref(uc), f"Problem: {clean(uc.problem)}", *facts(uc), why(uc), f"Hub: {label(uc.status)}"]
+    lines += [f"Lifecycle: {stages}", *decision_lines(uc, zone)]
+    moves = allowed_moves(uc.stage, uc.status)
+    if moves:
+        example = f"/usecase stage {uc.id} {moves[0].value.replace('_', ' ')}"
+        lines.append(f"Can move to: {', '.join(label(m).lower() for m in moves)} ({example})")
+    lines.append(f"Submitted {when(uc.created_at, zone)} · updated {when(uc.updated_at, zone)}")
+    buttons: tuple[Button, ...] = ()
+    undecided = uc.review is not None and uc.review.decision is None
+    if uc.status is Status.CHANGES_REQUESTED and is_submitter:
+        buttons = (Button("Edit and resubmit", ButtonAction.EDIT_RESUBMIT, uc.id, uc.review.round if uc.review else 1),)
+    elif undecided and can_decide:
+        buttons = decision_buttons(uc)
+    return Rendered(tuple(lines), buttons, uc.id)
+
+
+def render_submitted(result: SubmitResult) -> Rendered:
+    """What the form turns into once the use case is saved."""
+    uc = result.use_case
+    first = "Resubmitted" if result.resubmitted else "Saved"
+    lines = [f"{first}. {route_line(uc, result.resubmitted)}", why(uc), *next_steps(uc)]
+    return Rendered((*lines, "A copy of this is in your DMs."), use_case_id=uc.id)
+
+
+def render_home(
+    me: PersonView | None, mine: list[UseCaseView], queue: list[UseCaseView] | None, zone: Zone
+) -> Rendered:
+    """Slack's Home tab as text: your use cases and, for reviewers, your review queue."""
+    lines = list(render_list(mine, "Your use cases", "None yet: /usecase to submit one.").lines)
+    if queue is not None:
+        lines.append("Waiting for your review" if queue else "Waiting for your review: nothing.")
+        for uc in queue[:MAX_LIST]:
+            since = when(uc.review.assigned_at or uc.created_at, zone) if uc.review else ""
+            lines.append(f"{ref(uc)} · {clean(uc.department)} · from {who(uc.submitter)} · since {since}")
+        if len(queue) > 1:
+            lines.append("Open any of them with /usecase status ID to decide.")
+    return Rendered(tuple(lines))
+
+
+def roles(person: PersonView | None, *, is_lead: bool, is_reviewer: bool) -> str:
+    """`hub lead, reviewer (forecasting, nlp)`, or `spoke` for everyone else."""
+    parts = []
+    if is_lead:
+        parts.append("hub lead")
+    if is_reviewer:
+        skills = f" ({', '.join(person.skills)})" if person and person.skills else ""
+        parts.append(f"reviewer{skills}")
+    if person and person.away:
+        parts.append("away")
+    return ", ".join(parts) or "spoke"
+
+
+def render_reviewers(people: list[PersonView]) -> Rendered:
+    if not people:
+        return Rendered(("No reviewers yet. A lead adds them with /hub reviewer add @name skill, skill",))
+    lines = [
+        f"{clean(p.name)}: {', '.join(p.skills) or 'no skills'} · {p.open_reviews} open" + (" · away" if p.away else "")
+        for p in people
+    ]
+    return Rendered(("Hub reviewers", *lines))
+
+
+def render_departments(names: list[str]) -> Rendered:
+    return Rendered(("Departments", *(names or ["None yet: /hub department add NAME"])))
+
+
+def render_guidelines(g: Guidelines) -> Rendered:
+    return Rendered(
+        (
+            "Self-serve guidelines (low-risk use cases meeting these go ahead without review)",
+            f"self_serve: {'on' if g.self_serve else 'off'}",
+            f"self_serve_sensitivity: {', '.join(s.value for s in g.self_serve_sensitivity)}",
+            f"self_serve_requires_available_data: {'on' if g.self_serve_requires_available_data else 'off'}",
+            "Change with /hub guidelines set KEY VALUE",
+        )
+    )

@@ -1,0 +1,114 @@
+"""One person at a terminal: who they are, how lines are read, and delivering what their actions caused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+from dataclasses import dataclass
+from typing import TextIO
+
+from bot.core import Core
+from bot.outbox import deliver_due
+from handlers.console.chat import ConsoleChat, Screen
+from handlers.console.render import Rendered
+from intake import hub
+from intake.views import Actor
+
+COMMAND_LIKE = re.compile(r"^/[a-z]+(\s|$)", re.I)  # `/as rita` mid-form; a path like /data/x is an answer
+
+
+class EndOfInput(Exception):
+    """Input ended (Ctrl-D, or the end of a piped script)."""
+
+
+class Cancelled(Exception):
+    """The person typed /cancel in the middle of a form."""
+
+
+class LineReader:
+    """Reads what the person types; piped input is echoed so a scripted session reads like a typed one."""
+
+    def __init__(self, stdin: TextIO, screen: Screen, *, interactive: bool | None = None) -> None:
+        self._stdin = stdin
+        self._screen = screen
+        self.interactive = interactive if interactive is not None else (stdin is sys.stdin and stdin.isatty())
+        if self.interactive:
+            import readline  # noqa: F401  (line editing and history for input())
+
+    def read(self, prompt: str) -> str:
+        """One line without its newline; EndOfInput when there are no more."""
+        if self.interactive:
+            self._screen.forget()
+            try:
+                return input(prompt)
+            except EOFError:
+                self._screen.write("")
+                raise EndOfInput from None
+        self._screen.write_prompt(prompt)
+        line = self._stdin.readline()
+        if not line:
+            self._screen.write("")
+            raise EndOfInput
+        line = line.rstrip("\r\n")
+        self._screen.write(line)
+        return line
+
+
+@dataclass
+class ConsoleSession:
+    """The state of a console: the core, the screen, and who is typing."""
+
+    core: Core
+    screen: Screen
+    reader: LineReader
+    chat: ConsoleChat
+    actor: Actor | None = None
+    name: str = ""
+
+    def ask(self, prompt: str) -> str:
+        """Ask for one answer; /cancel abandons the form."""
+        while True:
+            line = self.reader.read(prompt).strip()
+            if line.lower() == "/cancel":
+                raise Cancelled
+            if not COMMAND_LIKE.match(line):
+                return line
+            self.screen.write("  ! You are in the middle of a form: answer it, or /cancel to stop.")
+
+    def become(self, name: str) -> tuple[Actor, bool]:
+        """Act as `name` from now on, creating the person on first use; True when they are new."""
+        actor = self.core.read(hub.find_console_actor, name)
+        created = False
+        if actor is None:
+            actor, created = self.core.run(hub.resolve_console_actor, name)
+        self.actor, self.name = actor, name
+        return actor, created
+
+    def me(self) -> Actor:
+        """The current person with their roles as they are now (a lead may have just changed them)."""
+        return self.become(self.name)[0]
+
+    def zone(self) -> dt.tzinfo:
+        """The current person's time zone, or the hub's."""
+        zone: dt.tzinfo = self.core.zone_of(self.actor.tz if self.actor else None)
+        return zone
+
+    def reply(self, rendered: Rendered | str) -> None:
+        """Answer privately, like an ephemeral Slack reply."""
+        self.screen.reply(rendered)
+
+    def deliver(self) -> None:
+        """Send everything the last action queued, so it appears right after the action that caused it."""
+        while deliver_due(self.core.session_factory, self.chat, now=self.core.now()).get("delivered"):
+            pass
+
+    def prompt(self) -> str:
+        """`Rita (reviewer)> `: the prompt says who you are."""
+        actor = self.actor
+        if actor is None:
+            return "> "
+        role = "lead" if actor.is_lead else "reviewer" if actor.is_reviewer else ""
+        if actor.is_lead and actor.is_reviewer:
+            role = "lead, reviewer"
+        return f"{actor.name} ({role})> " if role else f"{actor.name}> "
