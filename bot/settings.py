@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -28,6 +29,9 @@ class Settings(BaseSettings):
     hub_timezone: str = "UTC"
     review_reminder_hours: float = Field(default=24.0, gt=0)
     review_escalation_hours: float = Field(default=72.0, gt=0)
+    expertise_taxonomy_file: Path | None = Field(default=None, description="extra skills taxonomy (TOML)")
+    expertise_half_life_days: float = Field(default=365.0, gt=0)
+    expertise_ranking: dict[str, Any] = Field(default_factory=dict, description="RankingConfig overrides, as JSON")
 
     @field_validator("hub_leads", mode="before")
     @classmethod

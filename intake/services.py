@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from intake import lifecycle
 from intake.errors import AlreadyDecided, FieldErrors, HubError, InvalidMove, NotAllowed, NotFound
@@ -14,7 +15,7 @@ from intake.routing import Candidate, pick_reviewer
 from intake.schema import FIELD_LABELS, Decision, Route, Stage, Status, Submission, label
 from intake.triage import Guidelines, triage
 from intake.views import Actor, Change, SubmitResult, UseCaseView, jsonable
-from storage import repo
+from storage import evidence, repo
 from storage.db import UnitOfWork
 from storage.models import Department, Person, Review, UseCase
 
@@ -160,6 +161,7 @@ def submit_use_case(uow: UnitOfWork, actor: Actor, sub: Submission, *, now: dt.d
     _apply(uc, sub, department)
     s.add(uc)
     s.flush()
+    evidence.for_use_case(s, uc, evidence.Kind.SUBMITTED, actor.person_id, now)
     matched: list[str] = []
     review = None
     if result.route is Route.HUB_REVIEW:
@@ -225,6 +227,7 @@ def resubmit_use_case(
     uc.triage_reasons = reasons
     uc.status = Status.IN_REVIEW.value
     uc.updated_at = now
+    evidence.for_use_case(s, uc, evidence.Kind.SUBMITTED, actor.person_id, now)
     reviewer = previous.reviewer
     matched: list[str] = []
     if reviewer is None or reviewer.away or not reviewer.is_reviewer:
@@ -282,7 +285,7 @@ def decide(
     reason = (reason or "").strip() or None
     if decision in REASON_REQUIRED and not reason:
         raise FieldErrors({"reason": "Give the submitter a reason, so they know what to do next."})
-    before = jsonable(UseCaseView.of(uc, review))
+    before = {"status": uc.status, "round": review.round, "decision": None}
     won = s.execute(
         update(Review)
         .where(Review.id == review.id, Review.decision.is_(None))
@@ -294,19 +297,27 @@ def decide(
         # serialised writers) a fresh read in this transaction sees it.
         s.refresh(review)
         raise _already_decided(review)
-    s.refresh(review)
+    # The conditional UPDATE above wrote these; mirror them on the loaded row instead of re-reading it.
+    for key, value in (
+        ("decision", decision.value),
+        ("reason", reason),
+        ("decided_by_id", actor.person_id),
+        ("decided_at", now),
+        ("decided_by", s.get(Person, actor.person_id)),
+    ):
+        set_committed_value(review, key, value)
     uc.status = _DECISION_STATUS[decision].value
     uc.updated_at = now
-    s.flush()
-    s.refresh(uc)
+    evidence.for_use_case(s, uc, evidence.Kind.REVIEWED, actor.person_id, now)
     view = UseCaseView.of(uc, review)
+    after = {"status": uc.status, "round": review.round, "decision": decision.value, "reason": reason}
     repo.audit(
         s,
         action=f"decision:{decision.value}",
         actor_id=actor.person_id,
         use_case_id=uc.id,
         before=before,
-        after=jsonable(view),
+        after=after,
         at=now,
     )
     _update_card(s, view, now)
@@ -384,6 +395,7 @@ def move_stage(uow: UnitOfWork, actor: Actor, use_case_id: int, target: Stage, *
     before = {"stage": uc.stage}
     uc.stage = target.value
     uc.updated_at = now
+    evidence.on_stage(s, uc, now)
     repo.audit(
         s,
         action="stage",

@@ -242,6 +242,9 @@ class Evidence(Base):
     source_key: Mapped[str | None] = mapped_column(String(200), unique=True)
 
 
+Index("ix_evidence_person_at", Evidence.person_id, Evidence.at)
+
+
 class ExpertAsk(Base):
     """Someone was suggested as an expert; recent suggestions rank a person down a little."""
 

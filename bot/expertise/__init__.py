@@ -1,0 +1,1 @@
+"""The expertise index: who knows what, from the evidence of what people did in the hub."""

@@ -1,0 +1,228 @@
+"""The "who knows X" service: scorers find evidence, ranking orders people, the result says why."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, lazyload
+
+from bot.expertise.models import (
+    KIND_LABELS,
+    EvidenceView,
+    Expert,
+    ExpertResult,
+    Freshness,
+    RelatedUseCase,
+)
+from bot.expertise.ranking import Candidate, RankingConfig, rank
+from bot.expertise.scoring import AnalyzedQuery, Scorer, TextScorer, analyze
+from bot.expertise.taxonomy import Taxonomy, load_taxonomy
+from intake.errors import HubError
+from storage.db import UnitOfWork
+from storage.models import Department, Evidence, ExpertAsk, Person, UseCase
+from storage.search import TextHit
+
+EVIDENCE_SHOWN = 3
+RELATED_SHOWN = 5
+SNIPPET = 200
+
+
+@dataclass
+class ExpertiseIndex:
+    """Everything a query needs: the taxonomy, the ranking config and the scorers (with their weights)."""
+
+    taxonomy: Taxonomy = field(default_factory=load_taxonomy)
+    config: RankingConfig = field(default_factory=RankingConfig)
+    scorers: list[tuple[Scorer, float]] = field(default_factory=list)  # empty: full-text search alone
+
+    def __post_init__(self) -> None:
+        if not self.scorers:
+            c = self.config
+            self.scorers = [(TextScorer(c.tag_weight, c.synonym_weight, c.related_weight), 1.0)]
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ExpertiseIndex:
+        """The index Settings configure: the hub's extra taxonomy file, the half-life, ranking overrides."""
+        extra: Path | None = getattr(settings, "expertise_taxonomy_file", None)
+        overrides = {"half_life_days": getattr(settings, "expertise_half_life_days", 365.0)}
+        overrides.update(getattr(settings, "expertise_ranking", {}) or {})
+        return cls(taxonomy=load_taxonomy(extra), config=RankingConfig.model_validate(overrides))
+
+    def analyze(self, text: str) -> AnalyzedQuery:
+        """The query as scorers see it: its terms, and what the taxonomy adds."""
+        return analyze(text, self.taxonomy)
+
+    def find_experts(
+        self,
+        uow: UnitOfWork,
+        query: str,
+        *,
+        top: int = 5,
+        offset: int = 0,
+        asker_id: int | None = None,
+        exclude: set[int] | None = None,
+        record_asks: bool = True,
+        now: dt.datetime,
+    ) -> ExpertResult:
+        """The people who know about `query`, best first (a page of `top` from `offset`), and why.
+
+        Evidence dated after `now` is not counted. With `record_asks`, the people on this page are
+        recorded as suggested (ExpertAsk rows), so people suggested often are ranked down a little.
+        """
+        if not query.strip():
+            raise HubError("Say what you need someone to know about, e.g. `who knows forecasting`.")
+        if top < 1 or offset < 0:
+            raise HubError("Ask for at least one person, from an offset of 0 or more.")
+        s = uow.session
+        analyzed = self.analyze(query)
+        hits = self._hits(s, analyzed, now)
+        ranking = rank(s, hits, self.config, now=now, top=top, exclude=exclude or set())
+        page = ranking.candidates[offset : offset + top]
+        experts = _experts(s, page, offset, now)
+        if record_asks and page:
+            for c in page:
+                s.add(ExpertAsk(person_id=c.person_id, asker_id=asker_id, query=query[:500], at=now))
+            uow.commit()
+        total = len(ranking.candidates)
+        return ExpertResult(
+            query=query,
+            as_of=now,
+            concepts=list(analyzed.concepts),
+            expanded_terms=[*analyzed.synonyms, *analyzed.related],
+            experts=experts,
+            offset=offset,
+            total=total,
+            next_offset=offset + top if offset + top < total else None,
+            bus_factor=ranking.bus_factor,
+            single_expert=ranking.bus_factor == 1,
+            related_use_cases=_related(s, hits) if offset == 0 else [],
+        )
+
+    def _hits(self, session: Session, query: AnalyzedQuery, now: dt.datetime) -> list[TextHit]:
+        if len(self.scorers) == 1 and self.scorers[0][1] == 1.0:
+            return self.scorers[0][0].hits(session, query, before=now, limit=self.config.hit_limit)
+        merged: dict[int, TextHit] = {}
+        for scorer, weight in self.scorers:
+            for h in scorer.hits(session, query, before=now, limit=self.config.hit_limit):
+                prev = merged.get(h.evidence_id)
+                total = h.score * weight + (prev.score if prev else 0.0)
+                merged[h.evidence_id] = replace(h, score=total)
+        return list(merged.values())
+
+
+def freshness(age_days: float) -> Freshness:
+    """Fresh within 90 days, recent within a year, stale after."""
+    if age_days <= 90:
+        return Freshness.FRESH
+    return Freshness.RECENT if age_days <= 365 else Freshness.STALE
+
+
+def _label(kind: str, uc: UseCase | None, text: str) -> str:
+    base = KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
+    if uc is not None:
+        return f"{base} use case #{uc.id}: {uc.title}"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return f"{base}: {first[:80]}" if first else base
+
+
+def _experts(session: Session, page: list[Candidate], offset: int, now: dt.datetime) -> list[Expert]:
+    if not page:
+        return []
+    ids = [c.person_id for c in page]
+    load = select(Person).options(lazyload(Person.skills)).where(Person.id.in_(ids))
+    people = {p.id: p for p in session.scalars(load)}
+    shown = {c.person_id: sorted(c.hits, key=lambda hc: -hc[1])[:EVIDENCE_SHOWN] for c in page}
+    ev_ids = [h.evidence_id for hits in shown.values() for h, _ in hits]
+    rows = {e.id: e for e in session.scalars(select(Evidence).where(Evidence.id.in_(ev_ids)))}
+    uc_ids = {e.use_case_id for e in rows.values() if e.use_case_id}
+    use_cases = {u.id: u for u in session.scalars(select(UseCase).where(UseCase.id.in_(uc_ids)))} if uc_ids else {}
+    fallback_dept = _newest_departments(session, [i for i in ids if people[i].department is None])
+    out = []
+    for i, c in enumerate(page):
+        person = people[c.person_id]
+        views = []
+        for hit, value in shown[c.person_id]:
+            row = rows[hit.evidence_id]
+            uc = use_cases.get(row.use_case_id) if row.use_case_id else None
+            age = (now - row.at).total_seconds() / 86400
+            views.append(
+                EvidenceView(
+                    id=row.id,
+                    kind=row.kind,
+                    label=_label(row.kind, uc, row.text),
+                    text=row.text[:SNIPPET],
+                    tags=[str(t) for t in row.tags],
+                    at=row.at,
+                    age_days=max(int(age), 0),
+                    use_case_id=row.use_case_id,
+                    use_case_title=uc.title if uc else None,
+                    url=row.url,
+                    score=round(value, 6),
+                )
+            )
+        latest = max(h.at for h, _ in c.hits)
+        out.append(
+            Expert(
+                rank=offset + i + 1,
+                person_id=person.id,
+                name=person.name,
+                slack_user_id=person.slack_user_id,
+                teams_user_id=person.teams_user_id,
+                department=person.department.name if person.department else fallback_dept.get(person.id),
+                tz=person.tz,
+                away=person.away,
+                score=round(c.score, 6),
+                evidence=views,
+                evidence_count=len(c.hits),
+                kinds=dict(Counter(h.kind for h, _ in c.hits)),
+                latest_at=latest,
+                freshness=freshness((now - latest).total_seconds() / 86400),
+                recent_asks=c.recent_asks,
+                spread_pick=c.spread_pick,
+            )
+        )
+    return out
+
+
+def _newest_departments(session: Session, person_ids: list[int]) -> dict[int, str]:
+    """For people with no department of their own: that of the use case they submitted most recently."""
+    if not person_ids:
+        return {}
+    out: dict[int, str] = {}
+    stmt = (
+        select(UseCase.submitter_id, Department.name)
+        .join(Department, Department.id == UseCase.department_id)
+        .where(UseCase.submitter_id.in_(person_ids))
+        .order_by(UseCase.created_at.desc())
+    )
+    for pid, name in session.execute(stmt):
+        out.setdefault(pid, name)
+    return out
+
+
+def _related(session: Session, hits: list[TextHit]) -> list[RelatedUseCase]:
+    by_uc: dict[int, float] = defaultdict(float)
+    for h in hits:
+        if h.use_case_id is not None:
+            by_uc[h.use_case_id] += h.score
+    best = sorted(by_uc, key=lambda u: (-by_uc[u], u))[:RELATED_SHOWN]
+    if not best:
+        return []
+    rows = {u.id: u for u in session.scalars(select(UseCase).where(UseCase.id.in_(best)))}
+    return [
+        RelatedUseCase(
+            id=u.id,
+            title=u.title,
+            stage=u.stage,
+            status=u.status,
+            department=u.department.name if u.department else None,
+            owner_person_id=u.submitter_id,
+            owner_name=u.submitter.name,
+        )
+        for u in (rows[i] for i in best if i in rows)
+    ]

@@ -1,0 +1,82 @@
+"""Query analysis and scorers: each scorer finds evidence relevant to a query and scores it.
+
+A scorer is anything with `hits(session, query, before=..., limit=...)`; the index sums the hits of all
+its scorers, each times its weight. Full-text search (with taxonomy expansion) is the one shipped; a
+semantic scorer (embeddings) can be added beside it later without touching ranking.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from bot.expertise.taxonomy import Taxonomy, words
+from storage.search import TextHit, text_search_for
+
+_STOP = """
+a about above after again against all also am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have having he
+her here hers him his how i if in into is it its itself just me more most my no nor not now of off on once
+only or other our ours out over own same she should so some such than that the their theirs them then there
+these they this those through to too under until up very was we were what when where which while who whom
+why will with would you your yours know knows anyone someone somebody expert experts help need want get got
+using use used
+"""
+STOP_WORDS = frozenset(_STOP.split())
+
+
+@dataclass(frozen=True)
+class AnalyzedQuery:
+    """A query as the scorers see it: its own terms, and what the taxonomy adds."""
+
+    text: str
+    terms: tuple[str, ...]
+    concepts: tuple[str, ...] = ()
+    synonyms: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+
+
+def analyze(text: str, taxonomy: Taxonomy, max_terms: int = 64) -> AnalyzedQuery:
+    """Split a query into search terms (stop words dropped, first `max_terms` kept) and expand it."""
+    all_words = words(text)
+    terms = [w for w in dict.fromkeys(all_words) if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
+    expansion = taxonomy.expand(all_words)
+    return AnalyzedQuery(
+        text=text,
+        terms=tuple(terms[:max_terms]),
+        concepts=expansion.concepts,
+        synonyms=expansion.synonyms,
+        related=expansion.related,
+    )
+
+
+class Scorer(Protocol):
+    """Finds evidence relevant to a query; higher scores are more relevant."""
+
+    def hits(self, session: Session, query: AnalyzedQuery, *, before: dt.datetime, limit: int) -> list[TextHit]: ...
+
+
+@dataclass(frozen=True)
+class TextScorer:
+    """Full-text search (FTS5 or PostgreSQL) over the query's terms, its synonyms and related terms."""
+
+    tag_weight: float = 3.0
+    synonym_weight: float = 0.8
+    related_weight: float = 0.3
+
+    def hits(self, session: Session, query: AnalyzedQuery, *, before: dt.datetime, limit: int) -> list[TextHit]:
+        """Search the query's terms, synonyms and related terms; sum each row's weighted scores."""
+        backend = text_search_for(session)
+        groups = ((query.terms, 1.0), (query.synonyms, self.synonym_weight), (query.related, self.related_weight))
+        used = [(terms, weight) for terms, weight in groups if terms and weight > 0]
+        if len(used) == 1 and used[0][1] == 1.0:
+            return backend.search(session, used[0][0], before=before, limit=limit, tag_weight=self.tag_weight)
+        merged: dict[int, TextHit] = {}
+        for terms, weight in used:
+            for hit in backend.search(session, terms, before=before, limit=limit, tag_weight=self.tag_weight):
+                seen = merged.get(hit.evidence_id)
+                merged[hit.evidence_id] = replace(hit, score=hit.score * weight + (seen.score if seen else 0.0))
+        return sorted(merged.values(), key=lambda h: -h.score)[:limit]
