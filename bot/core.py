@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.expertise.index import ExpertiseIndex
 from bot.settings import Settings
 from intake import hub
 from intake.views import Actor
 from storage.db import UnitOfWork, read_only
 from storage.types import utcnow
 
+ACTOR_TTL = 30.0  # seconds a person's roles are cached for the request path
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -30,6 +34,26 @@ class Core:
 
     def __post_init__(self) -> None:
         self._reads = read_only(self.session_factory)
+        self._expertise: ExpertiseIndex | None = None
+        self._actors: dict[str, tuple[float, Actor]] = {}
+        # Writes a listener starts after acking run here, two at a time, so they never hold up the
+        # threads that answer Slack (and on SQLite they do not pile up on the write lock).
+        self._later = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hubspoke-later")
+
+    def later(self, work: Callable[[], None]) -> None:
+        """Run `work` soon, off the thread that answers the request; it must handle its own errors."""
+        self._later.submit(work)
+
+    def forget_actors(self) -> None:
+        """Drop cached roles after they change here (other replicas catch up within ACTOR_TTL)."""
+        self._actors.clear()
+
+    @property
+    def expertise(self) -> ExpertiseIndex:
+        """The expertise index (taxonomy and ranking), built on first use."""
+        if self._expertise is None:
+            self._expertise = ExpertiseIndex.from_settings(self.settings)
+        return self._expertise
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
@@ -52,11 +76,20 @@ class Core:
             return service(uow, *args, **kwargs)
 
     def slack_actor(self, slack_user_id: str, name: str | None = None) -> tuple[Actor, bool]:
-        """The Actor behind a Slack user id; True when this is their first request."""
-        known = self.read(hub.find_slack_actor, slack_user_id, name=name, leads=self.settings.hub_leads)
-        if known is not None:
-            return known, False
-        return self.run(hub.resolve_slack_actor, slack_user_id, name=name, leads=self.settings.hub_leads)
+        """The Actor behind a Slack user id (cached for ACTOR_TTL); True when this is their first request.
+
+        Services check roles again against the database, so a stale cache can only delay a
+        "not a reviewer" answer, never let anyone decide.
+        """
+        cached = self._actors.get(slack_user_id)
+        if cached is not None and time.monotonic() - cached[0] < ACTOR_TTL:
+            return cached[1], False
+        actor = self.read(hub.find_slack_actor, slack_user_id, name=name, leads=self.settings.hub_leads)
+        created = False
+        if actor is None:
+            actor, created = self.run(hub.resolve_slack_actor, slack_user_id, name=name, leads=self.settings.hub_leads)
+        self._actors[slack_user_id] = (time.monotonic(), actor)
+        return actor, created
 
     def zone_of(self, tz: str | None) -> Any:
         """A person's zone, or the hub's when theirs is unknown."""

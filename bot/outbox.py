@@ -6,13 +6,14 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chat import ChatPort, DeliveryError, Posted, Recipient
-from intake.notices import NOTICE
-from storage.db import UnitOfWork
+from intake.notices import NOTICE, Notice
+from storage.db import UnitOfWork, read_only
 from storage.models import MessageRef, OutboxMessage, Person
 from storage.types import utcnow
 
@@ -28,8 +29,8 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
 
 
-def _claim(factory: sessionmaker[Session], message_id: int, now: dt.datetime) -> bool:
-    """Take a message for CLAIM_SECONDS, so two workers never send the same one."""
+def _claim(factory: sessionmaker[Session], message_id: int, now: dt.datetime) -> _Work | None:
+    """Take a message for CLAIM_SECONDS, so two workers never send the same one; what sending it needs."""
     with UnitOfWork(factory) as uow:
         claimed = uow.session.execute(
             update(OutboxMessage)
@@ -42,8 +43,11 @@ def _claim(factory: sessionmaker[Session], message_id: int, now: dt.datetime) ->
             .values(locked_until=now + dt.timedelta(seconds=CLAIM_SECONDS))
             .execution_options(synchronize_session=False)
         ).rowcount  # type: ignore[attr-defined]
+        if claimed != 1:
+            return None
+        work = _read(uow.session, message_id)
         uow.commit()
-    return claimed == 1
+    return work
 
 
 def _earlier_post_pending(session: Session, message: OutboxMessage) -> bool:
@@ -61,50 +65,78 @@ def _earlier_post_pending(session: Session, message: OutboxMessage) -> bool:
     )
 
 
-def _send(session: Session, chat: ChatPort, message: OutboxMessage) -> bool:
-    """Send one message; False when it must wait for an earlier post of the same card."""
-    notice = NOTICE.validate_python(message.payload)
+@dataclass(frozen=True)
+class _Work:
+    """What sending one message needs, read before any network call so no lock is held during it."""
+
+    operation: str
+    notice: Notice | None
+    channel: str | None
+    to: Recipient | None
+    ref_key: str | None
+    targets: tuple[Posted, ...] = ()
+    blocked: bool = False  # an update waiting for the post of the message it edits
+    error: DeliveryError | None = None  # found unsendable while reading
+
+
+def _read(s: Session, message_id: int) -> _Work:
+    message = s.get(OutboxMessage, message_id)
+    assert message is not None
+    try:
+        notice = NOTICE.validate_python(message.payload)
+    except ValueError as exc:  # written by a newer or older version that no longer parses
+        return _Work("post", None, None, None, None, error=DeliveryError(f"unreadable: {exc}", permanent=True))
     if message.operation == "update":
-        if _earlier_post_pending(session, message):
-            return False
-        refs = session.scalars(select(MessageRef).where(MessageRef.ref_key == message.ref_key)).all()
-        for ref in refs:
-            chat.update(Posted(ref.channel, ref.ts), notice)
-        return True
+        if _earlier_post_pending(s, message):
+            return _Work("update", notice, None, None, message.ref_key, blocked=True)
+        refs = s.scalars(select(MessageRef).where(MessageRef.ref_key == message.ref_key)).all()
+        targets = tuple(Posted(ref.channel, ref.ts) for ref in refs)
+        return _Work("update", notice, None, None, message.ref_key, targets)
+    to = None
     if message.person_id is not None:
-        person = session.get(Person, message.person_id)
+        person = s.get(Person, message.person_id)
         if person is None:
-            raise DeliveryError(f"person {message.person_id} no longer exists", permanent=True)
+            error = DeliveryError(f"person {message.person_id} no longer exists", permanent=True)
+            return _Work("post", notice, None, None, None, error=error)
         to = Recipient(person.id, person.name, person.slack_user_id, person.teams_user_id)
-        posted = chat.post(notice, to=to)
-    else:
-        posted = chat.post(notice, channel=message.channel)
-    if message.ref_key:
-        session.add(MessageRef(ref_key=message.ref_key, platform=chat.platform, channel=posted.channel, ts=posted.ts))
-    return True
+    return _Work("post", notice, message.channel, to, message.ref_key)
 
 
-def deliver_one(factory: sessionmaker[Session], chat: ChatPort, message_id: int, now: dt.datetime) -> str:
+def _send(chat: ChatPort, work: _Work) -> Posted | None:
+    """Send one message (no database transaction is open here)."""
+    if work.error is not None:
+        raise work.error
+    assert work.notice is not None
+    if work.operation == "update":
+        for target in work.targets:
+            chat.update(target, work.notice)
+        return None
+    if work.to is not None:
+        return chat.post(work.notice, to=work.to)
+    return chat.post(work.notice, channel=work.channel)
+
+
+def deliver_one(factory: sessionmaker[Session], chat: ChatPort, work: _Work, message_id: int, now: dt.datetime) -> str:
     """Deliver a claimed message and record the result: delivered, waiting, retry or failed."""
+    try:
+        posted = None if work.blocked else _send(chat, work)
+    except DeliveryError as exc:
+        return _record_failure(factory, message_id, exc, now)
+    except Exception as exc:  # a rendering bug must not wedge the queue behind it
+        log.exception("outbox message %s could not be sent", message_id)
+        return _record_failure(factory, message_id, DeliveryError(f"{type(exc).__name__}: {exc}"), now)
     with UnitOfWork(factory) as uow:
-        s = uow.session
-        message = s.get(OutboxMessage, message_id)
+        message = uow.session.get(OutboxMessage, message_id)
         assert message is not None
-        try:
-            sent = _send(s, chat, message)
-        except DeliveryError as exc:
-            s.rollback()
-            return _record_failure(factory, message_id, exc, now)
-        except Exception as exc:  # a rendering bug must not wedge the queue behind it
-            log.exception("outbox message %s could not be sent", message_id)
-            s.rollback()
-            return _record_failure(factory, message_id, DeliveryError(f"{type(exc).__name__}: {exc}"), now)
-        if sent:
-            message.delivered_at = now
-            outcome = "delivered"
-        else:
+        if work.blocked:
             message.next_attempt_at = now + WAIT_FOR_POST
             outcome = "waiting"
+        else:
+            message.delivered_at = now
+            outcome = "delivered"
+            if posted is not None and work.ref_key:
+                ref = MessageRef(ref_key=work.ref_key, platform=chat.platform, channel=posted.channel, ts=posted.ts)
+                uow.session.add(ref)
         message.locked_until = None
         uow.commit()
         return outcome
@@ -135,7 +167,7 @@ def deliver_due(
 ) -> dict[str, int]:
     """Deliver every message that is due, oldest first; returns counts per outcome."""
     now = now or utcnow()
-    with UnitOfWork(factory) as uow:
+    with UnitOfWork(read_only(factory)) as uow:
         due = uow.session.scalars(
             select(OutboxMessage.id)
             .where(
@@ -149,9 +181,10 @@ def deliver_due(
         ).all()
     counts: dict[str, int] = {}
     for message_id in due:
-        if not _claim(factory, message_id, now):
+        work = _claim(factory, message_id, now)
+        if work is None:
             continue
-        outcome = deliver_one(factory, chat, message_id, now)
+        outcome = deliver_one(factory, chat, work, message_id, now)
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts
 

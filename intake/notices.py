@@ -50,7 +50,17 @@ class ReviewNudge(BaseModel):
     leads: list[PersonView] = []
 
 
-Notice = Annotated[ReviewCard | SelfServeNotice | Receipt | Outcome | ReviewNudge, Field(discriminator="kind")]
+class BusFactorNotice(BaseModel):
+    """Tells the hub that a topic people ask about rests on one person."""
+
+    kind: Literal["bus_factor"] = "bus_factor"
+    topic: str
+    expert: PersonView
+
+
+Notice = Annotated[
+    ReviewCard | SelfServeNotice | Receipt | Outcome | ReviewNudge | BusFactorNotice, Field(discriminator="kind")
+]
 NOTICE = TypeAdapter(Notice)
 
 HUB = "hub"  # outbox destination meaning "the hub channel", resolved by each platform

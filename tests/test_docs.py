@@ -17,9 +17,13 @@ def test_manifest_declares_every_command_escaped_and_the_events_we_handle() -> N
     commands = {c["command"]: c for c in manifest["features"]["slash_commands"]}
     assert set(commands) == {c.value for c in Command}
     assert all(c["should_escape"] for c in commands.values()), "mentions must arrive as <@U…> ids"
-    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {"app_home_opened", "app_mention"}
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
+        "app_home_opened",
+        "app_mention",
+        "message.im",
+    }
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
-    assert {"commands", "chat:write", "im:write", "users:read"} <= scopes
+    assert {"commands", "chat:write", "im:write", "im:history", "users:read", "app_mentions:read"} <= scopes
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
 

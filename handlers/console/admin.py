@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from bot.expertise import skills
+from bot.expertise.skills import parse_skills
 from handlers.console.replies import render_departments, render_guidelines, render_reviewers
 from handlers.console.session import ConsoleSession
 from intake import hub
@@ -15,6 +17,7 @@ HUB_HELP = (
     "/hub sets up the hub (leads only, except where noted):\n"
     "/hub reviewer add @name skill, skill… / /hub reviewer remove @name\n"
     "/hub reviewer list: reviewers, their skills and open reviews (anyone)\n"
+    "/hub skills add forecasting, nlp | remove nlp | list: your own skills\n"
     "/hub department add Finance / /hub department list (anyone)\n"
     "/hub away @name on|off (or /hub away on|off for yourself)\n"
     "/hub guidelines (anyone) / /hub guidelines set KEY VALUE: what may go ahead self-serve\n"
@@ -28,6 +31,18 @@ def _target(rest: str, example: str) -> tuple[str, str]:
     if not match:
         raise HubError(f"Mention the person: {example}")
     return match.group(1), rest[match.end() :].strip()
+
+
+def _skills(session: ConsoleSession, action: str, rest: str) -> str:
+    """Declare, remove or list your own skills (they are evidence for /whoknows)."""
+    core, actor = session.core, session.me()
+    if action == "add":
+        view = core.run(skills.add_skills, actor, parse_skills(rest))
+    elif action == "remove":
+        view = core.run(skills.remove_skills, actor, parse_skills(rest))
+    else:
+        view = core.read(skills.list_skills, actor)
+    return f"Your skills: {', '.join(view.skills) or 'none yet (/hub skills add forecasting, nlp)'}."
 
 
 def _reviewer(session: ConsoleSession, action: str, rest: str) -> str:
@@ -55,6 +70,8 @@ def hub_reply(session: ConsoleSession, text: str) -> str:
     rest = words[2] if len(words) > 2 else ""
     if area == "reviewer" and action in ("add", "remove", "list", ""):
         return _reviewer(session, action, rest)
+    if area == "skills":
+        return _skills(session, action, rest)
     if area == "department" and action == "add":
         return f"Department {core.run(hub.add_department, session.me(), rest)} added."
     if area == "department" and action in ("list", ""):

@@ -14,6 +14,7 @@ from handlers.console.render import Rendered, render_review_card
 from handlers.console.replies import render_home, roles
 from handlers.console.session import ConsoleSession
 from handlers.console.usecase import handle_usecase_command
+from handlers.console.whoknows import handle_whoknows
 from intake import hub, services
 from intake.errors import HubError
 from intake.notices import ReviewCard
@@ -81,6 +82,7 @@ COMMANDS: dict[str, ConsoleCommand] = {
         handle_usecase_command, "/usecase [idea] | list | status ID | stage ID STAGE", "submit and follow use cases"
     ),
     "/hub": ConsoleCommand(handle_hub_command, "/hub reviewer|department|away|guidelines", "set up the hub"),
+    "/whoknows": ConsoleCommand(handle_whoknows, "/whoknows TOPIC [--from N]", "who knows about a topic, and why"),
     "/home": ConsoleCommand(handle_home, "/home", "your use cases and reviews (Slack's Home tab)"),
     "/as": ConsoleCommand(handle_as, "/as NAME", "become someone else (created on first use)"),
     "/who": ConsoleCommand(handle_who, "/who", "who you are and your roles"),

@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from intake.notices import Notice, Outcome, Receipt, ReviewCard, ReviewNudge, SelfServeNotice
+from intake.notices import BusFactorNotice, Notice, Outcome, Receipt, ReviewCard, ReviewNudge, SelfServeNotice
 from intake.schema import Decision, Route, label
 from intake.views import PersonView, UseCaseView
 
@@ -257,12 +257,23 @@ def render_nudge(notice: ReviewNudge, zone: Zone) -> Rendered:
     return Rendered((head, *facts(uc)), decision_buttons(uc), uc.id)
 
 
+def render_bus_factor(notice: BusFactorNotice, zone: Zone) -> Rendered:
+    """Tells the hub that a topic people ask about rests on one person."""
+    return Rendered(
+        (
+            f"Bus factor of one: only {who(notice.expert)} has real evidence on {clean(notice.topic)}, and people are "
+            "asking about it. Consider a showcase, pairing, or a second reviewer with this skill.",
+        )
+    )
+
+
 RENDER: dict[type, Callable[[Any, Zone], Rendered]] = {
     ReviewCard: render_review_card,
     SelfServeNotice: render_self_serve,
     Receipt: render_receipt,
     Outcome: render_outcome,
     ReviewNudge: render_nudge,
+    BusFactorNotice: render_bus_factor,
 }
 
 
@@ -273,6 +284,8 @@ def render_notice(notice: Notice, zone: Zone = UTC) -> Rendered:
 
 def people_in(notice: Notice) -> list[PersonView]:
     """Everyone a notice names, to find a recipient's time zone without asking the database."""
+    if isinstance(notice, BusFactorNotice):
+        return [notice.expert]
     uc = notice.use_case
     people = [uc.submitter, *([uc.reviewer] if uc.reviewer else [])]
     if uc.review and uc.review.decided_by:

@@ -41,9 +41,14 @@ def handle_approve(
 ) -> None:
     """Approve the use case on the card; the card updates in place for everyone."""
     ack()
-    with telling_errors(respond, context, client):
-        use_case_id, round_ = _card_value(action)
-        context["core"].run(services.decide, context["actor"], use_case_id, Decision.APPROVE, round_=round_)
+    core: Core = context["core"]
+
+    def approve() -> None:
+        with telling_errors(respond, context, client):
+            use_case_id, round_ = _card_value(action)
+            core.run(services.decide, context["actor"], use_case_id, Decision.APPROVE, round_=round_)
+
+    core.later(approve)
 
 
 def handle_reason_decision(
@@ -91,15 +96,19 @@ def handle_pick_reviewer(
     """Assign the reviewer picked on a card that routing could not assign."""
     ack()
     core: Core = context["core"]
-    with telling_errors(respond, context, client):
-        use_case_id, _ = _card_value_from_block(body)
-        person_id = core.read(hub.person_id_for_slack, action.get("selected_user") or "")
-        try:
-            if person_id is None:
-                raise FieldErrors({"reviewer": hub.NOT_A_REVIEWER})
-            core.run(services.assign_reviewer, context["actor"], use_case_id, person_id)
-        except FieldErrors as exc:
-            raise HubError(next(iter(exc.errors.values()))) from exc
+
+    def assign() -> None:
+        with telling_errors(respond, context, client):
+            use_case_id, _ = _card_value_from_block(body)
+            person_id = core.read(hub.person_id_for_slack, action.get("selected_user") or "")
+            try:
+                if person_id is None:
+                    raise FieldErrors({"reviewer": hub.NOT_A_REVIEWER})
+                core.run(services.assign_reviewer, context["actor"], use_case_id, person_id)
+            except FieldErrors as exc:
+                raise HubError(next(iter(exc.errors.values()))) from exc
+
+    core.later(assign)
 
 
 def handle_edit_resubmit(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.core import Core
-from handlers.slack import actions, commands, events, views
+from handlers.slack import actions, commands, events, views, whoknows
 from handlers.slack.middleware import ProfileSync, dedupe_events, handle_errors, with_actor
+
+LISTENER_THREADS = 32
 
 
 def build_client(token: str, base_url: str | None) -> WebClient:
@@ -21,6 +24,8 @@ def build_bolt_app(core: Core, client: WebClient, *, signing_secret: str | None,
     """A Bolt app with every Hubspoke listener registered; `auth.test` is called once here."""
     app = App(
         client=client,
+        # Bolt's default pool has 5 threads; an ack must never wait for a thread behind other work.
+        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="hubspoke-listener"),
         signing_secret=signing_secret,
         raise_error_for_unhandled_request=True,
         logger=logging.getLogger("hubspoke.slack"),
@@ -28,6 +33,6 @@ def build_bolt_app(core: Core, client: WebClient, *, signing_secret: str | None,
     app.use(dedupe_events(core))
     app.error(handle_errors)
     needs_actor = [with_actor(core, ProfileSync(core, client) if sync_profiles else None)]
-    for surface in (commands, actions, views, events):
+    for surface in (commands, actions, views, events, whoknows):
         surface.register(app, needs_actor)
     return app

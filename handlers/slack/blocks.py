@@ -49,6 +49,11 @@ def who(person: PersonView | None, nobody: str = "_nobody yet_") -> str:
     return mention(person.slack_user_id, person.name) if person else nobody
 
 
+def mention_of(person: Any) -> str:
+    """A mention of anything with `slack_user_id` and `name`."""
+    return mention(getattr(person, "slack_user_id", None), getattr(person, "name", "someone"))
+
+
 def ref(uc: UseCaseView) -> str:
     """`#12 *Title*`, escaped."""
     return f"#{uc.id} *{clip(escape(uc.title), 200)}*"

@@ -10,7 +10,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.chat import DeliveryError, Posted, Recipient
 from handlers.slack import blocks
-from intake.notices import HUB, Notice, Outcome, Receipt, ReviewCard, ReviewNudge, SelfServeNotice
+from handlers.slack.experts import build_bus_factor
+from intake.notices import HUB, BusFactorNotice, Notice, Outcome, Receipt, ReviewCard, ReviewNudge, SelfServeNotice
 
 RENDER: dict[type, Callable[[Any], tuple[str, blocks.Blocks]]] = {
     ReviewCard: blocks.build_review_card,
@@ -18,6 +19,7 @@ RENDER: dict[type, Callable[[Any], tuple[str, blocks.Blocks]]] = {
     Receipt: blocks.build_receipt,
     Outcome: blocks.build_outcome,
     ReviewNudge: blocks.build_nudge,
+    BusFactorNotice: build_bus_factor,
 }
 
 # Errors that retrying will not fix; everything else (rate limits, 5xx, timeouts) is retried.

@@ -10,6 +10,8 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot.core import Core
+from bot.expertise import skills
+from bot.expertise.skills import parse_skills
 from handlers.slack import blocks
 from handlers.slack.ids import Command
 from handlers.slack.middleware import error_text, telling_errors
@@ -36,6 +38,8 @@ HUB_HELP = (
     "*`/hub`* sets up the hub (leads only, except where noted):\n"
     "• `/hub reviewer add @person skill, skill…` / `/hub reviewer remove @person`\n"
     "• `/hub reviewer list`: reviewers, their skills and open reviews (anyone)\n"
+    "• `/hub skills add forecasting, nlp` / `/hub skills remove nlp` / `/hub skills list` (yourself; leads add "
+    "`@person` for others)\n"
     "• `/hub department add Finance` / `/hub department list` (anyone)\n"
     "• `/hub away @person on|off` (or `/hub away on|off` for yourself)\n"
     "• `/hub guidelines` (anyone) / `/hub guidelines set KEY VALUE`: what may go ahead self-serve"
@@ -94,9 +98,13 @@ def handle_usecase_command(
         else:
             ack()
             draft = draft_from_text(text) if text else Draft()
-            with telling_errors(respond, context, client):
-                ctx = ModalContext(channel_id=command.get("channel_id"))
-                open_intake(core, client, command["trigger_id"], draft, ctx)
+
+            def open_form() -> None:
+                with telling_errors(respond, context, client):
+                    ctx = ModalContext(channel_id=command.get("channel_id"))
+                    open_intake(core, client, command["trigger_id"], draft, ctx)
+
+            core.later(open_form)
     except HubError as exc:
         reply(ack, error_text(exc))
 
@@ -134,6 +142,8 @@ def _hub_reply(core: Core, actor: Actor, text: str) -> str:
             for p in people
         ]
         return "*Hub reviewers*\n" + "\n".join(lines)
+    if area == "skills":
+        return _skills_reply(core, actor, action, rest)
     if area == "department" and action == "add":
         name = core.run(hub.add_department, actor, rest)
         return f":white_check_mark: Department *{escape(name)}* added."
@@ -167,12 +177,31 @@ def _hub_reply(core: Core, actor: Actor, text: str) -> str:
     return HUB_HELP
 
 
+def _skills_reply(core: Core, actor: Actor, action: str, rest: str) -> str:
+    match = MENTION.search(rest)
+    person = match.group(1) if match else None
+    listed = MENTION.sub("", rest) if match else rest
+    if action == "add":
+        view = core.run(skills.add_skills, actor, parse_skills(listed), slack_user_id=person)
+        return f":white_check_mark: {blocks.mention_of(view)} now lists: {escape(', '.join(view.skills))}."
+    if action == "remove":
+        view = core.run(skills.remove_skills, actor, parse_skills(listed), slack_user_id=person)
+        left = escape(", ".join(view.skills)) or "no skills"
+        return f"Removed {escape(', '.join(view.removed))}. {blocks.mention_of(view)} now lists: {left}."
+    view = core.read(skills.list_skills, actor, slack_user_id=person)
+    shown = escape(", ".join(view.skills)) or "none yet: `/hub skills add forecasting, nlp`"
+    return f"*Skills of {blocks.mention_of(view)}*: {shown}"
+
+
 def handle_hub_command(ack: Callable[..., None], command: dict[str, Any], context: BoltContext) -> None:
-    """Administer reviewers, departments, away flags and guidelines."""
+    """Administer reviewers, departments, away flags, skills and guidelines."""
+    core: Core = context["core"]
     try:
-        reply(ack, _hub_reply(context["core"], context["actor"], (command.get("text") or "").strip()))
+        reply(ack, _hub_reply(core, context["actor"], (command.get("text") or "").strip()))
     except HubError as exc:
         reply(ack, error_text(exc))
+    finally:
+        core.forget_actors()  # roles may have changed
 
 
 def register(app: App, middleware: list[Any]) -> None:

@@ -8,6 +8,7 @@ from enum import StrEnum
 class Command(StrEnum):
     USECASE = "/usecase"
     HUB = "/hub"
+    WHOKNOWS = "/whoknows"
 
 
 class View(StrEnum):
@@ -27,6 +28,7 @@ class Action(StrEnum):
     PICK_REVIEWER = "hubspoke_pick_reviewer"
     EDIT_RESUBMIT = "hubspoke_edit_resubmit"
     NEW_USE_CASE = "hubspoke_new_use_case"
+    WHOKNOWS_MORE = "hubspoke_whoknows_more"
 
 
 DECISION_ACTIONS = (Action.APPROVE, Action.REJECT, Action.REQUEST_CHANGES, Action.REASSIGN, Action.PICK_REVIEWER)

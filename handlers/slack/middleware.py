@@ -73,6 +73,7 @@ class ProfileSync:
         profile = user.get("profile") or {}
         name = profile.get("display_name") or profile.get("real_name") or user.get("real_name") or user.get("name")
         self._core.run(hub.update_profile, slack_user_id, name=name, tz=user.get("tz"))
+        self._core.forget_actors()
 
 
 def with_actor(core: Core, profiles: ProfileSync | None) -> Callable[..., Any]:

@@ -19,6 +19,11 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default backlog of 5 resets connections under a benchmark's load
+    daemon_threads = True
+
+
 @dataclass
 class Call:
     method: str
@@ -102,7 +107,7 @@ class FakeSlack:
 
             do_GET = do_POST
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -177,6 +182,17 @@ class FakeSlack:
             if len(found) >= count or time.monotonic() > deadline:
                 return found
             time.sleep(0.02)
+
+    def wait_for_text(self, method: str, contains: str, timeout: float = 10.0) -> str:
+        """The text (fallback and blocks) of the first `method` call containing `contains` ('' if none came)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for call in self.of(method):
+                text = blocks_text(call)
+                if contains in text:
+                    return text
+            time.sleep(0.02)
+        return ""
 
     def wait_for_hook(self, contains: str, timeout: float = 10.0) -> str:
         """The text of the first response_url message containing `contains` ('' if none came)."""

@@ -1,0 +1,116 @@
+""" "Who knows X": the /whoknows command, mentions and DMs that ask it, and "Show more"."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+
+from bot.core import Core
+from bot.expertise.ask import ask_who_knows
+from handlers.slack.commands import USECASE_HELP, reply
+from handlers.slack.experts import build_experts
+from handlers.slack.ids import Action, Command
+from handlers.slack.middleware import error_text, telling_errors
+from intake.errors import HubError
+from intake.views import Actor
+
+log = logging.getLogger(__name__)
+
+# "who knows about demand forecasting?", "whoknows NLP", "does anyone know RAG", "who is an expert in OCR"
+ASKING = re.compile(
+    r"\b(?:who\s*knows|who\s+is\s+(?:an?\s+)?expert|does\s+anyone\s+know|anyone\s+know)"
+    r"(?:\s+(?:about|on|in|of))?\s+(?P<topic>.+)",
+    re.IGNORECASE | re.DOTALL,
+)
+MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+WHOKNOWS_HELP = "Ask `/whoknows demand forecasting`, or mention me: _@Hubspoke who knows about RAG?_"
+
+
+def topic_of(text: str) -> str | None:
+    """The topic of a question like "who knows about X?", or None when it is not one."""
+    cleaned = MENTION.sub(" ", text)
+    match = ASKING.search(cleaned)
+    if not match:
+        return None
+    topic = match.group("topic").strip().rstrip("?!. ")
+    return topic or None
+
+
+def _answer(core: Core, actor: Actor, topic: str, offset: int = 0) -> tuple[str, list[dict[str, Any]]]:
+    result = core.run(ask_who_knows, core.expertise, actor, topic, offset=offset)
+    return build_experts(result, core.now())
+
+
+def handle_whoknows_command(ack: Callable[..., None], command: dict[str, Any], context: BoltContext) -> None:
+    """Answer "who knows X" privately, in the command's response."""
+    topic = (command.get("text") or "").strip()
+    if not topic or topic.lower() in ("help", "?"):
+        reply(ack, WHOKNOWS_HELP)
+        return
+    try:
+        text, blocks = _answer(context["core"], context["actor"], topic)
+        reply(ack, text, blocks)
+    except HubError as exc:
+        reply(ack, error_text(exc))
+
+
+def handle_whoknows_mention(
+    event: dict[str, Any], say: Callable[..., Any], context: BoltContext, client: WebClient
+) -> None:
+    """Answer a mention: "who knows X" in the thread, or what the bot can do."""
+    if not event.get("channel"):
+        return
+    thread = event.get("thread_ts") or event.get("ts")
+    topic = topic_of(event.get("text") or "")
+    if topic is None:
+        say(text=f"Hi! {WHOKNOWS_HELP}\n{USECASE_HELP}", thread_ts=thread)
+        return
+    with telling_errors(None, context, client):
+        text, blocks = _answer(context["core"], context["actor"], topic)
+        say(text=text, blocks=blocks, thread_ts=thread)
+
+
+def handle_direct_message(
+    event: dict[str, Any], say: Callable[..., Any], context: BoltContext, client: WebClient
+) -> None:
+    """In a DM, any question is a "who knows" question: "who knows X" or just "X"."""
+    if event.get("subtype") or event.get("bot_id") or event.get("channel_type") != "im":
+        log.debug("ignored a message event (%s) that is not a person's DM", event.get("subtype") or "channel")
+        return  # edits, joins, channel chatter and bot messages are not questions
+    text = (event.get("text") or "").strip()
+    if not text:
+        return
+    if text.lower() in ("help", "hi", "hello", "?"):
+        say(text=f"{WHOKNOWS_HELP}\n{USECASE_HELP}")
+        return
+    with telling_errors(None, context, client):
+        reply_text, blocks = _answer(context["core"], context["actor"], topic_of(text) or text)
+        say(text=reply_text, blocks=blocks)
+
+
+def handle_show_more(
+    ack: Callable[..., None], action: dict[str, Any], context: BoltContext, respond: Any, client: WebClient
+) -> None:
+    """Show the next people for the same question."""
+    ack()
+    with telling_errors(respond, context, client):
+        try:
+            asked = json.loads(action.get("value") or "")
+            topic, offset = str(asked["q"]), int(asked["o"])
+        except (ValueError, KeyError, TypeError):
+            raise HubError("This button is out of date; ask again with /whoknows.") from None
+        text, blocks = _answer(context["core"], context["actor"], topic, offset)
+        respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+
+
+def register(app: App, middleware: list[Any]) -> None:
+    app.command(Command.WHOKNOWS, middleware=middleware)(handle_whoknows_command)
+    app.action(Action.WHOKNOWS_MORE, middleware=middleware)(handle_show_more)
+    app.event("app_mention", middleware=middleware)(handle_whoknows_mention)
+    app.event("message", middleware=middleware)(handle_direct_message)
