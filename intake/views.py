@@ -52,7 +52,8 @@ class PersonView(BaseModel):
     open_reviews: int | None = None
 
     @classmethod
-    def of(cls, p: Person, open_reviews: int | None = None) -> PersonView:
+    def of(cls, p: Person, open_reviews: int | None = None, *, with_skills: bool = True) -> PersonView:
+        """A person as plain data; `with_skills=False` spares loading skills nobody will show."""
         return cls(
             id=p.id,
             name=p.name,
@@ -62,7 +63,7 @@ class PersonView(BaseModel):
             is_lead=p.is_lead,
             away=p.away,
             department=p.department.name if p.department else None,
-            skills=sorted(p.skill_names),
+            skills=sorted(p.skill_names) if with_skills else [],
             open_reviews=open_reviews,
         )
 
@@ -89,11 +90,11 @@ class ReviewView(BaseModel):
     def of(cls, r: Review) -> ReviewView:
         return cls(
             round=r.round,
-            reviewer=PersonView.of(r.reviewer) if r.reviewer else None,
+            reviewer=PersonView.of(r.reviewer, with_skills=False) if r.reviewer else None,
             assigned_at=r.assigned_at,
             decision=Decision(r.decision) if r.decision else None,
             reason=r.reason,
-            decided_by=PersonView.of(r.decided_by) if r.decided_by else None,
+            decided_by=PersonView.of(r.decided_by, with_skills=False) if r.decided_by else None,
             decided_at=r.decided_at,
             changes=[Change.model_validate(c) for c in r.changes],
         )
@@ -145,8 +146,8 @@ class UseCaseView(BaseModel):
             triage_reasons=list(uc.triage_reasons),
             status=Status(uc.status),
             stage=Stage(uc.stage),
-            submitter=PersonView.of(uc.submitter),
-            reviewer=PersonView.of(uc.reviewer) if uc.reviewer else None,
+            submitter=PersonView.of(uc.submitter, with_skills=False),
+            reviewer=PersonView.of(uc.reviewer, with_skills=False) if uc.reviewer else None,
             created_at=uc.created_at,
             updated_at=uc.updated_at,
             review=ReviewView.of(review) if review else None,

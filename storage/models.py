@@ -61,8 +61,10 @@ class Person(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     department: Mapped[Department | None] = relationship(lazy="joined")
+    # Loaded on access: most reads of a person (cards, notices) never need their skills; the
+    # queries that do (reviewer lists, routing) ask for them with selectinload.
     skills: Mapped[list[PersonSkill]] = relationship(
-        cascade="all, delete-orphan", order_by="PersonSkill.skill", lazy="selectin"
+        cascade="all, delete-orphan", order_by="PersonSkill.skill", lazy="select"
     )
 
     @property

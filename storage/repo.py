@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from storage.models import (
     AuditEvent,
@@ -59,7 +59,9 @@ def open_review_counts(session: Session) -> dict[int, int]:
 
 
 def reviewers(session: Session) -> list[Person]:
-    return list(session.scalars(select(Person).where(Person.is_reviewer.is_(True)).order_by(Person.name)))
+    """Hub reviewers with their skills."""
+    query = select(Person).options(selectinload(Person.skills)).where(Person.is_reviewer.is_(True))
+    return list(session.scalars(query.order_by(Person.name)))
 
 
 def current_review(session: Session, use_case_id: int) -> Review | None:

@@ -40,8 +40,12 @@ def add_reviewer(uow: UowFactory, actor: Actor, slack_id: str, *skills: str, nam
 
 
 def stored_person(sf: sessionmaker[Session], slack_id: str) -> Person | None:
+    """The stored person with their skills loaded (they are read after the session closes)."""
     with sf() as s:
-        return repo.person_by_slack_id(s, slack_id)
+        person = repo.person_by_slack_id(s, slack_id)
+        if person is not None:
+            person.skill_names  # noqa: B018 (load them now)
+        return person
 
 
 def audits(sf: sessionmaker[Session], action: str) -> list[AuditEvent]:
