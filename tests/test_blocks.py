@@ -24,6 +24,7 @@ from handlers.slack.mrkdwn import clip, escape, quote
 from intake.notices import Outcome, Receipt, ReviewCard, ReviewNudge, SelfServeNotice
 from intake.schema import Decision, RiskTier, Route, Status
 from intake.views import Change, PersonView, ReviewView, SubmitResult, UseCaseView
+from tests.factories import use_case_view
 from tests.fakes.slack_api import validate_blocks, validate_view
 
 T0 = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)
@@ -32,33 +33,7 @@ RITA = PersonView(id=2, name="Rita", slack_user_id="URITA", is_reviewer=True)
 
 
 def use_case(**over: Any) -> UseCaseView:
-    data: dict[str, Any] = {
-        "id": 12,
-        "title": "Invoice triage",
-        "problem": "Invoices wait days for routing.",
-        "department": "Finance",
-        "benefit": "Faster payments",
-        "success_metric": "Routing time -50%",
-        "data_sources": "ERP",
-        "data_availability": "available",
-        "data_sensitivity": "personal",
-        "people_affected": "internal",
-        "autonomy": "assistive",
-        "target_date": dt.date(2027, 3, 1),
-        "links": ["https://wiki.example/x"],
-        "risk_tier": "medium",
-        "route": "hub_review",
-        "triage_reasons": ["Medium: uses personal data"],
-        "status": "in_review",
-        "stage": "ideation",
-        "submitter": SAM,
-        "reviewer": RITA,
-        "created_at": T0,
-        "updated_at": T0,
-        "review": ReviewView(round=1, reviewer=RITA, assigned_at=T0),
-    }
-    data.update(over)
-    return UseCaseView.model_validate(data)
+    return use_case_view(SAM, RITA, **over)
 
 
 def text_of(body: list[dict[str, Any]]) -> str:

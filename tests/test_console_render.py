@@ -23,6 +23,7 @@ from handlers.console.replies import render_home, render_list, render_status
 from intake.notices import HUB, Outcome, Receipt, ReviewCard, ReviewNudge, SelfServeNotice
 from intake.schema import Decision
 from intake.views import Change, PersonView, ReviewView, UseCaseView
+from tests.factories import use_case_view
 
 T0 = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)
 UTC = ZoneInfo("UTC")
@@ -33,33 +34,7 @@ LEE = PersonView(id=3, name="Lee", is_lead=True)
 
 
 def use_case(**over: Any) -> UseCaseView:
-    data: dict[str, Any] = {
-        "id": 12,
-        "title": "Invoice triage",
-        "problem": "Invoices wait days for routing.",
-        "department": "Finance",
-        "benefit": "Faster payments",
-        "success_metric": "Routing time -50%",
-        "data_sources": "ERP",
-        "data_availability": "available",
-        "data_sensitivity": "personal",
-        "people_affected": "internal",
-        "autonomy": "assistive",
-        "target_date": dt.date(2027, 3, 1),
-        "links": ["https://wiki.example/x"],
-        "risk_tier": "medium",
-        "route": "hub_review",
-        "triage_reasons": ["Medium: uses personal data"],
-        "status": "in_review",
-        "stage": "ideation",
-        "submitter": SAM,
-        "reviewer": RITA,
-        "created_at": T0,
-        "updated_at": T0,
-        "review": ReviewView(round=1, reviewer=RITA, assigned_at=T0),
-    }
-    data.update(over)
-    return UseCaseView.model_validate(data)
+    return use_case_view(SAM, RITA, **over)
 
 
 def decided(decision: Decision, reason: str | None = None, **over: Any) -> UseCaseView:

@@ -16,29 +16,10 @@ from intake.schema import Submission
 from storage.db import UnitOfWork
 from storage.models import OutboxMessage, Person, Review, UseCase
 from tests.conftest import HUB_CHANNEL, Scenario
-from tests.fakes.signed import date, text_input, user_select
+from tests.factories import intake_values
 from tests.fakes.signed import select as pick
+from tests.fakes.signed import text_input, user_select
 from tests.fakes.slack_api import Call, blocks_text
-
-
-def intake_values(**overrides: Any) -> dict[str, dict[str, Any]]:
-    answers = {
-        "title": text_input("Forecast invoice volumes"),
-        "problem": text_input("Finance guesses monthly invoice volumes by hand and staffs the team wrong."),
-        "department": pick("Finance"),
-        "benefit": text_input("Right-sized team, fewer late payments"),
-        "success_metric": text_input("Late payments down 30% by Q3"),
-        "data_sources": text_input("ERP invoice history"),
-        "data_availability": pick("available"),
-        "data_sensitivity": pick("personal", "radio_buttons"),
-        "people_affected": pick("internal", "radio_buttons"),
-        "autonomy": pick("assistive", "radio_buttons"),
-        "target_date": date(None),
-        "links": text_input(""),
-    }
-    answers.update(overrides)
-    return answers
-
 
 SUBMISSION = {
     "title": "Forecast invoice volumes", "problem": "Finance guesses monthly invoice volumes by hand.",
