@@ -20,32 +20,30 @@ def render_experts(result: ExpertResult, now: dt.datetime) -> Rendered:
         return Rendered(
             (
                 f"I found nobody with evidence about {clean(result.query)} yet.",
-                "    Try other words, or declare your own skills with /hub skills add.",
+                "Try other words, or declare your own skills with /hub skills add.",
             )
         )
-    lines = [
-        f"Who knows {clean(result.query)}"
-        + (f" (from #{result.offset + 1} of {result.total})" if result.offset else "")
-    ]
+    page = f" (from #{result.offset + 1} of {result.total})" if result.offset else ""
+    lines = [f"Who knows {clean(result.query)}{page}"]
     if result.expanded_terms:
-        lines.append("    Also searched: " + ", ".join(result.expanded_terms[:12]))
+        lines.append("Also searched: " + ", ".join(result.expanded_terms[:12]))
     for e in result.experts:
-        where = [e.department or "", _local(e.tz, now) or "", "away" if e.away else ""]
+        facts = " · ".join(f for f in (e.department or "", _local(e.tz, now) or "", "away" if e.away else "") if f)
         spread = " (asked less often: worth a try)" if e.spread_pick else ""
-        lines.append(f"  {e.rank}. {e.name}{spread}: " + " · ".join(w for w in where if w))
-        lines += [f"       - {clean(item.label)}, {ago(item.at, now)}" for item in e.evidence]
+        lines.append(f"{e.rank}. {e.name}{spread}" + (f": {facts}" if facts else ""))
+        lines += [f"   - {clean(item.label)}, {ago(item.at, now)}" for item in e.evidence]
         if e.latest_at:
-            lines.append(f"       newest evidence {ago(e.latest_at, now)} ({FRESHNESS[e.freshness]})")
+            lines.append(f"   newest evidence {ago(e.latest_at, now)} ({FRESHNESS[e.freshness]})")
     if result.single_expert and not result.offset:
-        lines.append("    Only one person has real evidence on this topic; the hub has been told.")
+        lines.append("Only one person has real evidence on this topic; the hub has been told.")
     if result.related_use_cases:
-        lines.append("    Related use cases:")
+        lines.append("Related use cases:")
         lines += [
-            f"       #{uc.id} {clean(uc.title)}: {label(Stage(uc.stage))} · {label(Status(uc.status))}"
+            f"   #{uc.id} {clean(uc.title)}: {label(Stage(uc.stage))} · {label(Status(uc.status))}"
             for uc in result.related_use_cases
         ]
     if result.next_offset is not None:
-        lines.append(f"    More: /whoknows {clean(result.query)} --from {result.next_offset + 1}")
+        lines.append(f"More: /whoknows {clean(result.query)} --from {result.next_offset + 1}")
     return Rendered(tuple(lines))
 
 
