@@ -196,18 +196,29 @@ def _show(value: object) -> str:
     return str(value)
 
 
-def resubmit_use_case(
-    uow: UnitOfWork, actor: Actor, use_case_id: int, sub: Submission, *, now: dt.datetime
-) -> SubmitResult:
-    """Send an edited use case back to its reviewer after changes were requested."""
-    s = uow.session
-    uc = _get_use_case(s, use_case_id)
+def _check_editable(uc: UseCase, actor: Actor) -> None:
     if uc.submitter_id != actor.person_id:
         raise NotAllowed("Only the person who submitted this use case can edit and resubmit it.")
     if uc.status != Status.CHANGES_REQUESTED:
         raise InvalidMove(
             f"#{uc.id} is {label(Status(uc.status)).lower()}; only use cases with changes requested can be resubmitted."
         )
+
+
+def use_case_to_edit(uow: UnitOfWork, actor: Actor, use_case_id: int) -> UseCaseView:
+    """The use case its submitter may now edit and resubmit, or the reason they may not."""
+    uc = _get_use_case(uow.session, use_case_id)
+    _check_editable(uc, actor)
+    return UseCaseView.of(uc, repo.current_review(uow.session, uc.id))
+
+
+def resubmit_use_case(
+    uow: UnitOfWork, actor: Actor, use_case_id: int, sub: Submission, *, now: dt.datetime
+) -> SubmitResult:
+    """Send an edited use case back to its reviewer after changes were requested."""
+    s = uow.session
+    uc = _get_use_case(s, use_case_id)
+    _check_editable(uc, actor)
     _check(sub, now.date())
     previous = repo.current_review(s, uc.id)
     assert previous is not None, "changes requested without a review round"

@@ -248,5 +248,6 @@ def test_refused_click_is_answered_within_slacks_three_seconds(scenario: Scenari
     r = sc.slack.click(spoke, Action.EDIT_RESUBMIT, str(use_case_id), channel="DSPOKE")
     elapsed = time.monotonic() - started
     assert r.status_code == 200
-    assert "already back with the hub" in sc.api.wait_for_hook("already back with the hub")
+    refusal = "is in hub review; only use cases with changes requested can be resubmitted"
+    assert refusal in sc.api.wait_for_hook(refusal)
     assert elapsed < 2.0, f"Slack gives up after 3 s; this click was answered after {elapsed:.2f} s"

@@ -9,7 +9,7 @@ from handlers.console.session import Cancelled, ConsoleSession
 from intake import hub, services
 from intake.errors import FieldErrors, HubError, NotAllowed
 from intake.forms import REASON_PROMPTS, Draft
-from intake.schema import Decision, Status
+from intake.schema import Decision
 from intake.views import Actor
 
 REVIEWERS_ONLY = "Only hub reviewers can decide on use cases. A hub lead can add you with /hub reviewer add."
@@ -61,11 +61,7 @@ def assign(session: ConsoleSession, actor: Actor, button: Button, *, with_note: 
 
 def edit_and_resubmit(session: ConsoleSession, actor: Actor, button: Button) -> None:
     """The intake form pre-filled with the use case, for its submitter to edit and resubmit."""
-    uc = session.core.read(services.get_use_case, button.use_case_id)
-    if uc.submitter.id != actor.person_id:
-        raise NotAllowed("Only the person who submitted this use case can edit and resubmit it.")
-    if uc.status is not Status.CHANGES_REQUESTED:
-        raise HubError(f"#{uc.id} is already back with the hub; nothing to resubmit.")
+    uc = session.core.read(services.use_case_to_edit, actor, button.use_case_id)
     reviewer = uc.review.decided_by.name if uc.review and uc.review.decided_by else "The reviewer"
     note = [f"{reviewer} asked for changes:", *quoted(uc.review.reason if uc.review else "")]
     result = fill_intake(

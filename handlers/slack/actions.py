@@ -14,8 +14,8 @@ from handlers.slack.ids import Action
 from handlers.slack.middleware import reviewers_only, telling_errors
 from handlers.slack.modals import Draft, ModalContext, build_reason_modal, build_reassign_modal, changes_note
 from intake import hub, services
-from intake.errors import FieldErrors, HubError, NotAllowed
-from intake.schema import Decision, Status
+from intake.errors import FieldErrors, HubError
+from intake.schema import Decision
 from intake.views import Actor
 
 
@@ -124,11 +124,7 @@ def handle_edit_resubmit(
     core: Core = context["core"]
     actor: Actor = context["actor"]
     with telling_errors(respond, context, client):
-        uc = core.read(services.get_use_case, services.parse_id(str(action.get("value", ""))))
-        if uc.submitter.id != actor.person_id:
-            raise NotAllowed("Only the person who submitted this use case can edit and resubmit it.")
-        if uc.status is not Status.CHANGES_REQUESTED:
-            raise HubError(f"#{uc.id} is already back with the hub; nothing to resubmit.")
+        uc = core.read(services.use_case_to_edit, actor, services.parse_id(str(action.get("value", ""))))
         reviewer = uc.review.decided_by.name if uc.review and uc.review.decided_by else "The reviewer"
         note = changes_note(uc.review.reason if uc.review else None, reviewer)
         draft = Draft.of(uc.submission())
