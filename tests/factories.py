@@ -12,6 +12,20 @@ from tests.fakes.signed import select as pick
 T0 = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)
 
 
+# A low-risk internal use case: the answers most domain tests start from.
+ANSWERS: dict[str, Any] = {
+    "title": "Summarise support tickets",
+    "problem": "Agents spend hours reading long ticket threads.",
+    "department": "Support",
+    "benefit": "Faster replies",
+    "success_metric": "handling time -20%",
+    "data_availability": "available",
+    "data_sensitivity": "internal",
+    "people_affected": "internal",
+    "autonomy": "assistive",
+}
+
+
 def intake_values(**overrides: Any) -> dict[str, dict[str, Any]]:
     """A complete intake modal's `view.state.values`; override any field's block."""
     answers = {

@@ -19,6 +19,7 @@ from storage import repo
 from storage.db import UnitOfWork
 from storage.models import AuditEvent, Department, HubSetting, Person
 from tests.conftest import NOW, make_actor
+from tests.factories import ANSWERS
 
 UowFactory = Callable[[], UnitOfWork]
 LEAD_ONLY = "Only hub leads can change the hub's set-up. Ask a lead (see /hub help)."
@@ -54,17 +55,7 @@ def audits(sf: sessionmaker[Session], action: str) -> list[AuditEvent]:
 
 
 def submit(uow: UowFactory, actor: Actor, **overrides: Any) -> Any:
-    base: dict[str, Any] = {
-        "title": "Summarise support tickets",
-        "problem": "Agents spend hours reading long ticket threads.",
-        "department": "Support",
-        "benefit": "Faster replies",
-        "success_metric": "handling time -20%",
-        "data_availability": "available",
-        "data_sensitivity": "internal",
-        "people_affected": "internal",
-        "autonomy": "assistive",
-    }
+    base = ANSWERS
     with uow() as u:
         return services.submit_use_case(u, actor, Submission(**(base | overrides)), now=NOW).use_case
 

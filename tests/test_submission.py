@@ -10,22 +10,13 @@ from pydantic import ValidationError
 
 from intake.schema import Affected, Autonomy, DataAvailability, Sensitivity, Submission
 from tests.conftest import NOW
+from tests.factories import ANSWERS
 
 TODAY = NOW.date()
 
 
 def answers(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "title": "Summarise support tickets",
-        "problem": "Agents spend hours reading long ticket threads.",
-        "department": "Support",
-        "benefit": "Faster replies",
-        "success_metric": "handling time -20%",
-        "data_availability": "available",
-        "data_sensitivity": "internal",
-        "people_affected": "internal",
-        "autonomy": "assistive",
-    }
+    base = ANSWERS
     return base | overrides
 
 

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from intake.schema import Affected, Autonomy, DataAvailability, RiskTier, Route, Sensitivity, Submission
 from intake.triage import Guidelines, risk_tier, triage
+from tests.factories import ANSWERS
 
 LOW_REASON = "Low: internal or no sensitive data, internal users, a person stays in charge"
 MEETS = "Meets the hub's self-serve guidelines"
@@ -16,17 +17,7 @@ MEETS = "Meets the hub's self-serve guidelines"
 
 def answers(**overrides: Any) -> Submission:
     """A low-risk internal submission, with the answers a test cares about replaced."""
-    base: dict[str, Any] = {
-        "title": "Summarise support tickets",
-        "problem": "Agents spend hours reading long ticket threads.",
-        "department": "Support",
-        "benefit": "Faster replies",
-        "success_metric": "handling time -20%",
-        "data_availability": DataAvailability.AVAILABLE,
-        "data_sensitivity": Sensitivity.INTERNAL,
-        "people_affected": Affected.INTERNAL,
-        "autonomy": Autonomy.ASSISTIVE,
-    }
+    base = ANSWERS
     return Submission(**(base | overrides))
 
 
