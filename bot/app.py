@@ -51,7 +51,11 @@ def open_database(settings: Settings) -> sessionmaker[Session]:
     """A session factory; the embedded SQLite default is migrated on start, other databases must be current."""
     if is_embedded(settings.database_url):
         upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        connect_timeout=settings.database_connect_timeout,
+        statement_timeout=settings.database_statement_timeout,
+    )
     if not is_current(engine):
         raise NotConfigured("The database schema is not current. Run `hubspoke db upgrade` first.")
     return make_session_factory(engine)
@@ -64,9 +68,16 @@ def create_app(
     llm: Any = None,
     session_factory: sessionmaker[Session] | None = None,
     clock: Callable[[], dt.datetime] = utcnow,
-    outbox_interval: float = 2.0,
+    outbox_interval: float = 0.5,
+    deliver: bool | None = None,
+    listen: bool = True,
 ) -> Hubspoke:
-    """Build everything; nothing connects before this is called. Pass fakes for `chat` in tests."""
+    """Build everything; nothing connects before this is called. Pass fakes for `chat` in tests.
+
+    `deliver` says whether this process runs an outbox worker (default: settings.delivers_in_process,
+    that is on the embedded SQLite only); `listen=False` builds the chat ports without the Slack
+    listeners (the worker and the clock process send, they do not answer requests).
+    """
     factory = session_factory or open_database(settings)
     core = Core(settings=settings, session_factory=factory, clock=clock)
     slack_app: App | None = None
@@ -75,14 +86,17 @@ def create_app(
         from handlers.slack.chat import SlackChat
 
         client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-        slack_app = build_bolt_app(core, client, signing_secret=secret)
+        if listen:
+            secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+            slack_app = build_bolt_app(core, client, signing_secret=secret)
         if chat is None:
-            chat = SlackChat(client, settings.hub_channel)
+            chat = SlackChat(client, settings.hub_channel, post_interval=settings.slack_post_interval)
         if not settings.hub_channel:
             log.warning("HUB_CHANNEL is not set: review cards have nowhere to go until it is")
     worker = None
-    if chat is not None:
-        worker = OutboxWorker(factory, chat, interval=outbox_interval, clock=clock)
+    if chat is not None and (settings.delivers_in_process if deliver is None else deliver):
+        worker = OutboxWorker(
+            factory, chat, concurrency=settings.outbox_concurrency, interval=outbox_interval, clock=clock
+        )
         core.on_commit.append(worker.wake)
     return Hubspoke(settings=settings, core=core, chat=chat, outbox=worker, slack=slack_app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -37,10 +38,32 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+@dataclass(frozen=True)
+class Profile:
+    """What a platform says about a person: display name, time zone, e-mail (any may be unknown)."""
+
+    name: str | None = None
+    tz: str | None = None
+    email: str | None = None
+
+
 class ChatPort(Protocol):
-    """What core services need from a chat platform to send and edit messages."""
+    """What core services need from a chat platform to send and edit messages.
+
+    `post_interval` is the least time between two posts to one conversation the platform allows;
+    `bucket(operation)` names the rate-limit bucket an outbox operation spends (a 429 pauses it).
+    """
 
     platform: str
+    post_interval: float
+
+    def bucket(self, operation: str) -> str:
+        """The platform's rate-limit bucket for an outbox operation (post, update, profile)."""
+        ...
+
+    def fetch_profile(self, to: Recipient) -> Profile | None:
+        """The person's profile as the platform knows it, or None when it cannot say."""
+        ...
 
     def post(self, notice: Notice, *, channel: str | None = None, to: Recipient | None = None) -> Posted:
         """Post a notice to a channel (`hub` is the hub channel) or as a DM to a person."""
@@ -62,24 +85,49 @@ class Sent:
 
 @dataclass
 class FakeChat:
-    """A ChatPort that keeps a transcript instead of talking to a platform."""
+    """A ChatPort that keeps a transcript instead of talking to a platform.
+
+    `delay` makes each send take that long (outside the lock, so concurrent sends overlap);
+    `max_in_flight` records the most sends it ever had at once.
+    """
 
     platform: str = "slack"
+    post_interval: float = 0.0
+    delay: float = 0.0
+    profiles: dict[int, Profile] = field(default_factory=dict)  # what fetch_profile answers, by person id
     transcript: list[Sent] = field(default_factory=list)
     fail_next: list[DeliveryError] = field(default_factory=list)
+    max_in_flight: int = 0
+    _in_flight: int = 0
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def post(self, notice: Notice, *, channel: str | None = None, to: Recipient | None = None) -> Posted:
+    def _begin(self) -> None:
         with self._lock:
             if self.fail_next:
                 raise self.fail_next.pop(0)
-            destination = channel if channel is not None else f"dm:{to.name if to else '?'}"
-            self.transcript.append(Sent("post", destination, notice))
-            return Posted(channel=destination, ts=f"{next(self._ts)}.000")
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        if self.delay:
+            time.sleep(self.delay)
+
+    def _end(self, sent: Sent) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self.transcript.append(sent)
+
+    def post(self, notice: Notice, *, channel: str | None = None, to: Recipient | None = None) -> Posted:
+        self._begin()
+        destination = channel if channel is not None else f"dm:{to.name if to else '?'}"
+        self._end(Sent("post", destination, notice))
+        return Posted(channel=destination, ts=f"{next(self._ts)}.000")
 
     def update(self, posted: Posted, notice: Notice) -> None:
-        with self._lock:
-            if self.fail_next:
-                raise self.fail_next.pop(0)
-            self.transcript.append(Sent("update", posted.channel, notice))
+        self._begin()
+        self._end(Sent("update", posted.channel, notice))
+
+    def bucket(self, operation: str) -> str:
+        return operation
+
+    def fetch_profile(self, to: Recipient) -> Profile | None:
+        return self.profiles.get(to.person_id)

@@ -64,6 +64,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.info("connected to Slack over Socket Mode; /healthz on %s:%s", args.host, args.port)
     else:
         log.info("Slack requests at http://%s:%s/slack/events", args.host, args.port)
+    if app.outbox is None:
+        log.info("this process does not deliver the outbox: run `hubspoke worker` beside it (see README, 'At scale')")
 
     config = uvicorn.Config(asgi, host=args.host, port=args.port, log_level="info", access_log=False)
     server = uvicorn.Server(config)
@@ -84,11 +86,33 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_clock(_: argparse.Namespace) -> int:
-    """Run the scheduler: outbox retries and review reminders."""
+    """Run the scheduler (review reminders); what it sends goes to the outbox."""
     from bot.clock import run_clock
 
     settings = _settings()
-    run_clock(create_app(settings))
+    run_clock(create_app(settings, deliver=False, listen=False))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Deliver the outbox until SIGTERM or Ctrl-C, then finish the sends in flight."""
+    import signal
+    import threading
+
+    settings = _settings()
+    missing = [name for name in settings.missing_for_slack() if name == "SLACK_BOT_TOKEN"]
+    if missing:
+        print("hubspoke: the worker sends to Slack: SLACK_BOT_TOKEN is not set.", file=sys.stderr)
+        return 2
+    app = create_app(settings, deliver=True, listen=False)
+    assert app.outbox is not None
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    app.outbox.start()
+    done.wait()
+    log.info("worker stopping: finishing %d send(s) in flight", app.outbox.busy())
+    app.outbox.stop()
     return 0
 
 
@@ -149,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     sub.add_parser("clock", help="run scheduled jobs (one process only)").set_defaults(func=cmd_clock)
+    sub.add_parser("worker", help="deliver the outbox (as many processes as load needs)").set_defaults(func=cmd_worker)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)

@@ -1,4 +1,8 @@
-"""The clock process: one APScheduler instance running Hubspoke's scheduled jobs."""
+"""The clock process: one APScheduler instance running Hubspoke's scheduled jobs.
+
+It only schedules: what a job sends goes into the outbox, which `hubspoke worker` (or, on the
+embedded SQLite, `hubspoke run`) delivers.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.app import Hubspoke
 from bot.core import Core
-from bot.outbox import deliver_due
 from intake.reminders import remind_waiting_reviews
 from storage.models import JobRun
 
@@ -46,17 +49,10 @@ def remind_reviews(core: Core, now: dt.datetime | None = None) -> dict[str, int]
     )
 
 
-def retry_outbox(app: Hubspoke) -> None:
-    """Every 30 s: deliver outbox messages whose retry time has come (web replicas do it too)."""
-    if app.chat is not None:
-        deliver_due(app.core.session_factory, app.chat, now=app.core.now())
-
-
 def build_scheduler(app: Hubspoke) -> BlockingScheduler:
     """The scheduler with every job registered under a stable id, in the hub's time zone."""
     scheduler = BlockingScheduler(timezone=app.settings.zone, job_defaults=JOB_DEFAULTS)
     scheduler.add_job(remind_reviews, "cron", minute=5, args=[app.core], id="remind_reviews", replace_existing=True)
-    scheduler.add_job(retry_outbox, "interval", seconds=30, args=[app], id="retry_outbox", replace_existing=True)
     return scheduler
 
 

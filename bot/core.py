@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -36,17 +35,15 @@ class Core:
         self._reads = read_only(self.session_factory)
         self._expertise: ExpertiseIndex | None = None
         self._actors: dict[str, tuple[float, Actor]] = {}
-        # Writes a listener starts after acking run here, two at a time, so they never hold up the
-        # threads that answer Slack (and on SQLite they do not pile up on the write lock).
-        self._later = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hubspoke-later")
-
-    def later(self, work: Callable[[], None]) -> None:
-        """Run `work` soon, off the thread that answers the request; it must handle its own errors."""
-        self._later.submit(work)
 
     def forget_actors(self) -> None:
         """Drop cached roles after they change here (other replicas catch up within ACTOR_TTL)."""
         self._actors.clear()
+
+    def forget_actor(self, slack_user_id: str | None) -> None:
+        """Drop one person's cached roles, so the next look is fresh."""
+        if slack_user_id:
+            self._actors.pop(slack_user_id, None)
 
     @property
     def expertise(self) -> ExpertiseIndex:
@@ -78,8 +75,8 @@ class Core:
     def slack_actor(self, slack_user_id: str, name: str | None = None) -> tuple[Actor, bool]:
         """The Actor behind a Slack user id (cached for ACTOR_TTL); True when this is their first request.
 
-        Services check roles again against the database, so a stale cache can only delay a
-        "not a reviewer" answer, never let anyone decide.
+        Services re-read roles in the transaction that records a decision, so a stale cache can
+        never let a removed reviewer decide; it only spares a query on the way to that check.
         """
         cached = self._actors.get(slack_user_id)
         if cached is not None and time.monotonic() - cached[0] < ACTOR_TTL:

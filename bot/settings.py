@@ -24,6 +24,15 @@ class Settings(BaseSettings):
         default=None, description="Web API base URL override, e.g. https://slack.com/api/"
     )
     database_url: str = DEFAULT_DATABASE_URL
+    database_connect_timeout: float = Field(default=5.0, gt=0, description="seconds to wait for a connection")
+    database_statement_timeout: float = Field(default=5.0, gt=0, description="seconds a query may run")
+    outbox_in_process: bool | None = Field(
+        default=None, description="deliver the outbox in the web process; unset: only on the embedded SQLite"
+    )
+    outbox_concurrency: int = Field(default=8, ge=1, le=64, description="sends in flight per worker")
+    slack_post_interval: float = Field(
+        default=1.0, ge=0, description="seconds between two posts to one Slack conversation (Slack allows ~1/s)"
+    )
     hub_channel: str | None = Field(default=None, description="Slack channel id of the hub")
     hub_leads: Annotated[frozenset[str], NoDecode] = frozenset()
     hub_timezone: str = "UTC"
@@ -70,6 +79,16 @@ class Settings(BaseSettings):
         if self.slack_signing_secret is None and not self.socket_mode:
             missing.append("SLACK_SIGNING_SECRET")
         return missing
+
+    @property
+    def embedded_database(self) -> bool:
+        """True on the embedded SQLite default, where one process does everything."""
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def delivers_in_process(self) -> bool:
+        """Whether `hubspoke run` delivers the outbox itself (else `hubspoke worker` does)."""
+        return self.embedded_database if self.outbox_in_process is None else self.outbox_in_process
 
     @property
     def zone(self) -> ZoneInfo:

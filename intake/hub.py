@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from intake.errors import HubError, NotAllowed, NotFound
 from intake.schema import Sensitivity
@@ -52,8 +53,11 @@ def resolve_slack_actor(
     is_lead = slack_user_id in leads
     if person.is_lead != is_lead:
         person.is_lead = is_lead
-    if s.new or s.dirty:
+    if created or s.new or s.dirty:
         try:
+            if created:
+                s.flush()
+                _read_profile_later(s, person, now)
             uow.commit()
         except IntegrityError:  # the same person's first two requests raced; the other one won
             s.rollback()
@@ -138,11 +142,30 @@ def _lookup(uow: UnitOfWork, user_id: str, platform: str) -> Person | None:
     return repo.person_by_slack_id(uow.session, user_id)
 
 
+def _read_profile_later(session: Session, person: Person, now: dt.datetime) -> None:
+    """Queue reading a new person's profile (real name, time zone) from their platform, as durable work."""
+    repo.enqueue(session, {}, operation="profile", person_id=person.id, at=now)
+
+
+def apply_profile(uow: UnitOfWork, person_id: int, name: str | None, tz: str | None) -> None:
+    """Store the display name and time zone a platform reports for a person."""
+    person = uow.session.get(Person, person_id)
+    if person is None:
+        return
+    _set_profile(person, name, tz)
+    uow.commit()
+
+
 def update_profile(uow: UnitOfWork, slack_user_id: str, *, name: str | None, tz: str | None) -> None:
-    """Store the display name and time zone the platform reports for a person."""
+    """Store the display name and time zone Slack reports for a person."""
     person = repo.person_by_slack_id(uow.session, slack_user_id)
     if person is None:
         return
+    _set_profile(person, name, tz)
+    uow.commit()
+
+
+def _set_profile(person: Person, name: str | None, tz: str | None) -> None:
     if name:
         person.name = name
     if tz:
@@ -151,7 +174,6 @@ def update_profile(uow: UnitOfWork, slack_user_id: str, *, name: str | None, tz:
             person.tz = tz
         except (ZoneInfoNotFoundError, ValueError):
             pass
-    uow.commit()
 
 
 def _person_for(
@@ -166,6 +188,8 @@ def _person_for(
         person.created_at = now
         uow.session.add(person)
         uow.session.flush()
+        if platform == SLACK:
+            _read_profile_later(uow.session, person, now)
     return person
 
 

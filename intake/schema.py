@@ -8,6 +8,8 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from intake.text import clean_text
+
 
 class Sensitivity(StrEnum):
     NONE = "none"
@@ -136,6 +138,9 @@ def parse_stage(text: str) -> Stage | None:
 
 
 MAX_TITLE = 120
+# In Slack's mrkdwn `<url|label>` a `|` starts the label, so `https://evil.example/x|https://intranet.example`
+# would show one address and open another; `<`, `>` and quotes end or break a link on other surfaces.
+LINK_FORBIDDEN = frozenset('|<>"`\\')
 MAX_TEXT = 2500
 
 
@@ -157,6 +162,12 @@ class Submission(BaseModel):
     target_date: dt.date | None = None
     links: tuple[str, ...] = ()
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _clean(cls, value: object) -> object:
+        # Whatever surface it came from: no NUL or control bytes, no lone surrogates (every backend stores it).
+        return clean_text(value) if isinstance(value, str) else value
+
     @field_validator("links", mode="before")
     @classmethod
     def _split_links(cls, value: object) -> object:
@@ -168,9 +179,14 @@ class Submission(BaseModel):
     @classmethod
     def _links_are_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for link in value:
+            shown = link if len(link) <= 80 else link[:79] + "…"
+            if bad := next((c for c in link if c in LINK_FORBIDDEN), None):
+                raise ValueError(f"{shown} contains '{bad}', which chat apps read as the end of a link; remove it")
             parsed = urlparse(link)
-            if parsed.scheme not in ("http", "https") or not parsed.netloc:
-                raise ValueError(f"{link} is not a web link (it should start with https://)")
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ValueError(f"{shown} is not a web link (it should start with https://)")
+            if len(link) > 500:
+                raise ValueError(f"{shown} is longer than 500 characters")
         if len(value) > 10:
             raise ValueError("at most 10 links")
         return value

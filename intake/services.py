@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -17,7 +18,7 @@ from intake.triage import Guidelines, triage
 from intake.views import Actor, Change, SubmitResult, UseCaseView, jsonable
 from storage import evidence, repo
 from storage.db import UnitOfWork
-from storage.models import Department, Person, Review, UseCase
+from storage.models import Department, Person, RequestKey, Review, UseCase
 
 GUIDELINES_KEY = "guidelines"
 REASON_REQUIRED = {Decision.REJECT, Decision.REQUEST_CHANGES}
@@ -32,6 +33,19 @@ def load_guidelines(session: Session) -> Guidelines:
     """The hub's self-serve guidelines, or the defaults when no lead has set them."""
     stored = repo.get_setting(session, GUIDELINES_KEY)
     return Guidelines.model_validate(stored) if stored else Guidelines()
+
+
+def _require_decider(session: Session, actor: Actor, refusal: str) -> None:
+    """Refuse unless the actor is a reviewer or lead as stored now, read in the deciding transaction.
+
+    The Actor an adapter passes may be seconds old (a cache, or another replica's view); a reviewer
+    removed since must not decide. The CLI's SYSTEM actor (no person) is the hub itself.
+    """
+    if actor.person_id == 0 and actor.is_lead:
+        return
+    person = session.get(Person, actor.person_id, populate_existing=True)
+    if person is None or not (person.is_reviewer or person.is_lead):
+        raise NotAllowed(refusal)
 
 
 def _get_use_case(session: Session, use_case_id: int) -> UseCase:
@@ -142,9 +156,44 @@ def _update_card(session: Session, view: UseCaseView, now: dt.datetime, note: st
     repo.enqueue(session, payload, operation="update", ref_key=card_key(view.id, view.review.round), at=now)
 
 
-def submit_use_case(uow: UnitOfWork, actor: Actor, sub: Submission, *, now: dt.datetime) -> SubmitResult:
-    """Record a new use case, triage it, route it, and queue the notices; committed on return."""
+def _replayed(session: Session, request_key: str | None) -> SubmitResult | None:
+    """The result of a request already carried out under `request_key` (a replayed submission), if any."""
+    if request_key is None:
+        return None
+    done = session.get(RequestKey, request_key)
+    if done is None or done.use_case_id is None:
+        return None
+    uc = _get_use_case(session, done.use_case_id)
+    view = UseCaseView.of(uc, repo.current_review(session, uc.id))
+    return SubmitResult(use_case=view, resubmitted=view.review is not None and view.review.round > 1, replayed=True)
+
+
+def _commit_once(uow: UnitOfWork, request_key: str | None, use_case_id: int, now: dt.datetime) -> SubmitResult | None:
+    """Commit, recording `request_key`; when a concurrent replay committed it first, that one's result."""
+    if request_key is not None:
+        uow.session.add(RequestKey(key=request_key, use_case_id=use_case_id, created_at=now))
+    try:
+        uow.commit()
+    except IntegrityError:
+        uow.session.rollback()
+        replayed = _replayed(uow.session, request_key)
+        if replayed is None:
+            raise
+        return replayed
+    return None
+
+
+def submit_use_case(
+    uow: UnitOfWork, actor: Actor, sub: Submission, *, request_key: str | None = None, now: dt.datetime
+) -> SubmitResult:
+    """Record a new use case, triage it, route it, and queue the notices; committed on return.
+
+    `request_key` makes a submission idempotent: the same key again returns the first result and
+    stores nothing (a replayed or double-sent form).
+    """
     s = uow.session
+    if replayed := _replayed(s, request_key):
+        return replayed
     _check(sub, now.date())
     department = _resolve_department(s, sub.department, actor, now)
     result = triage(sub, load_guidelines(s))
@@ -175,7 +224,8 @@ def submit_use_case(uow: UnitOfWork, actor: Actor, sub: Submission, *, now: dt.d
     else:
         _post_card(s, view, matched, now)
     repo.enqueue(s, jsonable(Receipt(use_case=view)), person_id=actor.person_id, at=now)
-    uow.commit()
+    if replayed := _commit_once(uow, request_key, uc.id, now):
+        return replayed
     return SubmitResult(use_case=view, matched_skills=matched)
 
 
@@ -213,10 +263,18 @@ def use_case_to_edit(uow: UnitOfWork, actor: Actor, use_case_id: int) -> UseCase
 
 
 def resubmit_use_case(
-    uow: UnitOfWork, actor: Actor, use_case_id: int, sub: Submission, *, now: dt.datetime
+    uow: UnitOfWork,
+    actor: Actor,
+    use_case_id: int,
+    sub: Submission,
+    *,
+    request_key: str | None = None,
+    now: dt.datetime,
 ) -> SubmitResult:
-    """Send an edited use case back to its reviewer after changes were requested."""
+    """Send an edited use case back to its reviewer after changes were requested (idempotent on `request_key`)."""
     s = uow.session
+    if replayed := _replayed(s, request_key):
+        return replayed
     uc = _get_use_case(s, use_case_id)
     _check_editable(uc, actor)
     _check(sub, now.date())
@@ -257,7 +315,8 @@ def resubmit_use_case(
     )
     _post_card(s, view, matched, now)
     repo.enqueue(s, jsonable(Receipt(use_case=view, resubmitted=True)), person_id=actor.person_id, at=now)
-    uow.commit()
+    if replayed := _commit_once(uow, request_key, uc.id, now):
+        return replayed
     return SubmitResult(use_case=view, matched_skills=matched, resubmitted=True)
 
 
@@ -279,9 +338,8 @@ def decide(
     now: dt.datetime,
 ) -> UseCaseView:
     """Record a reviewer's decision once; a second click is told who decided first."""
-    if not actor.can_decide:
-        raise NotAllowed("Only hub reviewers can decide on use cases.")
     s = uow.session
+    _require_decider(s, actor, "Only hub reviewers can decide on use cases.")
     uc = _get_use_case(s, use_case_id)
     if uc.submitter_id == actor.person_id:
         raise NotAllowed("You submitted this use case, so another hub reviewer decides on it.")
@@ -347,9 +405,8 @@ def assign_reviewer(
     now: dt.datetime,
 ) -> UseCaseView:
     """Give an undecided review to another reviewer (reassign, or pick one when routing found none)."""
-    if not actor.can_decide:
-        raise NotAllowed("Only hub reviewers and leads can assign reviews.")
     s = uow.session
+    _require_decider(s, actor, "Only hub reviewers and leads can assign reviews.")
     uc = _get_use_case(s, use_case_id)
     review = repo.current_review(s, uc.id)
     if review is None:
@@ -426,12 +483,19 @@ def get_use_case(uow: UnitOfWork, use_case_id: int) -> UseCaseView:
     return UseCaseView.of(uc, repo.current_review(uow.session, uc.id))
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on every backend
+
+
 def parse_id(text: str) -> int:
-    """A use case id from `12` or `#12`, or a HubError saying what was expected."""
+    """A use case id from `12` or `#12`, or a HubError saying what was expected (or that there is none)."""
     cleaned = text.strip().lstrip("#")
-    if not cleaned.isdigit():
-        raise HubError(f"'{text}' is not a use case id; ids look like #12.")
-    return int(cleaned)
+    if not (cleaned.isascii() and cleaned.isdigit()):
+        shown = text.strip()[:40] or "(nothing)"
+        raise HubError(f"'{shown}' is not a use case id; ids look like #12.")
+    number = int(cleaned[:40])
+    if number > MAX_ID or len(cleaned) > 40:
+        raise NotFound(f"There is no use case #{cleaned[:20]}{'…' if len(cleaned) > 20 else ''}.")
+    return number
 
 
 def my_use_cases(uow: UnitOfWork, actor: Actor) -> list[UseCaseView]:

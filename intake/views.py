@@ -177,6 +177,7 @@ class SubmitResult(BaseModel):
     use_case: UseCaseView
     matched_skills: list[str] = []
     resubmitted: bool = False
+    replayed: bool = False  # the same request was carried out before; nothing new was stored
 
 
 def jsonable(model: BaseModel) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,11 +22,20 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 READ_ONLY = "hubspoke_read_only"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys, a busy timeout and write-safe transactions."""
+def make_engine(
+    url: str, *, connect_timeout: float | None = None, statement_timeout: float | None = None, **kwargs: Any
+) -> Engine:
+    """An engine for `url`, with SQLite's WAL, foreign keys and write-safe transactions.
+
+    `connect_timeout` and `statement_timeout` (seconds) bound how long a call can wait on a database
+    that has stopped answering: on PostgreSQL the connect timeout, TCP keepalives and a TCP user
+    timeout (a black-holed server is given up on), and `statement_timeout` for each query; on SQLite
+    the busy timeout. Without them (migrations) statements may run as long as they need.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        busy_ms = int((statement_timeout or 30) * 1000)
+        engine = create_engine(url, connect_args={"timeout": busy_ms / 1000, "check_same_thread": False}, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -35,7 +45,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             if parsed.database and parsed.database != ":memory:":
                 cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -49,7 +59,28 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    connect_args: dict[str, Any] = {}
+    if connect_timeout:
+        wait = max(1, math.ceil(connect_timeout))
+        connect_args.update(
+            connect_timeout=wait,
+            keepalives=1,
+            keepalives_idle=wait,
+            keepalives_interval=1,
+            keepalives_count=3,
+            tcp_user_timeout=wait * 1000,
+        )
+        kwargs.setdefault("pool_timeout", wait)
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    if statement_timeout:
+
+        @event.listens_for(engine, "connect")
+        def _pg_connect(dbapi_connection: Any, _record: Any) -> None:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET statement_timeout = {int(statement_timeout * 1000)}")
+            dbapi_connection.commit()
+
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

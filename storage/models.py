@@ -157,41 +157,72 @@ class AuditEvent(Base):
 
 
 class OutboxMessage(Base):
-    """An outbound message written in the same transaction as the change that caused it."""
+    """An outbound message (or a piece of durable work) written in the same transaction as its cause.
+
+    Delivery claims a row with a lease (`locked_until`, `lease_owner`) that the worker renews while it
+    sends and releases when it records the result, so two healthy workers never send the same row.
+    `destination` names the conversation it goes to ("hub", "person:12", "channel:C1", "ref:<key>"):
+    one message per destination is in flight at a time, in order, and posts to it are paced.
+    """
 
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     platform: Mapped[str] = mapped_column(String(16), default="slack")
-    # post: a new message (to a channel id, or a person's DM); update: edit the message behind `ref_key`.
+    # post: a new message (to a channel id, or a person's DM); update: edit the message behind `ref_key`;
+    # profile: read a person's profile from their platform (durable work started by a request).
     operation: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str | None] = mapped_column(String(64))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     ref_key: Mapped[str | None] = mapped_column(String(120), index=True)
+    destination: Mapped[str] = mapped_column(String(160), default="")
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     locked_until: Mapped[dt.datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
     delivered_at: Mapped[dt.datetime | None]
     failed_at: Mapped[dt.datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
 Index("ix_outbox_pending", OutboxMessage.delivered_at, OutboxMessage.failed_at, OutboxMessage.next_attempt_at)
+Index("ix_outbox_destination", OutboxMessage.destination, OutboxMessage.delivered_at)
 
 
 class MessageRef(Base):
-    """Where a delivered message landed, so later updates can edit it in place."""
+    """Where a delivered message landed, so later updates can edit every copy in place."""
 
     __tablename__ = "message_refs"
-    __table_args__ = (UniqueConstraint("ref_key", "channel"),)
+    # One row per message: a review card posted twice to the same DM (A, then B, then A again) has two.
+    __table_args__ = (UniqueConstraint("platform", "channel", "ts"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ref_key: Mapped[str] = mapped_column(String(120), index=True)
     platform: Mapped[str] = mapped_column(String(16), default="slack")
     channel: Mapped[str] = mapped_column(String(64))
     ts: Mapped[str] = mapped_column(String(64))
+
+
+class DeliveryPause(Base):
+    """A platform asked us to slow down (HTTP 429): nothing in `bucket` is sent before `until`, by any worker."""
+
+    __tablename__ = "delivery_pauses"
+
+    bucket: Mapped[str] = mapped_column(String(120), primary_key=True)  # e.g. "slack:chat.postMessage"
+    until: Mapped[dt.datetime]
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class RequestKey(Base):
+    """A request already carried out (a modal submission's view id and hash), so a replay changes nothing."""
+
+    __tablename__ = "request_keys"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    use_case_id: Mapped[int | None] = mapped_column(ForeignKey("use_cases.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class ProcessedEvent(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -19,6 +19,8 @@ from storage.models import (
     Review,
     UseCase,
 )
+
+OUTBOX_CHANNEL = "hubspoke_outbox"  # PostgreSQL NOTIFY channel workers listen on
 
 
 def department_key(name: str) -> str:
@@ -105,6 +107,15 @@ def audit(
     )
 
 
+def destination_of(operation: str, *, channel: str | None, person_id: int | None, ref_key: str | None) -> str:
+    """The conversation an outbox row goes to: rows to one destination are sent one at a time, in order."""
+    if operation == "update":
+        return f"ref:{ref_key}"
+    if person_id is not None:
+        return f"person:{person_id}"
+    return "hub" if channel == "hub" else f"channel:{channel}"
+
+
 def enqueue(
     session: Session,
     payload: dict[str, Any],
@@ -114,21 +125,27 @@ def enqueue(
     person_id: int | None = None,
     ref_key: str | None = None,
     operation: str = "post",
+    platform: str = "slack",
 ) -> None:
-    """Stage an outbound message in the outbox, in the caller's transaction."""
+    """Stage an outbound message (or durable work) in the outbox, in the caller's transaction."""
     if operation == "post" and (channel is None) == (person_id is None):
         raise ValueError("a post goes to exactly one of channel or person")
     session.add(
         OutboxMessage(
             operation=operation,
+            platform=platform,
             channel=channel,
             person_id=person_id,
             ref_key=ref_key,
+            destination=destination_of(operation, channel=channel, person_id=person_id, ref_key=ref_key),
             payload=payload,
             created_at=at,
             next_attempt_at=at,
         )
     )
+    if session.get_bind().dialect.name == "postgresql":
+        # Wakes every worker LISTENing when this transaction commits (repeats in one transaction fold into one).
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
 
 
 def get_setting(session: Session, key: str) -> dict[str, Any] | None:
@@ -155,3 +172,26 @@ def claim_event(session: Session, event_id: str, at: dt.datetime) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def _insert_for(session: Session, model: type[Any]) -> Any:
+    """The dialect's INSERT with ON CONFLICT support (SQLite and PostgreSQL share the API)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(model)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(model)
+
+
+def insert_ignoring_duplicates(session: Session, model: type[Any], values: dict[str, Any], keys: list[str]) -> None:
+    """INSERT a row unless one with the same `keys` exists (no exception, no savepoint)."""
+    session.execute(_insert_for(session, model).values(**values).on_conflict_do_nothing(index_elements=keys))
+
+
+def upsert(session: Session, model: type[Any], values: dict[str, Any], keys: list[str]) -> None:
+    """INSERT a row, or update the one with the same `keys` to `values`."""
+    stmt = _insert_for(session, model).values(**values)
+    changes = {k: stmt.excluded[k] for k in values if k not in keys}
+    session.execute(stmt.on_conflict_do_update(index_elements=keys, set_=changes))

@@ -156,8 +156,9 @@ def scenario(database_url: str) -> Iterator[Scenario]:
         database_url=database_url,
         hub_channel=HUB_CHANNEL,
         hub_leads="ULEAD",
+        slack_post_interval=0.2,  # paced as in production (1 s there), a little faster for the tests
     )
-    app = create_app(settings, outbox_interval=0.2)
+    app = create_app(settings, outbox_interval=0.2, deliver=True)
     try:
         with serve(build_asgi(app)) as base:
             yield Scenario(app=app, api=api, slack=SignedSlack(f"{base}/slack/events", api.hook_url), url=base)

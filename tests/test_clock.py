@@ -10,12 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import Hubspoke
-from bot.clock import build_scheduler, remind_reviews, retry_outbox
+from bot.clock import build_scheduler, remind_reviews
 from bot.core import Core
 from bot.settings import Settings
 from handlers.slack.chat import render
@@ -157,14 +156,12 @@ def test_scheduler_registers_named_jobs_with_coalesce_and_an_hour_of_grace(core:
         scheduler.shutdown(wait=False)
         thread.join(5)
 
-    assert set(jobs) == {"remind_reviews", "retry_outbox"}
+    assert set(jobs) == {"remind_reviews"}  # the clock only schedules; workers deliver
     for job in jobs.values():
         assert job.coalesce is True and job.misfire_grace_time == 3600 and job.max_instances == 1
-    remind, retry = jobs["remind_reviews"], jobs["retry_outbox"]
+    remind = jobs["remind_reviews"]
     assert remind.func is remind_reviews and remind.args == (core,)
     assert isinstance(remind.trigger, CronTrigger) and str(remind.trigger.fields[6]) == "5"  # minute 5, hourly
     assert str(remind.trigger.fields[5]) == "*"
     assert remind.trigger.timezone == ZoneInfo("Europe/London")
-    assert retry.func is retry_outbox and isinstance(retry.trigger, IntervalTrigger)
-    assert retry.trigger.interval == dt.timedelta(seconds=30)
     assert scheduler.timezone == ZoneInfo("Europe/London")

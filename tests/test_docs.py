@@ -37,8 +37,9 @@ def test_every_setting_is_documented_in_readme_and_env_sample() -> None:
         assert env in sample, f"{env} missing from .env.sample"
 
 
-def test_procfile_runs_web_and_one_clock() -> None:
+def test_procfile_runs_web_worker_and_one_clock() -> None:
     procs = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
     assert procs["web"].startswith("hubspoke run") and "$PORT" in procs["web"]
     assert procs["clock"] == "hubspoke clock"
+    assert procs["worker"] == "hubspoke worker"
     assert procs["release"] == "hubspoke db upgrade"

@@ -83,7 +83,7 @@ def test_low_risk_use_case_goes_ahead_self_serve(scenario: Scenario) -> None:
     assert not any("Approve" in text for text in by_channel.values())
     # Nothing else is queued: no review round, no card for a reviewer.
     assert scalar(sc, select(func.count()).select_from(Review)) == 0
-    assert scalar(sc, select(func.count()).select_from(OutboxMessage)) == 2
+    assert scalar(sc, select(func.count()).select_from(OutboxMessage).where(OutboxMessage.operation == "post")) == 2
     assert scalar(sc, select(UseCase.status)) == "self_serve"
 
 

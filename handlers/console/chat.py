@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.chat import Posted, Recipient
+from bot.chat import Posted, Profile, Recipient
 from handlers.console.render import Button, Rendered, message, people_in, render_card_update, render_notice
 from intake.notices import HUB, Notice, ReviewCard
 
@@ -68,6 +68,14 @@ class ConsoleChat:
     """Prints notices on the Screen; DMs show in the recipient's zone, the hub channel in the hub's."""
 
     platform = "console"
+    post_interval = 0.0  # a terminal takes messages as fast as they come
+
+    def bucket(self, operation: str) -> str:
+        return operation
+
+    def fetch_profile(self, to: Recipient) -> Profile | None:
+        """The console knows nobody's profile beyond the name typed."""
+        return None
 
     def __init__(self, screen: Screen, zone_of: Callable[[str | None], dt.tzinfo]) -> None:
         self.screen = screen

@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from bot.core import Core
 from handlers.slack.commands import open_intake
 from handlers.slack.ids import Action
-from handlers.slack.middleware import reviewers_only, telling_errors
+from handlers.slack.middleware import error_text, reviewers_only, tell, telling_errors
 from handlers.slack.modals import Draft, ModalContext, build_reason_modal, build_reassign_modal, changes_note
 from intake import hub, services
 from intake.errors import FieldErrors, HubError
@@ -21,34 +21,52 @@ from intake.views import Actor
 
 def _card_value(action: dict[str, Any]) -> tuple[int, int]:
     use_case_id, _, round_ = str(action.get("value", "")).partition(":")
-    if not use_case_id.isdigit():
+    if not (use_case_id.isascii() and use_case_id.isdigit() and len(use_case_id) <= 9):
         raise HubError("This button does not name a use case; open it with `/usecase status ID`.")
-    return int(use_case_id), int(round_) if round_.isdigit() else 1
+    ok_round = round_.isascii() and round_.isdigit() and len(round_) <= 6
+    return int(use_case_id), int(round_) if ok_round else 1
 
 
 def _card_value_from_block(body: dict[str, Any]) -> tuple[int, int]:
     """For the reviewer picker (a select has no value): read the ids from the card's actions block."""
-    for block in (body.get("message") or {}).get("blocks", []):
-        block_id = str(block.get("block_id", ""))
+    message = body.get("message")
+    blocks = message.get("blocks") if isinstance(message, dict) else None
+    for block in blocks if isinstance(blocks, list) else []:
+        block_id = str(block.get("block_id", "")) if isinstance(block, dict) else ""
         if block_id.startswith("review:"):
-            use_case_id, _, round_ = block_id.removeprefix("review:").partition(":")
-            return int(use_case_id), int(round_)
+            return _card_value({"value": block_id.removeprefix("review:")})
     raise HubError("This card is missing its use case; open it with `/usecase status ID`.")
+
+
+def record_then_ack(
+    ack: Callable[..., None], respond: Any, context: BoltContext, client: WebClient, work: Callable[[], object]
+) -> None:
+    """Do the work, then acknowledge: a click Slack shows as done is already committed.
+
+    A refusal (already decided, not allowed...) is acknowledged and told to the person privately.
+    Anything else propagates unacknowledged, so Slack shows the click failed and the global error
+    handler tells the person why.
+    """
+    try:
+        work()
+    except HubError as exc:
+        ack()
+        tell(error_text(exc), respond, context, client)
+        return
+    ack()
 
 
 def handle_approve(
     ack: Callable[..., None], action: dict[str, Any], context: BoltContext, respond: Any, client: WebClient
 ) -> None:
     """Approve the use case on the card; the card updates in place for everyone."""
-    ack()
     core: Core = context["core"]
 
     def approve() -> None:
-        with telling_errors(respond, context, client):
-            use_case_id, round_ = _card_value(action)
-            core.run(services.decide, context["actor"], use_case_id, Decision.APPROVE, round_=round_)
+        use_case_id, round_ = _card_value(action)
+        core.run(services.decide, context["actor"], use_case_id, Decision.APPROVE, round_=round_)
 
-    core.later(approve)
+    record_then_ack(ack, respond, context, client, approve)
 
 
 def handle_reason_decision(
@@ -94,21 +112,19 @@ def handle_pick_reviewer(
     client: WebClient,
 ) -> None:
     """Assign the reviewer picked on a card that routing could not assign."""
-    ack()
     core: Core = context["core"]
 
     def assign() -> None:
-        with telling_errors(respond, context, client):
-            use_case_id, _ = _card_value_from_block(body)
-            person_id = core.read(hub.person_id_for_slack, action.get("selected_user") or "")
-            try:
-                if person_id is None:
-                    raise FieldErrors({"reviewer": hub.NOT_A_REVIEWER})
-                core.run(services.assign_reviewer, context["actor"], use_case_id, person_id)
-            except FieldErrors as exc:
-                raise HubError(next(iter(exc.errors.values()))) from exc
+        use_case_id, _ = _card_value_from_block(body)
+        person_id = core.read(hub.person_id_for_slack, str(action.get("selected_user") or ""))
+        try:
+            if person_id is None:
+                raise FieldErrors({"reviewer": hub.NOT_A_REVIEWER})
+            core.run(services.assign_reviewer, context["actor"], use_case_id, person_id)
+        except FieldErrors as exc:
+            raise HubError(next(iter(exc.errors.values()))) from exc
 
-    core.later(assign)
+    record_then_ack(ack, respond, context, client, assign)
 
 
 def handle_edit_resubmit(

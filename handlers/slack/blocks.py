@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.slack.ids import Action
-from handlers.slack.mrkdwn import clip, escape, mention, quote, when
+from handlers.slack.mrkdwn import clip, escape, link, mention, quote, when
 from intake.lifecycle import ORDER, allowed_moves
 from intake.notices import Outcome, Receipt, ReviewCard, ReviewNudge, SelfServeNotice
 from intake.schema import Decision, RiskTier, Route, Stage, Status, label
@@ -83,7 +83,7 @@ def _facts(uc: UseCaseView, matched: list[str] | None = None) -> dict[str, Any]:
     if uc.target_date:
         fields.append(f"*Target date*\n{uc.target_date.isoformat()}")
     if uc.links:
-        fields.append("*Links*\n" + "\n".join(f"<{escape(u)}|{clip(escape(u), 60)}>" for u in uc.links[:5]))
+        fields.append("*Links*\n" + "\n".join(link(u) for u in uc.links[:5]))
     return {"type": "section", "fields": [_md(clip(f, 2000)) for f in fields[:10]]}
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.chat import DeliveryError, Posted, Recipient
+from bot.chat import DeliveryError, Posted, Profile, Recipient
 from handlers.slack import blocks
 from handlers.slack.experts import build_bus_factor
 from intake.notices import HUB, BusFactorNotice, Notice, Outcome, Receipt, ReviewCard, ReviewNudge, SelfServeNotice
@@ -47,14 +47,31 @@ def render(notice: Notice) -> tuple[str, blocks.Blocks]:
     return RENDER[type(notice)](notice)
 
 
+# The Web API method (Slack's rate-limit bucket) each outbox operation calls.
+BUCKETS = {"post": "chat.postMessage", "update": "chat.update", "profile": "users.info"}
+
+
 class SlackChat:
     """Sends notices to Slack; the hub channel comes from HUB_CHANNEL."""
 
     platform = "slack"
 
-    def __init__(self, client: WebClient, hub_channel: str | None) -> None:
+    def __init__(self, client: WebClient, hub_channel: str | None, *, post_interval: float = 1.0) -> None:
         self._client = client
         self._hub_channel = hub_channel
+        self.post_interval = post_interval  # Slack allows about one message a second per conversation
+
+    def bucket(self, operation: str) -> str:
+        return BUCKETS.get(operation, operation)
+
+    def fetch_profile(self, to: Recipient) -> Profile | None:
+        """The person's Slack profile: display (or real) name, time zone, e-mail when the scope allows."""
+        if not to.slack_user_id:
+            return None
+        user = self._call(self._client.users_info, user=to.slack_user_id)["user"]
+        profile = user.get("profile") or {}
+        name = profile.get("display_name") or profile.get("real_name") or user.get("real_name") or user.get("name")
+        return Profile(name=name or None, tz=user.get("tz") or None, email=profile.get("email") or None)
 
     def post(self, notice: Notice, *, channel: str | None = None, to: Recipient | None = None) -> Posted:
         if to is not None:

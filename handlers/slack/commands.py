@@ -97,14 +97,12 @@ def handle_usecase_command(
             )
         else:
             ack()
-            draft = draft_from_text(text) if text else Draft()
-
-            def open_form() -> None:
-                with telling_errors(respond, context, client):
-                    ctx = ModalContext(channel_id=command.get("channel_id"))
-                    open_intake(core, client, command["trigger_id"], draft, ctx)
-
-            core.later(open_form)
+            # The form opens right after the ack, on this thread (its trigger expires in 3 s). Nothing is
+            # stored until the person submits it, so a crash here loses no work, only an unopened form.
+            with telling_errors(respond, context, client):
+                draft = draft_from_text(text) if text else Draft()
+                ctx = ModalContext(channel_id=str(command.get("channel_id") or "")[:32] or None)
+                open_intake(core, client, str(command.get("trigger_id") or ""), draft, ctx)
     except HubError as exc:
         reply(ack, error_text(exc))
 

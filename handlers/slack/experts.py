@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.expertise.models import Expert, ExpertResult, Freshness
 from handlers.slack.blocks import Blocks, button, context, section
 from handlers.slack.ids import Action
-from handlers.slack.mrkdwn import clip, escape, mention
+from handlers.slack.mrkdwn import clip, escape, link, mention
 from intake.notices import BusFactorNotice
 from intake.schema import Stage, Status, label
 
@@ -52,7 +52,7 @@ def _expert(e: Expert, now: dt.datetime) -> list[dict[str, Any]]:
     for item in e.evidence:
         line = f"• {escape(item.label)}"
         if item.url:
-            line += f" (<{escape(item.url)}|link>)"
+            line += f" ({link(item.url)})"
         reasons.append(f"{line}, {ago(item.at, now)}")
     more = e.evidence_count - len(e.evidence)
     if more > 0:

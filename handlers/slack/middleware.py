@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import threading
+import re
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from slack_bolt import BoltContext, BoltResponse
+from slack_bolt import BoltContext, BoltRequest, BoltResponse
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.core import Core
 from handlers.slack.mrkdwn import escape, when
+from handlers.slack.transport import VERIFIED
 from intake import hub
 from intake.errors import AlreadyDecided, HubError
 
@@ -30,6 +33,8 @@ def dedupe_events(core: Core) -> Callable[..., Any]:
         event_id = body.get("event_id")
         fresh = True
         if body.get("type") == "event_callback" and isinstance(event_id, str):
+            if len(event_id) > 64:  # Slack's are ~12 characters; a longer one is kept by its digest
+                event_id = "sha256:" + hashlib.sha256(event_id.encode()).hexdigest()[:57]
             fresh = core.run(hub.claim_event, event_id)
         if not fresh:
             log.info("event %s already processed; ignoring Slack's retry", event_id)
@@ -43,64 +48,67 @@ def dedupe_events(core: Core) -> Callable[..., Any]:
 def _display_name(body: dict[str, Any]) -> str | None:
     user = body.get("user")
     if isinstance(user, dict):
-        return user.get("name") or user.get("username")
-    return body.get("user_name")
+        name = user.get("name") or user.get("username")
+        return name[:120] if isinstance(name, str) else None
+    name = body.get("user_name")
+    return name[:120] if isinstance(name, str) else None
 
 
-class ProfileSync:
-    """Fetches a person's real name and time zone from Slack in the background, once per process."""
-
-    def __init__(self, core: Core, client: WebClient) -> None:
-        self._core = core
-        self._client = client
-        self._seen: set[str] = set()
-        self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hubspoke-profile")
-
-    def schedule(self, slack_user_id: str) -> None:
-        with self._lock:
-            if slack_user_id in self._seen:
-                return
-            self._seen.add(slack_user_id)
-        self._pool.submit(self._sync, slack_user_id)
-
-    def _sync(self, slack_user_id: str) -> None:
-        try:
-            user = self._client.users_info(user=slack_user_id)["user"]
-        except (SlackApiError, OSError, KeyError) as exc:
-            log.warning("could not read Slack profile of %s: %s", slack_user_id, exc)
-            return
-        profile = user.get("profile") or {}
-        name = profile.get("display_name") or profile.get("real_name") or user.get("real_name") or user.get("name")
-        self._core.run(hub.update_profile, slack_user_id, name=name, tz=user.get("tz"))
-        self._core.forget_actors()
+# Slack user ids: U or W and upper-case letters and digits (Enterprise Grid ids start with W).
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
+NO_USER = "I could not tell who sent this, so I did nothing. Please try again from Slack."
 
 
-def with_actor(core: Core, profiles: ProfileSync | None) -> Callable[..., Any]:
-    """Listener middleware: put the acting person (with roles) into `context["actor"]`."""
+def with_actor(core: Core) -> Callable[..., Any]:
+    """Listener middleware: put the acting person (with roles) into `context["actor"]`, or refuse politely."""
 
-    def middleware(context: BoltContext, body: dict[str, Any], next: Callable[[], None]) -> None:
-        if context.user_id:
-            actor, created = core.slack_actor(context.user_id, _display_name(body))
-            context["actor"] = actor
-            if profiles and (created or actor.tz is None):
-                profiles.schedule(context.user_id)
+    def middleware(context: BoltContext, body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
+        user_id = context.user_id
+        if not isinstance(user_id, str) or not SLACK_USER_ID.fullmatch(user_id):
+            log.info("refused a %s without a valid user id", body.get("type") or body.get("command") or "payload")
+            if "command" in body:
+                return BoltResponse(status=200, body={"response_type": "ephemeral", "text": NO_USER})
+            return BoltResponse(status=200, body="")  # a click or form without a person: acknowledged, nothing done
+        context["actor"], _ = core.slack_actor(user_id, _display_name(body))
         context["core"] = core
         next()
+        return None
 
     return middleware
 
 
-def reviewers_only(context: BoltContext, ack: Callable[..., None], respond: Any, next: Callable[[], None]) -> None:
-    """Listener middleware: only hub reviewers and leads get past; others are told so, privately."""
+def reviewers_only(context: BoltContext, respond: Any, next: Callable[[], None]) -> BoltResponse | None:
+    """Listener middleware: only hub reviewers and leads get past; others are told so, privately.
+
+    A first gate only: the services re-read the clicker's roles in the transaction that records a decision.
+    """
     actor = context.get("actor")
+    if actor is not None and not actor.can_decide:  # roles are cached: look again before refusing
+        core: Core = context["core"]
+        core.forget_actor(context.user_id)
+        actor = context["actor"] = core.slack_actor(str(context.user_id))[0]
     if actor is not None and actor.can_decide:
         next()
-        return
-    ack()
+        return None
     message = "Only hub reviewers can decide on use cases. A hub lead can add you with `/hub reviewer add`."
     if respond is not None and respond.response_url:
         respond(text=message, response_type="ephemeral", replace_original=False)
+    return BoltResponse(status=200, body="")  # acknowledged: the refusal is the answer
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when the error is the database not answering (down, unreachable, timed out), not a bug."""
+    return isinstance(error, OperationalError | InterfaceError | PoolTimeout)
+
+
+def log_error(error: BaseException) -> str:
+    """Log an unexpected error (one line when it is the database being unavailable); the reference shown for it."""
+    ref = uuid.uuid4().hex[:8]
+    if is_unavailable(error):
+        log.error("database unavailable (ref %s): %s", ref, type(getattr(error, "orig", None) or error).__name__)
+    else:
+        log.error("unexpected error (ref %s)", ref, exc_info=error)
+    return ref
 
 
 def error_text(error: BaseException) -> str:
@@ -110,9 +118,13 @@ def error_text(error: BaseException) -> str:
         if isinstance(error, AlreadyDecided) and error.decided_at:
             text += f" ({when(error.decided_at)})"
         return text
-    ref = uuid.uuid4().hex[:8]
-    log.error("unexpected error (ref %s)", ref, exc_info=error)
-    return f":warning: Something went wrong on our side (ref `{ref}`). Nothing you sent was lost; please try again."
+    ref = log_error(error)
+    if is_unavailable(error):
+        return (
+            f":warning: The hub cannot reach its database right now (ref `{ref}`), so this was not done. "
+            "Please try again in a minute."
+        )
+    return f":warning: Something went wrong on our side (ref `{ref}`), so this was not done. Please try again."
 
 
 def tell(text: str, respond: Any, context: BoltContext, client: WebClient) -> None:
@@ -140,15 +152,30 @@ def telling_errors(respond: Any, context: BoltContext, client: WebClient) -> Ite
 
 
 def handle_errors(
-    error: BaseException, body: dict[str, Any], respond: Any, context: BoltContext, client: WebClient
+    error: BaseException,
+    body: dict[str, Any],
+    request: BoltRequest,
+    respond: Any,
+    context: BoltContext,
+    client: WebClient,
 ) -> BoltResponse | None:
-    """Global error handler: ignore unknown payloads quietly; tell the person about anything else."""
+    """Global error handler: ignore unknown payloads quietly; tell the person about anything else.
+
+    It never answers through a request that did not pass verification: the user id and response_url
+    in an unverified body are whatever the sender wrote.
+    """
+    if not (request.mode == "socket_mode" or context.get(VERIFIED)):
+        log.warning("error on an unverified request (%s); not answering it", type(error).__name__)
+        return BoltResponse(status=401, body="")
     if isinstance(error, BoltUnhandledRequestError):
         kind = body.get("type") or ("slash_command" if "command" in body else "unknown")
         event = (body.get("event") or {}).get("type") if isinstance(body.get("event"), dict) else None
         log.info("ignored a %s%s payload Hubspoke does not handle", kind, f" ({event})" if event else "")
         return BoltResponse(status=200, body="")
     text = error_text(error)
+    acked = getattr(context.ack, "response", None) is not None if context.ack else True
+    if "command" in body and not acked:
+        return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})  # in place
     if body.get("type") != "event_callback":
         tell(text, respond, context, client)
-    return None
+    return None  # not acknowledged (Bolt answers 500): Slack shows the click or form did not go through

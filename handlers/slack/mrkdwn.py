@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import quote as url_quote
+from urllib.parse import urlsplit
 
 
 def escape(text: str | None) -> str:
@@ -38,3 +40,13 @@ def clip(text: str, limit: int) -> str:
 def quote(text: str | None) -> str:
     """User text as an escaped mrkdwn block quote."""
     return "\n".join(f"> {line}" if line else ">" for line in escape(text).splitlines())
+
+
+def link(url: str, label: str | None = None) -> str:
+    """A mrkdwn link labelled by its host (or `label`); characters that would end or split it are encoded.
+
+    Labelling by host means a link can never show one address and open another.
+    """
+    safe_url = url_quote(url, safe=":/?#[]@!$&'()*+,;=%~")
+    host = urlsplit(url).hostname or "link"
+    return f"<{escape(safe_url)}|{escape(label or host)}>"

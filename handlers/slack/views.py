@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -10,7 +11,7 @@ from slack_bolt import App, BoltContext
 from bot.core import Core
 from handlers.slack.blocks import section
 from handlers.slack.ids import Block, View
-from handlers.slack.middleware import error_text
+from handlers.slack.middleware import error_text, is_unavailable, log_error
 from handlers.slack.modals import ModalContext, build_submitted_view, parse_intake, value_of
 from intake import hub, services
 from intake.errors import FieldErrors, HubError
@@ -35,14 +36,35 @@ def _field_errors(exc: FieldErrors, default: str) -> dict[str, str]:
 
 
 def _attempt(ack: Callable[..., None], title: str, field: Block, work: Callable[[], T]) -> T | None:
-    """Run the service; on failure answer in the modal itself (field errors beside their field)."""
+    """Run the service; on failure answer in the modal itself.
+
+    Field errors go beside their field; a refusal replaces the form with the reason; anything else
+    (the database, a bug) keeps the form open with everything typed in it and says it was not saved.
+    """
     try:
         return work()
     except FieldErrors as exc:
         ack(response_action="errors", errors=_field_errors(exc, field))
-    except Exception as exc:  # HubError in its own words; anything else with a log reference
+    except HubError as exc:
         ack(response_action="update", view=_message_view(title, error_text(exc)))
+    except Exception as exc:
+        ack(response_action="errors", errors={field: not_saved(exc)})
     return None
+
+
+def not_saved(error: BaseException) -> str:
+    """The plain-text line shown on the form when it could not be saved (modal errors are not mrkdwn)."""
+    ref = log_error(error)
+    cause = "the hub could not reach its database" if is_unavailable(error) else "something went wrong on our side"
+    return f"Not saved: {cause} (ref {ref}). Everything you typed is still here: press the button again in a minute."
+
+
+def request_key(view: dict[str, Any]) -> str | None:
+    """One modal submission's identity (its view id and hash): a replay of it carries out nothing new."""
+    view_id, view_hash = view.get("id"), view.get("hash")
+    if not isinstance(view_id, str) or not isinstance(view_hash, str) or not view_id:
+        return None
+    return "slack-view:" + hashlib.sha256(f"{view_id}:{view_hash}".encode()).hexdigest()[:52]
 
 
 def _use_case_id(ctx: ModalContext) -> int:
@@ -60,12 +82,18 @@ def handle_intake_submission(ack: Callable[..., None], view: dict[str, Any], con
         ack(response_action="errors", errors=errors)
         return
     ctx = ModalContext.load(view.get("private_metadata"))
+    key = request_key(view)
     if view["callback_id"] == View.RESUBMIT:
         result = _attempt(
-            ack, "Not saved", Block.TITLE, lambda: core.run(services.resubmit_use_case, actor, _use_case_id(ctx), sub)
+            ack,
+            "Not saved",
+            Block.TITLE,
+            lambda: core.run(services.resubmit_use_case, actor, _use_case_id(ctx), sub, request_key=key),
         )
     else:
-        result = _attempt(ack, "Not saved", Block.TITLE, lambda: core.run(services.submit_use_case, actor, sub))
+        result = _attempt(
+            ack, "Not saved", Block.TITLE, lambda: core.run(services.submit_use_case, actor, sub, request_key=key)
+        )
     if result is not None:
         ack(response_action="update", view=build_submitted_view(result))
 

@@ -120,7 +120,8 @@ class SignedSlack:
             "api_app_id": "A111",
             "token": "legacy",
             "trigger_id": f"{next(_counter)}.trigger",
-            "view": {**view, "id": "V1", "team_id": "T111", "state": {"values": values}, "hash": "1.abc"},
+            # The id and hash Slack gave the opened view (see FakeSlack's views.open): a replay repeats them.
+            "view": {"id": "V1", "hash": "1.abc", **view, "team_id": "T111", "state": {"values": values}},
         }
         return self.interactive(payload)
 

@@ -67,6 +67,7 @@ class FakeSlack:
     invalid: list[str] = field(default_factory=list)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     rate_limit_next: int = 0  # answer this many chat.* calls with HTTP 429 first
+    latency: float = 0.0  # seconds each Web API call takes to answer (benchmarks: a real Slack's ~50 ms)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -95,6 +96,8 @@ class FakeSlack:
                     params = json.loads(raw or "{}")
                 else:
                     params = dict(parse_qsl(raw))
+                if fake.latency and "/api/" in self.path:
+                    time.sleep(fake.latency)
                 status, body, headers = fake._answer(self.path, params)
                 payload = json.dumps(body).encode()
                 self.send_response(status)
@@ -108,7 +111,7 @@ class FakeSlack:
             do_GET = do_POST
 
         self._server = _Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -123,9 +126,18 @@ class FakeSlack:
                 self.rate_limit_next -= 1
                 self.calls.append(Call(method + ":429", params))
                 return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
+            n = next(self._ts)
+            if method in ("views.open", "views.push", "views.update") and params.get("view"):
+                # Slack answers with the view's id and hash; record them with the call, as a view the
+                # person then submits carries them.
+                view = params["view"]
+                view = json.loads(view) if isinstance(view, str) else dict(view)
+                view["id"] = params.get("view_id") or view.get("id") or f"V{n:08d}"
+                view["hash"] = f"{n}.h{n:06d}"
+                params = {**params, "view": json.dumps(view)}
             self.calls.append(Call(method, params))
             self._validate(method, params)
-            ts = f"{int(time.time())}.{next(self._ts):06d}"
+            ts = f"{int(time.time())}.{n:06d}"
         if method == "auth.test":
             return (
                 200,
@@ -159,7 +171,7 @@ class FakeSlack:
         if method.startswith("views."):
             view = params.get("view")
             view = json.loads(view) if isinstance(view, str) else view
-            return 200, {"ok": True, "view": {"id": f"V{next(self._ts)}", **(view or {})}}, {}
+            return 200, {"ok": True, "view": view or {}}, {}
         return 200, {"ok": True}, {}
 
     def _validate(self, method: str, params: dict[str, Any]) -> None:

@@ -1,0 +1,179 @@
+"""The outbox worker: claims due rows and sends several at once, renewing its leases while it does.
+
+Runs as its own process (`hubspoke worker`, as many as load needs) or, on the embedded SQLite
+default, inside `hubspoke run`. Sends to different conversations run concurrently, up to
+`concurrency`; one conversation gets one message at a time (see claims). On PostgreSQL it LISTENs
+for the NOTIFY every enqueue sends, so a new message goes out at once on any worker; otherwise it
+is woken in-process after each commit, and polls every `interval` seconds for retries and pacing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.chat import ChatPort
+from bot.outbox import claims
+from bot.outbox.delivery import buckets_of, deliver_claimed
+from storage.repo import OUTBOX_CHANNEL
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    """A lease owner unique to this worker: host, process and a random suffix."""
+    return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class OutboxWorker:
+    """Background threads that deliver the outbox: a claimer, senders, a lease keeper and (PostgreSQL) a listener."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        ports: ChatPort | Mapping[str, ChatPort],
+        *,
+        concurrency: int = 8,
+        interval: float = 0.5,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self._factory = factory
+        # One port takes every platform's rows (one platform per process); a mapping routes by platform.
+        self._ports: dict[str | None, ChatPort] = (
+            {None: ports} if not isinstance(ports, Mapping) else {k: v for k, v in ports.items()}
+        )
+        self._concurrency = concurrency
+        self._interval = interval
+        self._clock = clock
+        self.owner = worker_name()
+        self._inflight: set[int] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._senders = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="hubspoke-send")
+        self.counts: dict[str, int] = {}
+
+    def start(self) -> None:
+        """Start delivering in the background."""
+        targets: list[tuple[str, Callable[[], None]]] = [("claim", self._claim_loop), ("lease", self._lease_loop)]
+        if self._factory.kw["bind"].dialect.name == "postgresql":
+            targets.append(("listen", self._listen_loop))
+        for name, target in targets:
+            thread = threading.Thread(target=target, name=f"hubspoke-outbox-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info("outbox worker %s delivering, %d at a time", self.owner, self._concurrency)
+
+    def wake(self) -> None:
+        """Look for work now rather than at the next interval."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop claiming, let the sends in flight finish and record their results."""
+        self._stop.set()
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._senders.shutdown(wait=False)
+        while self.busy() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.busy():  # their leases expire and another worker takes them (see claims.LEASE)
+            log.warning("outbox worker %s stopped with %d send(s) unfinished", self.owner, self.busy())
+
+    def busy(self) -> int:
+        """How many sends are in flight."""
+        with self._lock:
+            return len(self._inflight)
+
+    # --- threads ---------------------------------------------------------------------------------
+
+    def _claim_loop(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                claimed = self._claim_round()
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("outbox: claiming failed (database unavailable?); retrying")
+                claimed = 0
+                self._stop.wait(min(self._interval * 2**failures, 10.0))
+                continue
+            if claimed and self.busy() < self._concurrency:
+                continue  # there may be more to claim right away
+            self._wake.wait(self._interval)
+            self._wake.clear()
+
+    def _claim_round(self) -> int:
+        claimed = 0
+        for platform, port in self._ports.items():
+            free = self._concurrency - self.busy()
+            if free <= 0:
+                break
+            ids = claims.claim(
+                self._factory,
+                platform=platform,
+                owner=self.owner,
+                now=self._clock(),
+                limit=free,
+                post_interval=port.post_interval,
+                buckets=buckets_of(port),
+            )
+            for message_id in ids:
+                with self._lock:
+                    self._inflight.add(message_id)
+                self._senders.submit(self._send, port, message_id)
+            claimed += len(ids)
+        return claimed
+
+    def _send(self, port: ChatPort, message_id: int) -> None:
+        try:
+            outcome = deliver_claimed(self._factory, port, message_id, self.owner, clock=self._clock)
+            with self._lock:
+                self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        except Exception:  # deliver_claimed records its own failures; this is the database failing too
+            log.exception("outbox message %s: no result recorded; its lease will expire", message_id)
+        finally:
+            with self._lock:
+                self._inflight.discard(message_id)
+            self._wake.set()  # its conversation may have a next message
+
+    def _lease_loop(self) -> None:
+        period = claims.LEASE.total_seconds() / 3
+        while not self._stop.wait(period):
+            with self._lock:
+                held = list(self._inflight)
+            try:
+                claims.renew(self._factory, held, self.owner, self._clock())
+            except Exception:
+                log.warning("outbox: could not renew %d lease(s)", len(held), exc_info=True)
+
+    def _listen_loop(self) -> None:
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self._factory.kw["bind"].url).set(drivername="postgresql")
+        conninfo = url.render_as_string(hide_password=False)
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {OUTBOX_CHANNEL}")
+                    self._wake.set()  # catch up on anything committed before we listened
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=0.25, stop_after=1):
+                            self._wake.set()
+            except Exception as exc:
+                log.warning("outbox: LISTEN connection lost (%s); polling until it is back", type(exc).__name__)
+                self._stop.wait(5.0)
