@@ -14,7 +14,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, cast
@@ -29,9 +29,11 @@ from tests.fakes.slack_api import FakeSlack
 # --- the fake Slack Web API, in its own process so its work never stalls the client's clock ------
 
 
-def _serve_fake(conn: Connection) -> None:
+def _serve_fake(conn: Connection, latency: float = 0.0) -> None:
     """Child process: run FakeSlack and answer "summary" until told to "stop" (or the parent goes)."""
-    fake = FakeSlack().start()
+    # Validating Block Kit costs the fake milliseconds of CPU a call, on the cores the servers share;
+    # the tests validate everything the bot sends, so the benchmark does not.
+    fake = FakeSlack(latency=latency, validate=False).start()
     conn.send((fake.base_url, fake.hook_url))
     try:
         while conn.poll(3600):
@@ -47,6 +49,12 @@ def _serve_fake(conn: Connection) -> None:
                     "already_decided": sum("already" in h.lower() for h in hooks),
                     "invalid": list(fake.invalid),
                     "last_view": opened[-1] if opened else None,
+                    # every message posted, by (channel, fallback text): how often each arrived
+                    "posted": Counter(
+                        (str(c.params.get("channel")), str(c.params.get("text")))
+                        for c in calls
+                        if c.method == "chat.postMessage"
+                    ),
                 }
             )
     finally:
@@ -54,12 +62,15 @@ def _serve_fake(conn: Connection) -> None:
 
 
 class FakeSlackProcess:
-    """FakeSlack on a loopback port, served by a child process."""
+    """FakeSlack on a loopback port, served by a child process; each Web API call takes `latency` seconds."""
+
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency
 
     def __enter__(self) -> FakeSlackProcess:
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve_fake, args=(child,), daemon=True, name="fake-slack")
+        self._proc = ctx.Process(target=_serve_fake, args=(child, self.latency), daemon=True, name="fake-slack")
         self._proc.start()
         if not self._conn.poll(30):
             self.__exit__()
@@ -95,18 +106,44 @@ def tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
+def cpu_of(pid: int) -> float:
+    """User plus system CPU a process has used (Linux; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Server:
     base: str
     pid: int
+    helpers: list[int] = field(default_factory=list)  # processes doing its work beside it (outbox workers)
 
     def cpu_seconds(self) -> float:
-        """User plus system CPU the server process has used (Linux; NaN elsewhere)."""
+        """User plus system CPU the server and its helpers have used."""
+        return cpu_of(self.pid) + sum(cpu_of(p) for p in self.helpers)
+
+
+@contextlib.contextmanager
+def spawn(name: str, argv: list[str], env: dict[str, str], workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a background process (no /healthz: a worker), logging to NAME.log, and always stop it."""
+    with open(workdir / f"{name}.log", "wb") as log:
+        proc = subprocess.Popen(argv, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
         try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return math.nan
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            time.sleep(0.5)
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{tail(workdir / f'{name}.log')}")
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(10)
 
 
 @contextlib.contextmanager
@@ -182,6 +219,7 @@ class Db:
     """What the benchmark checks in Hubspoke's database between phases."""
 
     def __init__(self, url: str) -> None:
+        self.url = url
         # A plain engine: storage.db's SQLite engine begins IMMEDIATE, which would take the bot's write lock.
         self.engine: Engine = create_engine(url)
 
@@ -212,3 +250,45 @@ class Db:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Hubspoke did not settle: {self.decided()} decided, {self.outbox_pending()} unsent")
             time.sleep(0.2)
+
+
+# --- seeding -------------------------------------------------------------------------------------
+
+SEED_ANSWERS = {
+    "problem": "Finance guesses monthly invoice volumes by hand and staffs the team wrong.",
+    "department": "Finance",
+    "benefit": "Right-sized team, fewer late payments",
+    "success_metric": "Late payments down 30% by Q3",
+    "data_sources": "ERP invoice history",
+    "data_availability": "available",
+    "data_sensitivity": "personal",  # medium risk: it waits for hub review
+    "people_affected": "internal",
+    "autonomy": "assistive",
+}
+
+
+def seed_reviews(url: str, count: int, reviewer: str = "UREV", spoke: str = "USPOKE") -> list[int]:
+    """`count` use cases waiting for `reviewer`'s review, submitted through the services by `spoke`."""
+    from bot.core import Core
+    from bot.settings import Settings
+    from intake import hub, services
+    from intake.schema import Submission
+    from storage.db import UnitOfWork, make_engine, make_session_factory
+
+    settings = Settings(_env_file=None, database_url=url)
+    engine = make_engine(url)
+    core = Core(settings=settings, session_factory=make_session_factory(engine))
+    try:
+        with UnitOfWork(core.session_factory) as u:
+            actor, _ = hub.resolve_slack_actor(u, spoke, name="sam", leads=frozenset(), now=core.now())
+        core.run(hub.add_reviewer, hub.SYSTEM, reviewer, skills=["forecasting"], name="Rita")
+        return [
+            core.run(
+                services.submit_use_case,
+                actor,
+                Submission.model_validate({**SEED_ANSWERS, "title": f"Forecast invoice volumes {n}"}),
+            ).use_case.id
+            for n in range(count)
+        ]
+    finally:
+        engine.dispose()

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.chat import ChatPort
+from bot.chat import ChatPort, TaskPort
 from bot.core import Core
 from bot.outbox import OutboxWorker
 from bot.settings import Settings
+from bot.tasks import TASKS, TaskRunner
 from storage.db import is_current, is_embedded, make_engine, make_session_factory, upgrade
 from storage.types import utcnow
 
@@ -95,8 +96,16 @@ def create_app(
             log.warning("HUB_CHANNEL is not set: review cards have nowhere to go until it is")
     worker = None
     if chat is not None and (settings.delivers_in_process if deliver is None else deliver):
+        # The chat port takes every platform's messages (one platform per process); the task runner
+        # carries out the durable work requests started (decisions clicked on cards).
+        ports: dict[str | None, ChatPort | TaskPort] = {None: chat, TASKS: TaskRunner(core)}
         worker = OutboxWorker(
-            factory, chat, concurrency=settings.outbox_concurrency, interval=outbox_interval, clock=clock
+            factory,
+            ports,
+            concurrency=settings.outbox_concurrency,
+            interval=outbox_interval,
+            clock=clock,
+            nice=settings.outbox_nice,
         )
         core.on_commit.append(worker.wake)
     return Hubspoke(settings=settings, core=core, chat=chat, outbox=worker, slack=slack_app)

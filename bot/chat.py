@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from intake.notices import Notice
 
@@ -73,6 +74,26 @@ class ChatPort(Protocol):
         """Replace a posted message with a newer version of the same notice."""
         ...
 
+    def reply(self, address: str, notice: Notice) -> None:
+        """Answer a person privately at the address their request gave (Slack: its response_url)."""
+        ...
+
+
+class TaskPort(Protocol):
+    """Runs durable work (outbox rows of the core's own platform) instead of sending messages."""
+
+    platform: str
+    post_interval: float
+
+    def bucket(self, operation: str) -> str: ...
+
+    def run(self, payload: dict[str, Any], *, done: Callable[[Any], None]) -> None:
+        """Carry out one task, writing `done(session)` in the transaction that commits its effect.
+
+        DeliveryError to retry it later. A task that commits nothing still calls `done` in a transaction.
+        """
+        ...
+
 
 @dataclass
 class Sent:
@@ -125,6 +146,10 @@ class FakeChat:
     def update(self, posted: Posted, notice: Notice) -> None:
         self._begin()
         self._end(Sent("update", posted.channel, notice))
+
+    def reply(self, address: str, notice: Notice) -> None:
+        self._begin()
+        self._end(Sent("reply", address, notice))
 
     def bucket(self, operation: str) -> str:
         return operation

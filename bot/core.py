@@ -14,7 +14,7 @@ from bot.expertise.index import ExpertiseIndex
 from bot.settings import Settings
 from intake import hub
 from intake.views import Actor
-from storage.db import UnitOfWork, read_only
+from storage.db import UnitOfWork, background, read_only
 from storage.types import utcnow
 
 ACTOR_TTL = 30.0  # seconds a person's roles are cached for the request path
@@ -35,10 +35,21 @@ class Core:
         self._reads = read_only(self.session_factory)
         self._expertise: ExpertiseIndex | None = None
         self._actors: dict[str, tuple[float, Actor]] = {}
+        self._departments: tuple[float, list[str]] | None = None
 
     def forget_actors(self) -> None:
-        """Drop cached roles after they change here (other replicas catch up within ACTOR_TTL)."""
+        """Drop cached roles and departments after they change here (other replicas catch up within ACTOR_TTL)."""
         self._actors.clear()
+        self._departments = None
+
+    def departments(self) -> list[str]:
+        """The hub's departments, for the intake form (cached for ACTOR_TTL: they change rarely)."""
+        cached = self._departments
+        if cached is not None and time.monotonic() - cached[0] < ACTOR_TTL:
+            return list(cached[1])
+        names = self.read(hub.list_departments)
+        self._departments = (time.monotonic(), names)
+        return list(names)
 
     def forget_actor(self, slack_user_id: str | None) -> None:
         """Drop one person's cached roles, so the next look is fresh."""
@@ -60,8 +71,16 @@ class Core:
 
     def run(self, service: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """Call a write service in its own unit of work at `now`, then wake the outbox."""
+        return self.run_with(None, service, *args, **kwargs)
+
+    def run_with(
+        self, also: Callable[[Session], None] | None, service: Callable[..., R], *args: Any, **kwargs: Any
+    ) -> R:
+        """`run` as background work (requests' writes go first on SQLite), `also` written in its transaction."""
         kwargs.setdefault("now", self.now())
-        with self.uow() as uow:
+        with UnitOfWork(background(self.session_factory)) as uow:
+            if also is not None:
+                uow.before_commit.append(also)
             result = service(uow, *args, **kwargs)
         for hook in self.on_commit:
             hook()

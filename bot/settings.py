@@ -30,6 +30,9 @@ class Settings(BaseSettings):
         default=None, description="deliver the outbox in the web process; unset: only on the embedded SQLite"
     )
     outbox_concurrency: int = Field(default=8, ge=1, le=64, description="sends in flight per worker")
+    outbox_nice: int = Field(
+        default=10, ge=0, le=19, description="how much lower the CPU priority of delivery threads is (0: the same)"
+    )
     slack_post_interval: float = Field(
         default=1.0, ge=0, description="seconds between two posts to one Slack conversation (Slack allows ~1/s)"
     )

@@ -28,9 +28,10 @@ class InvalidMove(HubError):
 class AlreadyDecided(HubError):
     """Someone else decided first; the message says who, `decided_at` says when."""
 
-    def __init__(self, message: str, decided_at: dt.datetime | None = None) -> None:
+    def __init__(self, message: str, decided_at: dt.datetime | None = None, decided_by_id: int | None = None) -> None:
         super().__init__(message)
         self.decided_at = decided_at
+        self.decided_by_id = decided_by_id
 
 
 class FieldErrors(HubError):

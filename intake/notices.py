@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
@@ -58,8 +59,17 @@ class BusFactorNotice(BaseModel):
     expert: PersonView
 
 
+class Refusal(BaseModel):
+    """Tells the person who clicked why their click changed nothing (already decided, not allowed...)."""
+
+    kind: Literal["refusal"] = "refusal"
+    text: str
+    at: dt.datetime | None = None  # when what it refers to happened (who decided first, and when)
+
+
 Notice = Annotated[
-    ReviewCard | SelfServeNotice | Receipt | Outcome | ReviewNudge | BusFactorNotice, Field(discriminator="kind")
+    ReviewCard | SelfServeNotice | Receipt | Outcome | ReviewNudge | BusFactorNotice | Refusal,
+    Field(discriminator="kind"),
 ]
 NOTICE = TypeAdapter(Notice)
 

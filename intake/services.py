@@ -324,7 +324,9 @@ def _already_decided(review: Review) -> AlreadyDecided:
     who = review.decided_by.name if review.decided_by else "Someone"
     verb = label(Decision(review.decision)).lower() if review.decision else "decided"
     verb = verb.replace("changes requested", "requested changes on")
-    return AlreadyDecided(f"{who} already {verb} this one.", decided_at=review.decided_at)
+    return AlreadyDecided(
+        f"{who} already {verb} this one.", decided_at=review.decided_at, decided_by_id=review.decided_by_id
+    )
 
 
 def decide(

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -14,12 +18,48 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 READ_ONLY = "hubspoke_read_only"
+BACKGROUND = "hubspoke_background"  # outbox work: on SQLite it lets a waiting request's write go first
+HOLDS_WRITER = "hubspoke_holds_writer"
+CHECKED_IN_AT = "hubspoke_checked_in_at"
+PING_AFTER_IDLE = 10.0  # seconds a pooled connection may sit before it is checked on checkout
+
+
+class WriterQueue:
+    """SQLite's one writer, as a lock where requests go before background work (the outbox) waiting with them."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._held = False
+        self._urgent_waiting = 0
+
+    def acquire(self, *, urgent: bool, timeout: float) -> bool:
+        with self._cond:
+            if urgent:
+                self._urgent_waiting += 1
+            try:
+                free = self._cond.wait_for(
+                    lambda: not self._held and (urgent or self._urgent_waiting == 0), timeout=timeout
+                )
+                if free:
+                    self._held = True
+                return free
+            finally:
+                if urgent:
+                    self._urgent_waiting -= 1
+                    if not self._held or self._urgent_waiting == 0:
+                        self._cond.notify_all()
+
+    def release(self) -> None:
+        with self._cond:
+            self._held = False
+            self._cond.notify_all()
 
 
 def make_engine(
@@ -35,6 +75,10 @@ def make_engine(
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         busy_ms = int((statement_timeout or 30) * 1000)
+        # Enough pooled connections for every thread that may hold one (listeners, outbox senders), so
+        # none is opened and closed per request (each new one re-runs the PRAGMAs below).
+        kwargs.setdefault("pool_size", 40)
+        kwargs.setdefault("max_overflow", 20)
         engine = create_engine(url, connect_args={"timeout": busy_ms / 1000, "check_same_thread": False}, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -45,19 +89,42 @@ def make_engine(
             cursor.execute("PRAGMA foreign_keys=ON")
             if parsed.database and parsed.database != ":memory:":
                 cursor.execute("PRAGMA journal_mode=WAL")
+                # In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit survives the
+                # process being killed (kill -9 included); only a power cut can lose the last ones.
+                cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.close()
 
+        # SQLite has one writer at a time. Within this process writers queue on a lock, woken the moment
+        # it is free; left to SQLite's busy handler they would poll with sleeps of up to 100 ms, and a
+        # request could wait seconds behind the outbox. Other processes (the CLI) still meet busy_timeout.
+        writer = WriterQueue()
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # Writers take the lock up front (IMMEDIATE), so two of them queue on busy_timeout
-            # instead of failing with "database is locked" when a read lock cannot be upgraded.
-            # Read-only sessions (see read_only) begin deferred and, under WAL, never wait.
+            # Writers take the lock up front (IMMEDIATE), so two of them queue instead of failing with
+            # "database is locked" when a read lock cannot be upgraded. Read-only sessions (see
+            # read_only) begin deferred and, under WAL, never wait.
             if conn.get_execution_options().get(READ_ONLY):
                 conn.exec_driver_sql("BEGIN")
-            else:
+                return
+            urgent = not conn.get_execution_options().get(BACKGROUND)
+            if not writer.acquire(urgent=urgent, timeout=busy_ms / 1000):
+                raise OperationalError("BEGIN IMMEDIATE", {}, TimeoutError("database is locked (writer queue)"))
+            conn.info[HOLDS_WRITER] = True
+            try:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                _release(conn.info)
+                raise
 
+        def _release(info: dict[str, Any]) -> None:
+            if info.pop(HOLDS_WRITER, False):
+                writer.release()
+
+        event.listen(engine, "commit", lambda conn: _release(conn.info))
+        event.listen(engine, "rollback", lambda conn: _release(conn.info))
+        event.listen(engine, "checkin", lambda _dbapi, record: _release(record.info))  # never leak it
         return engine
     connect_args: dict[str, Any] = {}
     if connect_timeout:
@@ -71,7 +138,29 @@ def make_engine(
             tcp_user_timeout=wait * 1000,
         )
         kwargs.setdefault("pool_timeout", wait)
-    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+
+    # Pessimistic disconnect handling, but only for connections idle long enough to have gone stale (a
+    # ping on every checkout is a round trip on every request). One that died sooner fails its query,
+    # and SQLAlchemy then replaces every pooled connection (a disconnect invalidates the pool).
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(CHECKED_IN_AT)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+            return
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            dbapi_connection.rollback()
+        except Exception as exc:
+            raise DisconnectionError("stale connection") from exc
+
+    @event.listens_for(engine, "checkin")
+    def _mark_idle(_dbapi_connection: Any, record: Any) -> None:
+        record.info[CHECKED_IN_AT] = time.monotonic()
+
     if statement_timeout:
 
         @event.listens_for(engine, "connect")
@@ -88,6 +177,14 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+@functools.lru_cache(maxsize=64)
+def background(factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions for work nobody is waiting on (outbox delivery): on SQLite, requests' writes go first."""
+    bind = factory.kw["bind"]
+    return sessionmaker(bind.execution_options(**{BACKGROUND: True}), expire_on_commit=False)
+
+
+@functools.lru_cache(maxsize=64)
 def read_only(factory: sessionmaker[Session]) -> sessionmaker[Session]:
     """Sessions for reads: on SQLite they do not take the write lock."""
     bind = factory.kw["bind"]
@@ -100,6 +197,8 @@ class UnitOfWork:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._factory = session_factory
         self.session: Session
+        # Writes that must commit with whatever the service commits (marking the task that ran it done).
+        self.before_commit: list[Callable[[Session], None]] = []
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
@@ -116,6 +215,9 @@ class UnitOfWork:
             self.session.close()
 
     def commit(self) -> None:
+        for hook in self.before_commit:
+            hook(self.session)
+        self.before_commit.clear()
         self.session.commit()
 
     def flush(self) -> None:

@@ -189,6 +189,17 @@ class OutboxMessage(Base):
 
 Index("ix_outbox_pending", OutboxMessage.delivered_at, OutboxMessage.failed_at, OutboxMessage.next_attempt_at)
 Index("ix_outbox_destination", OutboxMessage.destination, OutboxMessage.delivered_at)
+# The queue itself: rows not yet delivered or failed, in order; and per destination. Partial, so they stay
+# the size of the backlog however long the table grows.
+_UNDELIVERED = OutboxMessage.delivered_at.is_(None) & OutboxMessage.failed_at.is_(None)
+Index("ix_outbox_queue", OutboxMessage.id, sqlite_where=_UNDELIVERED, postgresql_where=_UNDELIVERED)
+Index(
+    "ix_outbox_queue_destination",
+    OutboxMessage.destination,
+    OutboxMessage.id,
+    sqlite_where=_UNDELIVERED,
+    postgresql_where=_UNDELIVERED,
+)
 
 
 class MessageRef(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -20,7 +20,7 @@ from storage.models import (
     UseCase,
 )
 
-OUTBOX_CHANNEL = "hubspoke_outbox"  # PostgreSQL NOTIFY channel workers listen on
+OUTBOX_CHANNEL = "hubspoke_outbox"  # PostgreSQL NOTIFY channel workers listen on (see migration 0004)
 
 
 def department_key(name: str) -> str:
@@ -126,8 +126,12 @@ def enqueue(
     ref_key: str | None = None,
     operation: str = "post",
     platform: str = "slack",
+    destination: str | None = None,
 ) -> None:
-    """Stage an outbound message (or durable work) in the outbox, in the caller's transaction."""
+    """Stage an outbound message (or durable work) in the outbox, in the caller's transaction.
+
+    `destination` (default: derived from where it goes) names what the row is ordered within.
+    """
     if operation == "post" and (channel is None) == (person_id is None):
         raise ValueError("a post goes to exactly one of channel or person")
     session.add(
@@ -137,15 +141,14 @@ def enqueue(
             channel=channel,
             person_id=person_id,
             ref_key=ref_key,
-            destination=destination_of(operation, channel=channel, person_id=person_id, ref_key=ref_key),
+            destination=destination or destination_of(operation, channel=channel, person_id=person_id, ref_key=ref_key),
             payload=payload,
             created_at=at,
             next_attempt_at=at,
         )
     )
-    if session.get_bind().dialect.name == "postgresql":
-        # Wakes every worker LISTENing when this transaction commits (repeats in one transaction fold into one).
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
+    # On PostgreSQL a statement trigger NOTIFYs OUTBOX_CHANNEL (migration 0004): every worker wakes when
+    # this transaction commits, at no extra round trip.
 
 
 def get_setting(session: Session, key: str) -> dict[str, Any] | None:

@@ -225,10 +225,10 @@ def test_a_claim_is_a_lease_taken_when_claimed_renewed_and_released(session_fact
     notices(sf, channels=2, per_channel=1)
     first, second = (r.id for r in rows(sf))
     t = NOW + dt.timedelta(minutes=3)
-    assert claims.claim(sf, platform="slack", owner="a", now=t) == [first]
+    assert claims.claim(sf, platform="slack", owner="a", now=t) == [(first, None)]
     assert rows(sf)[0].locked_until == t + LEASE and rows(sf)[0].lease_owner == "a"
     # Another worker, a moment before the lease ends, gets the other conversation's message, not this one.
-    assert claims.claim(sf, platform="slack", owner="b", now=t + LEASE - dt.timedelta(seconds=1)) == [second]
+    assert claims.claim(sf, platform="slack", owner="b", now=t + LEASE - dt.timedelta(seconds=1)) == [(second, None)]
     assert claims.claim(sf, platform="slack", owner="c", now=t + LEASE - dt.timedelta(seconds=1)) == []
     # The holder renews it; only the holder can record the result.
     assert claims.renew(sf, [first], "a", t + dt.timedelta(seconds=20)) == 1

@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
-from sqlalchemy import exists, or_, select, update
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from storage import repo
-from storage.db import UnitOfWork
+from storage.db import UnitOfWork, background
 from storage.models import DeliveryPause, MessageRef, OutboxMessage
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
+TASKS = "core"  # the platform of durable work (bot.tasks): never claimed by a chat port
 LEASE = dt.timedelta(seconds=30)  # sends time out well within it (the Slack client's timeout is 20 s)
 MAX_ATTEMPTS = 12
 
@@ -49,6 +52,10 @@ def paused_operations(session: Session, buckets: dict[str, str], now: dt.datetim
     return {op for op, bucket in buckets.items() if bucket in paused}
 
 
+WINDOW = 64  # candidate rows looked at per step of a claim
+MAX_WINDOWS = 8  # steps before a claim gives up for now (rows further on wait for the next claim)
+
+
 def claim(
     factory: sessionmaker[Session],
     *,
@@ -58,65 +65,111 @@ def claim(
     limit: int = 1,
     post_interval: float = 0.0,
     buckets: dict[str, str] | None = None,
-) -> list[int]:
-    """Lease up to `limit` claimable rows of `platform` (None: any) to `owner`; their ids, oldest first."""
+    paused: set[str] | None = None,
+    read: Callable[[Session, int], T] | None = None,
+) -> list[tuple[int, T | None]]:
+    """Lease up to `limit` claimable rows of `platform` (None: any) to `owner`, oldest first.
+
+    `paused` (operations whose bucket is paused) is read from the database unless given; `read`
+    reads what sending each row needs in the same transaction. Returns (id, what `read` returned).
+
+    Every statement is an index lookup bounded by the window, so the plan does not depend on the
+    table's statistics (a queue table's are always stale): due rows are taken in id order (locked
+    with SKIP LOCKED on PostgreSQL), then the rules are checked for just their destinations.
+    """
     o = OutboxMessage
-    earlier = aliased(OutboxMessage)
-    card = aliased(OutboxMessage)
-    sent = aliased(OutboxMessage)
-    with UnitOfWork(factory) as uow:
+    with UnitOfWork(background(factory)) as uow:
         s = uow.session
-        busy_before = exists().where(
-            earlier.destination == o.destination,
-            earlier.platform == o.platform,
-            earlier.id < o.id,
-            earlier.delivered_at.is_(None),
-            earlier.failed_at.is_(None),
-            or_(earlier.next_attempt_at <= now, earlier.locked_until >= now),
-        )
-        # An edit of a card waits until the card itself has been posted (or has failed for good).
-        card_pending = exists().where(
-            card.ref_key == o.ref_key,
-            card.operation == "post",
-            card.id < o.id,
-            card.delivered_at.is_(None),
-            card.failed_at.is_(None),
-        )
-        query = select(o.id).where(
-            o.delivered_at.is_(None),
-            o.failed_at.is_(None),
-            o.next_attempt_at <= now,
-            or_(o.locked_until.is_(None), o.locked_until < now),
-            ~busy_before,
-            or_(o.operation != "update", ~card_pending),
-        )
-        if post_interval > 0:
-            recently = now - dt.timedelta(seconds=post_interval)
-            paced = exists().where(
-                sent.destination == o.destination,
-                sent.platform == o.platform,
-                sent.operation == "post",
-                sent.delivered_at > recently,
+        if paused is None:
+            paused = paused_operations(s, buckets or {}, now)
+        chosen: list[int] = []
+        after = 0
+        for _ in range(MAX_WINDOWS):
+            query = (
+                select(o)  # whole rows: what `read` needs is then in the session already
+                .where(
+                    o.delivered_at.is_(None),
+                    o.failed_at.is_(None),
+                    o.id > after,
+                    o.next_attempt_at <= now,
+                    or_(o.locked_until.is_(None), o.locked_until < now),
+                    o.platform == platform if platform is not None else o.platform != TASKS,
+                )
+                .order_by(o.id)
+                .limit(WINDOW)
             )
-            query = query.where(or_(o.operation != "post", ~paced))
-        if platform is not None:
-            query = query.where(o.platform == platform)
-        paused = paused_operations(s, buckets or {}, now)
-        if paused:
-            query = query.where(o.operation.not_in(paused))
-        query = query.order_by(o.id).limit(limit)
-        if s.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=o)
-        ids = list(s.scalars(query))
-        if ids:
-            s.execute(
-                update(o)
-                .where(o.id.in_(ids))
-                .values(locked_until=now + LEASE, lease_owner=owner)
-                .execution_options(synchronize_session=False)
+            if paused:
+                query = query.where(o.operation.not_in(paused))
+            if s.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True, of=o)
+            window = list(s.scalars(query))
+            if not window:
+                break
+            chosen += _claimable(s, window, now, post_interval)[: limit - len(chosen)]
+            if len(chosen) >= limit or len(window) < WINDOW:
+                break
+            after = window[-1].id
+        if not chosen:
+            return []
+        s.execute(
+            update(o)
+            .where(o.id.in_(chosen))
+            .values(locked_until=now + LEASE, lease_owner=owner)
+            .execution_options(synchronize_session=False)
+        )
+        claimed = [(message_id, read(s, message_id) if read else None) for message_id in chosen]
+        uow.commit()
+    return claimed
+
+
+def _claimable(session: Session, window: Sequence[Any], now: dt.datetime, post_interval: float) -> list[int]:
+    """The ids in `window` that are the head of their destination, not paced, and (updates) have their card."""
+    o = OutboxMessage
+    destinations = {row.destination for row in window}
+    # The oldest row of each destination that is due or in flight: only it may go.
+    head = dict(
+        session.execute(
+            select(o.destination, func.min(o.id))
+            .where(
+                o.destination.in_(destinations),
+                o.delivered_at.is_(None),
+                o.failed_at.is_(None),
+                or_(o.next_attempt_at <= now, o.locked_until >= now),
             )
-            uow.commit()
-    return ids
+            .group_by(o.destination)
+        ).all()
+    )
+    paced: set[str] = set()
+    if post_interval > 0:
+        recently = now - dt.timedelta(seconds=post_interval)
+        paced = set(
+            session.scalars(
+                select(o.destination)
+                .where(o.destination.in_(destinations), o.operation == "post", o.delivered_at > recently)
+                .distinct()
+            )
+        )
+    # An edit of a card waits until the card itself has been posted (or has failed for good).
+    refs = {row.ref_key for row in window if row.operation == "update" and row.ref_key}
+    first_card: dict[str | None, int] = {}
+    if refs:
+        first_card = dict(
+            session.execute(
+                select(o.ref_key, func.min(o.id))
+                .where(o.ref_key.in_(refs), o.operation == "post", o.delivered_at.is_(None), o.failed_at.is_(None))
+                .group_by(o.ref_key)
+            ).all()
+        )
+    ok = []
+    for row in window:
+        if head.get(row.destination) != row.id:
+            continue  # an earlier message to the same conversation goes first
+        if row.operation == "post" and row.destination in paced:
+            continue
+        if row.operation == "update" and first_card.get(row.ref_key, row.id) < row.id:
+            continue
+        ok.append(row.id)
+    return ok
 
 
 def renew(factory: sessionmaker[Session], ids: Iterable[int], owner: str, now: dt.datetime) -> int:
@@ -124,7 +177,7 @@ def renew(factory: sessionmaker[Session], ids: Iterable[int], owner: str, now: d
     ids = list(ids)
     if not ids:
         return 0
-    with UnitOfWork(factory) as uow:
+    with UnitOfWork(background(factory)) as uow:
         held = uow.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == owner, OutboxMessage.delivered_at.is_(None))
@@ -148,6 +201,16 @@ def _finish(session: Session, message_id: int, owner: str, **values: object) -> 
     return bool(done)
 
 
+def mark_delivered_in(session: Session, message_id: int, owner: str, now: dt.datetime) -> None:
+    """Mark a row delivered inside the caller's transaction (a task's effect and its completion commit together)."""
+    if not _finish(session, message_id, owner, delivered_at=now):
+        raise LeaseLost(message_id)
+
+
+class LeaseLost(Exception):
+    """Another worker holds the row now; this one's work must not commit."""
+
+
 def record_delivered(
     factory: sessionmaker[Session],
     message_id: int,
@@ -157,7 +220,7 @@ def record_delivered(
     ref: tuple[str, str, str, str] | None = None,
 ) -> None:
     """Mark a row delivered at `now`; `ref` (ref_key, platform, channel, ts) remembers where a card landed."""
-    with UnitOfWork(factory) as uow:
+    with UnitOfWork(background(factory)) as uow:
         s = uow.session
         _finish(s, message_id, owner, delivered_at=now)
         if ref is not None:
@@ -171,7 +234,7 @@ def record_failure(
     factory: sessionmaker[Session], message_id: int, owner: str, error: str, now: dt.datetime, *, permanent: bool
 ) -> str:
     """Count a failed attempt: retry after a back-off, or give up for good; returns "retry" or "failed"."""
-    with UnitOfWork(factory) as uow:
+    with UnitOfWork(background(factory)) as uow:
         s = uow.session
         message = s.get(OutboxMessage, message_id)
         assert message is not None
@@ -201,7 +264,7 @@ def record_rate_limited(
     reason: str,
 ) -> None:
     """Pause `bucket` for every worker until `until`, and put the row back for then (not a failed attempt)."""
-    with UnitOfWork(factory) as uow:
+    with UnitOfWork(background(factory)) as uow:
         s = uow.session
         repo.upsert(s, DeliveryPause, {"bucket": bucket, "until": until, "reason": reason[:500]}, ["bucket"])
         _finish(s, message_id, owner, next_attempt_at=until, last_error=reason[:2000])

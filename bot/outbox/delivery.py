@@ -12,20 +12,22 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.chat import ChatPort, DeliveryError, Posted, Profile, Recipient
+from bot.chat import ChatPort, DeliveryError, Posted, Profile, Recipient, TaskPort
 from bot.outbox import claims
 from intake.notices import NOTICE, Notice
-from storage.db import UnitOfWork
+from storage.db import UnitOfWork, background, read_only
 from storage.models import MessageRef, OutboxMessage, Person
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
-OPERATIONS = ("post", "update", "profile")
+OPERATIONS = ("post", "update", "profile", "reply", "task")
+REPLY_ADDRESS = "reply_address"  # see bot.tasks
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Work:
     to: Recipient | None = None
     ref_key: str | None = None
     targets: tuple[Posted, ...] = ()
+    payload: dict[str, Any] | None = None  # a task's arguments
+    address: str | None = None  # where a reply goes
     error: DeliveryError | None = None  # found unsendable while reading
 
 
@@ -56,6 +60,8 @@ def read_work(session: Session, message_id: int) -> Work:
         to = Recipient(person.id, person.name, person.slack_user_id, person.teams_user_id)
     if message.operation == "profile":
         return Work(message_id, "profile", message.platform, to=to)
+    if message.operation == "task":
+        return Work(message_id, "task", message.platform, payload=dict(message.payload))
     try:
         notice = NOTICE.validate_python(message.payload)
     except ValueError as exc:  # written by a newer or older version that no longer parses
@@ -69,13 +75,56 @@ def read_work(session: Session, message_id: int) -> Work:
         ).all()
         targets = tuple(Posted(ref.channel, ref.ts) for ref in refs)
         return Work(message_id, "update", message.platform, notice, ref_key=message.ref_key, targets=targets)
+    if message.operation == "reply":
+        address = str(message.payload.get(REPLY_ADDRESS) or "")
+        return Work(message_id, "reply", message.platform, notice, address=address)
     return Work(message_id, "post", message.platform, notice, channel=message.channel, to=to, ref_key=message.ref_key)
 
 
-def send(port: ChatPort, work: Work) -> Posted | Profile | None:
-    """Carry out one row's network call (no database transaction is open here)."""
+def send(port: ChatPort | TaskPort, work: Work) -> Posted | Profile | None:
+    """Carry out one row's network call or task (no database transaction is open here)."""
     if work.error is not None:
         raise work.error
+    if work.operation == "task":
+        raise AssertionError("tasks are run by run_task, which records their completion with their effect")
+    assert not hasattr(port, "run")
+    chat: ChatPort = port  # type: ignore[assignment]
+    return _send_chat(chat, work)
+
+
+def run_task(
+    factory: sessionmaker[Session], port: ChatPort | TaskPort, work: Work, owner: str, clock: Callable[[], dt.datetime]
+) -> str:
+    """Run a task; its completion is written in the same transaction as its effect, so it runs once."""
+    if not isinstance(port, TaskRunnerLike):
+        return claims.record_failure(factory, work.id, owner, f"{port.platform} runs no tasks", clock(), permanent=True)
+
+    def done(session: Session) -> None:
+        claims.mark_delivered_in(session, work.id, owner, clock())
+
+    try:
+        port.run(work.payload or {}, done=done)
+    except claims.LeaseLost:
+        log.warning("task %s: another worker took it over; its effect was not committed here", work.id)
+        return "lost"
+    except DeliveryError as exc:
+        return claims.record_failure(factory, work.id, owner, str(exc), clock(), permanent=exc.permanent)
+    except Exception as exc:  # the database, or a bug: retried, counted
+        log.exception("task %s failed", work.id)
+        return claims.record_failure(factory, work.id, owner, f"{type(exc).__name__}: {exc}", clock(), permanent=False)
+    return "delivered"
+
+
+@runtime_checkable
+class TaskRunnerLike(Protocol):
+    def run(self, payload: dict[str, Any], *, done: Callable[[Session], None]) -> None: ...
+
+
+def _send_chat(port: ChatPort, work: Work) -> Posted | Profile | None:
+    if work.operation == "reply":
+        assert work.notice is not None
+        port.reply(work.address or "", work.notice)
+        return None
     if work.operation == "profile":
         assert work.to is not None
         return port.fetch_profile(work.to)
@@ -93,20 +142,27 @@ def apply_profile(factory: sessionmaker[Session], person_id: int, profile: Profi
     """Store what the platform said about a person (name, time zone)."""
     from intake import hub
 
-    with UnitOfWork(factory) as uow:
+    with UnitOfWork(background(factory)) as uow:
         hub.apply_profile(uow, person_id, profile.name, profile.tz)
 
 
 def deliver_claimed(
     factory: sessionmaker[Session],
-    port: ChatPort,
+    port: ChatPort | TaskPort,
     message_id: int,
     owner: str,
     clock: Callable[[], dt.datetime] = utcnow,
+    work: Work | None = None,
 ) -> str:
-    """Send a row this owner has claimed and record the result; "delivered", "retry", "paused" or "failed"."""
-    with UnitOfWork(factory) as uow:
-        work = read_work(uow.session, message_id)
+    """Send a row this owner has claimed and record the result; "delivered", "retry", "paused" or "failed".
+
+    `work` is what the claim read; without it the row is read here.
+    """
+    if work is None:
+        with UnitOfWork(read_only(factory)) as uow:  # a read: on SQLite it does not take the write lock
+            work = read_work(uow.session, message_id)
+    if work.operation == "task" and work.error is None:
+        return run_task(factory, port, work, owner, clock)
     try:
         result = send(port, work)
     except DeliveryError as exc:
@@ -141,14 +197,14 @@ def deliver_claimed(
             return "unrecorded"
 
 
-def buckets_of(port: ChatPort) -> dict[str, str]:
+def buckets_of(port: ChatPort | TaskPort) -> dict[str, str]:
     """Each outbox operation's rate-limit bucket on this port, e.g. {"post": "slack:chat.postMessage"}."""
     return {op: f"{port.platform}:{port.bucket(op)}" for op in OPERATIONS}
 
 
 def deliver_due(
     factory: sessionmaker[Session],
-    ports: ChatPort | Mapping[str, ChatPort],
+    ports: ChatPort | Mapping[str | None, ChatPort | TaskPort],
     *,
     now: dt.datetime | None = None,
     limit: int = 1000,
@@ -159,7 +215,7 @@ def deliver_due(
     With `now` every claim is taken at that time (tests); otherwise at the moment it is taken. A single
     port takes rows of any platform (one platform per process); a mapping takes each platform's own.
     """
-    by_platform: dict[str | None, ChatPort] = (
+    by_platform: dict[str | None, ChatPort | TaskPort] = (
         {None: ports} if not isinstance(ports, Mapping) else {k: v for k, v in ports.items()}
     )
     owner = f"pass-{uuid.uuid4().hex[:12]}"
@@ -168,16 +224,18 @@ def deliver_due(
     for platform, port in by_platform.items():
         buckets = buckets_of(port)
         for _ in range(limit):
-            ids = claims.claim(
+            claimed = claims.claim(
                 factory,
                 platform=platform,
                 owner=owner,
                 now=clock(),
                 post_interval=port.post_interval,
                 buckets=buckets,
+                read=read_work,
             )
-            if not ids:
+            if not claimed:
                 break
-            outcome = deliver_claimed(factory, port, ids[0], owner, clock=clock)
+            message_id, work = claimed[0]
+            outcome = deliver_claimed(factory, port, message_id, owner, clock=clock, work=work)
             counts[outcome] = counts.get(outcome, 0) + 1
     return counts

@@ -21,13 +21,35 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.chat import ChatPort
+from bot.chat import ChatPort, TaskPort
 from bot.outbox import claims
-from bot.outbox.delivery import buckets_of, deliver_claimed
+from bot.outbox.delivery import Work, buckets_of, deliver_claimed, read_work
+from storage.db import UnitOfWork, read_only
 from storage.repo import OUTBOX_CHANNEL
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
+
+PAUSES_TTL = 1.0  # seconds another worker's rate-limit pause may go unseen here (its next send would 429 anyway)
+
+
+_niced = threading.local()
+
+
+def lower_priority(nice: int) -> None:
+    """Give this thread `nice` less CPU priority (Linux: threads are scheduled alone), once per thread.
+
+    Delivery is work nobody is waiting on in the way a person waits on an acknowledgement: where a
+    worker shares cores with the web process, the requests go first.
+    """
+    if nice <= 0 or getattr(_niced, "done", False):
+        return
+    _niced.done = True
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except (AttributeError, OSError):  # not Linux, or not allowed: run at the same priority
+        pass
 
 
 def worker_name() -> str:
@@ -41,19 +63,21 @@ class OutboxWorker:
     def __init__(
         self,
         factory: sessionmaker[Session],
-        ports: ChatPort | Mapping[str, ChatPort],
+        ports: ChatPort | Mapping[str | None, ChatPort | TaskPort],
         *,
         concurrency: int = 8,
         interval: float = 0.5,
         clock: Callable[[], dt.datetime] = utcnow,
+        nice: int = 0,
     ) -> None:
         self._factory = factory
         # One port takes every platform's rows (one platform per process); a mapping routes by platform.
-        self._ports: dict[str | None, ChatPort] = (
+        self._ports: dict[str | None, ChatPort | TaskPort] = (
             {None: ports} if not isinstance(ports, Mapping) else {k: v for k, v in ports.items()}
         )
         self._concurrency = concurrency
         self._interval = interval
+        self._nice = nice
         self._clock = clock
         self.owner = worker_name()
         self._inflight: set[int] = set()
@@ -62,6 +86,8 @@ class OutboxWorker:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._senders = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="hubspoke-send")
+        self._pauses: dict[tuple[tuple[str, str], ...], tuple[float, set[str]]] = {}
+        self._pause_seen = threading.Event()
         self.counts: dict[str, int] = {}
 
     def start(self) -> None:
@@ -100,8 +126,15 @@ class OutboxWorker:
     # --- threads ---------------------------------------------------------------------------------
 
     def _claim_loop(self) -> None:
+        lower_priority(self._nice)
         failures = 0
         while not self._stop.is_set():
+            # Claim in batches: once half the slots are free (a claim costs about as much as a send), or
+            # when nothing is in flight at all, so a lone new message still goes at once.
+            if self.busy() > 0 and self._concurrency - self.busy() < max(1, self._concurrency // 2):
+                self._wake.wait(self._interval)
+                self._wake.clear()
+                continue
             try:
                 claimed = self._claim_round()
                 failures = 0
@@ -111,7 +144,7 @@ class OutboxWorker:
                 claimed = 0
                 self._stop.wait(min(self._interval * 2**failures, 10.0))
                 continue
-            if claimed and self.busy() < self._concurrency:
+            if claimed and self.busy() <= self._concurrency // 2:
                 continue  # there may be more to claim right away
             self._wake.wait(self._interval)
             self._wake.clear()
@@ -122,25 +155,43 @@ class OutboxWorker:
             free = self._concurrency - self.busy()
             if free <= 0:
                 break
-            ids = claims.claim(
+            now = self._clock()
+            buckets = buckets_of(port)
+            batch = claims.claim(
                 self._factory,
                 platform=platform,
                 owner=self.owner,
-                now=self._clock(),
+                now=now,
                 limit=free,
                 post_interval=port.post_interval,
-                buckets=buckets_of(port),
+                buckets=buckets,
+                paused=self._paused(buckets, now),
+                read=read_work,
             )
-            for message_id in ids:
+            for message_id, work in batch:
                 with self._lock:
                     self._inflight.add(message_id)
-                self._senders.submit(self._send, port, message_id)
-            claimed += len(ids)
+                self._senders.submit(self._send, port, message_id, work)
+            claimed += len(batch)
         return claimed
 
-    def _send(self, port: ChatPort, message_id: int) -> None:
+    def _paused(self, buckets: dict[str, str], now: dt.datetime) -> set[str]:
+        """Paused operations, read at most every PAUSES_TTL seconds (a pause this worker records is seen at once)."""
+        key = tuple(sorted(buckets.items()))
+        cached = self._pauses.get(key)
+        if cached is None or time.monotonic() - cached[0] > PAUSES_TTL or self._pause_seen.is_set():
+            self._pause_seen.clear()
+            with UnitOfWork(read_only(self._factory)) as uow:
+                cached = (time.monotonic(), claims.paused_operations(uow.session, buckets, now))
+            self._pauses[key] = cached
+        return cached[1]
+
+    def _send(self, port: ChatPort | TaskPort, message_id: int, work: Work | None) -> None:
+        lower_priority(self._nice)
         try:
-            outcome = deliver_claimed(self._factory, port, message_id, self.owner, clock=self._clock)
+            outcome = deliver_claimed(self._factory, port, message_id, self.owner, clock=self._clock, work=work)
+            if outcome == "paused":
+                self._pause_seen.set()
             with self._lock:
                 self.counts[outcome] = self.counts.get(outcome, 0) + 1
         except Exception:  # deliver_claimed records its own failures; this is the database failing too

@@ -73,6 +73,10 @@ class ConsoleChat:
     def bucket(self, operation: str) -> str:
         return operation
 
+    def reply(self, address: str, notice: Notice) -> None:
+        """A private answer to whoever is at the terminal."""
+        self.screen.reply(render_notice(notice, self._zone_of(None)))
+
     def fetch_profile(self, to: Recipient) -> Profile | None:
         """The console knows nobody's profile beyond the name typed."""
         return None

@@ -10,7 +10,16 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from intake.notices import BusFactorNotice, Notice, Outcome, Receipt, ReviewCard, ReviewNudge, SelfServeNotice
+from intake.notices import (
+    BusFactorNotice,
+    Notice,
+    Outcome,
+    Receipt,
+    Refusal,
+    ReviewCard,
+    ReviewNudge,
+    SelfServeNotice,
+)
 from intake.schema import Decision, Route, label
 from intake.views import PersonView, UseCaseView
 
@@ -267,6 +276,11 @@ def render_bus_factor(notice: BusFactorNotice, zone: Zone) -> Rendered:
     )
 
 
+def render_refusal(notice: Refusal, zone: Zone) -> Rendered:
+    """Why a click changed nothing."""
+    return Rendered((clean(notice.text) + (f" ({when(notice.at, zone)})" if notice.at else ""),))
+
+
 RENDER: dict[type, Callable[[Any, Zone], Rendered]] = {
     ReviewCard: render_review_card,
     SelfServeNotice: render_self_serve,
@@ -274,6 +288,7 @@ RENDER: dict[type, Callable[[Any, Zone], Rendered]] = {
     Outcome: render_outcome,
     ReviewNudge: render_nudge,
     BusFactorNotice: render_bus_factor,
+    Refusal: render_refusal,
 }
 
 
@@ -286,6 +301,8 @@ def people_in(notice: Notice) -> list[PersonView]:
     """Everyone a notice names, to find a recipient's time zone without asking the database."""
     if isinstance(notice, BusFactorNotice):
         return [notice.expert]
+    if isinstance(notice, Refusal):
+        return []
     uc = notice.use_case
     people = [uc.submitter, *([uc.reviewer] if uc.reviewer else [])]
     if uc.review and uc.review.decided_by:

@@ -8,13 +8,15 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
+from bot import tasks
 from bot.core import Core
+from bot.tasks import ReplyTo
 from handlers.slack.commands import open_intake
 from handlers.slack.ids import Action
 from handlers.slack.middleware import error_text, reviewers_only, tell, telling_errors
 from handlers.slack.modals import Draft, ModalContext, build_reason_modal, build_reassign_modal, changes_note
 from intake import hub, services
-from intake.errors import FieldErrors, HubError
+from intake.errors import HubError
 from intake.schema import Decision
 from intake.views import Actor
 
@@ -38,14 +40,20 @@ def _card_value_from_block(body: dict[str, Any]) -> tuple[int, int]:
     raise HubError("This card is missing its use case; open it with `/usecase status ID`.")
 
 
+def reply_to(respond: Any) -> ReplyTo | None:
+    """Where the outcome of a click is told privately: its response_url."""
+    url = getattr(respond, "response_url", None)
+    return ReplyTo(platform="slack", address=url) if isinstance(url, str) and url else None
+
+
 def record_then_ack(
     ack: Callable[..., None], respond: Any, context: BoltContext, client: WebClient, work: Callable[[], object]
 ) -> None:
-    """Do the work, then acknowledge: a click Slack shows as done is already committed.
+    """Record the click as durable work, then acknowledge: a click Slack shows as received is committed.
 
-    A refusal (already decided, not allowed...) is acknowledged and told to the person privately.
-    Anything else propagates unacknowledged, so Slack shows the click failed and the global error
-    handler tells the person why.
+    A click that cannot even be recorded (a card without its use case) is acknowledged and told why;
+    anything else (the database) propagates unacknowledged, so Slack shows the click failed and the
+    global error handler tells the person.
     """
     try:
         work()
@@ -59,12 +67,19 @@ def record_then_ack(
 def handle_approve(
     ack: Callable[..., None], action: dict[str, Any], context: BoltContext, respond: Any, client: WebClient
 ) -> None:
-    """Approve the use case on the card; the card updates in place for everyone."""
+    """Approve the use case on the card: recorded before the ack, decided by a worker, the card updated everywhere."""
     core: Core = context["core"]
 
     def approve() -> None:
         use_case_id, round_ = _card_value(action)
-        core.run(services.decide, context["actor"], use_case_id, Decision.APPROVE, round_=round_)
+        core.run(
+            tasks.request_decision,
+            context["actor"],
+            use_case_id,
+            Decision.APPROVE,
+            round_=round_,
+            reply_to=reply_to(respond),
+        )
 
     record_then_ack(ack, respond, context, client, approve)
 
@@ -117,12 +132,9 @@ def handle_pick_reviewer(
     def assign() -> None:
         use_case_id, _ = _card_value_from_block(body)
         person_id = core.read(hub.person_id_for_slack, str(action.get("selected_user") or ""))
-        try:
-            if person_id is None:
-                raise FieldErrors({"reviewer": hub.NOT_A_REVIEWER})
-            core.run(services.assign_reviewer, context["actor"], use_case_id, person_id)
-        except FieldErrors as exc:
-            raise HubError(next(iter(exc.errors.values()))) from exc
+        if person_id is None:
+            raise HubError(hub.NOT_A_REVIEWER)
+        core.run(tasks.request_assignment, context["actor"], use_case_id, person_id, reply_to=reply_to(respond))
 
     record_then_ack(ack, respond, context, client, assign)
 

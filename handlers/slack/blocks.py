@@ -7,7 +7,7 @@ from typing import Any
 from handlers.slack.ids import Action
 from handlers.slack.mrkdwn import clip, escape, link, mention, quote, when
 from intake.lifecycle import ORDER, allowed_moves
-from intake.notices import Outcome, Receipt, ReviewCard, ReviewNudge, SelfServeNotice
+from intake.notices import Outcome, Receipt, Refusal, ReviewCard, ReviewNudge, SelfServeNotice
 from intake.schema import Decision, RiskTier, Route, Stage, Status, label
 from intake.views import PersonView, UseCaseView
 
@@ -328,3 +328,9 @@ def build_home(mine: list[UseCaseView], queue: list[UseCaseView] | None) -> dict
             )
             blocks.append({"type": "actions", "elements": _decision_buttons(value, True)})
     return {"type": "home", "blocks": blocks[:100]}
+
+
+def build_refusal(notice: Refusal) -> tuple[str, Blocks]:
+    """Why a click changed nothing, told only to the person who clicked."""
+    text = escape(notice.text) + (f" ({when(notice.at)})" if notice.at else "")
+    return text, []

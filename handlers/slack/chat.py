@@ -7,11 +7,22 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
 
 from bot.chat import DeliveryError, Posted, Profile, Recipient
 from handlers.slack import blocks
 from handlers.slack.experts import build_bus_factor
-from intake.notices import HUB, BusFactorNotice, Notice, Outcome, Receipt, ReviewCard, ReviewNudge, SelfServeNotice
+from intake.notices import (
+    HUB,
+    BusFactorNotice,
+    Notice,
+    Outcome,
+    Receipt,
+    Refusal,
+    ReviewCard,
+    ReviewNudge,
+    SelfServeNotice,
+)
 
 RENDER: dict[type, Callable[[Any], tuple[str, blocks.Blocks]]] = {
     ReviewCard: blocks.build_review_card,
@@ -20,6 +31,7 @@ RENDER: dict[type, Callable[[Any], tuple[str, blocks.Blocks]]] = {
     Outcome: blocks.build_outcome,
     ReviewNudge: blocks.build_nudge,
     BusFactorNotice: build_bus_factor,
+    Refusal: blocks.build_refusal,
 }
 
 # Errors that retrying will not fix; everything else (rate limits, 5xx, timeouts) is retried.
@@ -48,7 +60,7 @@ def render(notice: Notice) -> tuple[str, blocks.Blocks]:
 
 
 # The Web API method (Slack's rate-limit bucket) each outbox operation calls.
-BUCKETS = {"post": "chat.postMessage", "update": "chat.update", "profile": "users.info"}
+BUCKETS = {"post": "chat.postMessage", "update": "chat.update", "profile": "users.info", "reply": "response_url"}
 
 
 class SlackChat:
@@ -59,6 +71,9 @@ class SlackChat:
     def __init__(self, client: WebClient, hub_channel: str | None, *, post_interval: float = 1.0) -> None:
         self._client = client
         self._hub_channel = hub_channel
+        # Tests and benchmarks point the Web API at a loopback fake; its response_urls are loopback too.
+        base = client.base_url or ""
+        self._loopback_hooks = base.rsplit("/api/", 1)[0] + "/hooks/" if "127.0.0.1" in base else "https://"
         self.post_interval = post_interval  # Slack allows about one message a second per conversation
 
     def bucket(self, operation: str) -> str:
@@ -91,6 +106,25 @@ class SlackChat:
     def update(self, posted: Posted, notice: Notice) -> None:
         text, body = render(notice)
         self._call(self._client.chat_update, channel=posted.channel, ts=posted.ts, text=text, blocks=body)
+
+    def reply(self, address: str, notice: Notice) -> None:
+        """An ephemeral answer through the response_url a (verified) request gave."""
+        if not address.startswith("https://") and not address.startswith(self._loopback_hooks):
+            raise DeliveryError("not a Slack response_url", permanent=True)
+        text, body = render(notice)
+        try:
+            response = WebhookClient(address, timeout=20).send(
+                text=text, blocks=body or None, response_type="ephemeral", replace_original=False
+            )
+        except OSError as exc:
+            raise DeliveryError(f"Slack unreachable: {exc}") from exc
+        if response.status_code == 429:
+            raise DeliveryError("rate limited by Slack", retry_after=float(response.headers.get("retry-after", 5)))
+        if response.status_code >= 500:
+            raise DeliveryError(f"Slack said HTTP {response.status_code}")
+        if response.status_code >= 400:  # expired (30 minutes) or used up (5 answers): nothing to retry
+            refused = f"response_url refused: HTTP {response.status_code} {response.body[:80]}"
+            raise DeliveryError(refused, permanent=True)
 
     @staticmethod
     def _call(method: Callable[..., Any], **kwargs: Any) -> Any:

@@ -55,7 +55,7 @@ def open_intake(
     core: Core, client: WebClient, trigger_id: str, draft: Draft, ctx: ModalContext, note: str | None = None
 ) -> None:
     """Open the intake form (within the 3 s the trigger id lives)."""
-    view = build_intake_modal(draft, core.read(hub.list_departments), ctx=ctx, note=note)
+    view = build_intake_modal(draft, core.departments(), ctx=ctx, note=note)
     client.views_open(trigger_id=trigger_id, view=view)
 
 

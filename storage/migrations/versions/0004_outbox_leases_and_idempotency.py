@@ -33,6 +33,16 @@ BACKFILL = (
 )
 
 
+# Workers LISTEN on this channel; a NOTIFY per statement that inserts into the outbox wakes them when its
+# transaction commits (PostgreSQL folds repeats within a transaction into one).
+NOTIFY_UP = [
+    "CREATE FUNCTION hubspoke_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN PERFORM pg_notify('hubspoke_outbox', ''); RETURN NULL; END $$",
+    "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION hubspoke_outbox_notify()",
+]
+NOTIFY_DOWN = ["DROP TRIGGER outbox_notify ON outbox", "DROP FUNCTION hubspoke_outbox_notify()"]
+
+
 def upgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("destination", sa.String(length=160), nullable=False, server_default=""))
@@ -41,10 +51,18 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.alter_column("destination", server_default=None)
         batch_op.create_index("ix_outbox_destination", ["destination", "delivered_at"], unique=False)
+    # The queue: undelivered rows in order, and per destination (partial, so the size of the backlog).
+    undelivered = sa.text("delivered_at IS NULL AND failed_at IS NULL")
+    for name, columns in (("ix_outbox_queue", ["id"]), ("ix_outbox_queue_destination", ["destination", "id"])):
+        op.create_index(name, "outbox", columns, sqlite_where=undelivered, postgresql_where=undelivered)
 
     with op.batch_alter_table("message_refs", schema=None) as batch_op:
         batch_op.drop_constraint("uq_message_refs_ref_key", type_="unique")
         batch_op.create_unique_constraint(op.f("uq_message_refs_platform"), ["platform", "channel", "ts"])
+
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in NOTIFY_UP:
+            op.execute(statement)
 
     op.create_table(
         "delivery_pauses",
@@ -66,6 +84,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in NOTIFY_DOWN:
+            op.execute(statement)
     op.drop_table("request_keys")
     op.drop_table("delivery_pauses")
     # Several copies of one card in one channel cannot all stay under the old (ref_key, channel) key.
@@ -73,6 +94,8 @@ def downgrade() -> None:
     with op.batch_alter_table("message_refs", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("uq_message_refs_platform"), type_="unique")
         batch_op.create_unique_constraint("uq_message_refs_ref_key", ["ref_key", "channel"])
+    op.drop_index("ix_outbox_queue_destination", table_name="outbox")
+    op.drop_index("ix_outbox_queue", table_name="outbox")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_destination")
         batch_op.drop_column("lease_owner")

@@ -1,0 +1,147 @@
+"""Durable work a click starts: written before Slack is told the click arrived, carried out by a worker.
+
+An Approve (or a reviewer picked from a card) is recorded as a task in the request's own
+transaction, the request is acknowledged, and an outbox worker makes the decision moments later,
+under the same role checks and state machine as any other. A crash between the two loses nothing:
+the task is in the database and the next worker runs it. Tasks travel in the outbox on the core's
+own platform (TASKS), one use case's at a time and in order, so two clicks on one card are decided
+in the order they came and the second is told who decided first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from bot.chat import DeliveryError
+from intake import services
+from intake.errors import AlreadyDecided, FieldErrors, HubError
+from intake.notices import Refusal
+from intake.schema import Decision
+from intake.views import Actor, jsonable
+from storage import repo
+from storage.db import UnitOfWork
+from storage.models import Person
+
+log = logging.getLogger(__name__)
+
+TASKS = "core"  # the outbox "platform" of durable work
+REPLY_ADDRESS = "reply_address"  # beside a reply's notice in its outbox payload
+
+
+class ReplyTo(BaseModel):
+    """Where to tell the person what came of their click: a platform and its private address (Slack: response_url)."""
+
+    platform: str
+    address: str
+
+
+def _enqueue(uow: UnitOfWork, task: dict[str, Any], use_case_id: int, now: dt.datetime) -> None:
+    repo.enqueue(uow.session, task, operation="task", platform=TASKS, destination=f"uc:{use_case_id}", at=now)
+    uow.commit()
+
+
+def request_decision(
+    uow: UnitOfWork,
+    actor: Actor,
+    use_case_id: int,
+    decision: Decision,
+    *,
+    round_: int,
+    reply_to: ReplyTo | None,
+    now: dt.datetime,
+) -> None:
+    """Record a click on a decision button as durable work (committed on return)."""
+    task = {
+        "task": "decide",
+        "person_id": actor.person_id,
+        "use_case_id": use_case_id,
+        "decision": decision.value,
+        "round": round_,
+        "reply_to": reply_to.model_dump() if reply_to else None,
+    }
+    _enqueue(uow, task, use_case_id, now)
+
+
+def request_assignment(
+    uow: UnitOfWork, actor: Actor, use_case_id: int, reviewer_id: int, *, reply_to: ReplyTo | None, now: dt.datetime
+) -> None:
+    """Record a reviewer picked on a card as durable work (committed on return)."""
+    task = {
+        "task": "assign",
+        "person_id": actor.person_id,
+        "use_case_id": use_case_id,
+        "reviewer_id": reviewer_id,
+        "reply_to": reply_to.model_dump() if reply_to else None,
+    }
+    _enqueue(uow, task, use_case_id, now)
+
+
+class TaskRunner:
+    """The port the outbox worker hands core tasks to (platform TASKS)."""
+
+    platform = TASKS
+    post_interval = 0.0
+
+    def __init__(self, core: Any) -> None:
+        self._core = core  # bot.core.Core (not imported: Core's module imports this one's callers)
+
+    def bucket(self, operation: str) -> str:
+        return "tasks"
+
+    def run(self, payload: dict[str, Any], *, done: Callable[[Session], None]) -> None:
+        """Carry out one task; its completion (`done`) commits with its effect, a refusal is told to the person."""
+        core = self._core
+        try:
+            actor = core.read(_actor, int(payload["person_id"]))
+            use_case_id = int(payload["use_case_id"])
+            if payload["task"] == "decide":
+                decision = Decision(payload["decision"])
+                core.run_with(done, services.decide, actor, use_case_id, decision, round_=int(payload["round"]))
+            elif payload["task"] == "assign":
+                core.run_with(done, services.assign_reviewer, actor, use_case_id, int(payload["reviewer_id"]))
+            else:
+                raise DeliveryError(f"unknown task {payload['task']!r}", permanent=True)
+        except AlreadyDecided as exc:
+            self._refuse(payload, exc.message, exc.decided_at, done)
+        except FieldErrors as exc:
+            self._refuse(payload, next(iter(exc.errors.values())), None, done)
+        except HubError as exc:
+            self._refuse(payload, exc.message, None, done)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise DeliveryError(f"unreadable task: {exc}", permanent=True) from exc
+
+    def _refuse(
+        self, payload: dict[str, Any], text: str, at: dt.datetime | None, done: Callable[[Session], None]
+    ) -> None:
+        """Tell the person why their click changed nothing (in the transaction that marks the task done)."""
+        reply_to = payload.get("reply_to")
+        target = ReplyTo.model_validate(reply_to) if reply_to else None
+        if target is None:
+            log.info("task %s refused, nobody to tell: %s", payload.get("task"), text)
+        self._core.run_with(done, _tell, target, Refusal(text=text, at=at))
+
+
+def _actor(uow: UnitOfWork, person_id: int) -> Actor:
+    person = uow.session.get(Person, person_id)
+    if person is None:
+        raise HubError("The person who clicked no longer exists.")
+    return Actor(person.id, person.name, person.slack_user_id, person.is_reviewer, person.is_lead, person.tz)
+
+
+def _tell(uow: UnitOfWork, target: ReplyTo | None, refusal: Refusal, *, now: dt.datetime) -> None:
+    if target is None:
+        uow.commit()  # nothing to say to anyone: just the task's completion
+        return
+    payload = {**jsonable(refusal), REPLY_ADDRESS: target.address}
+    digest = hashlib.sha256(target.address.encode()).hexdigest()[:32]
+    repo.enqueue(
+        uow.session, payload, operation="reply", platform=target.platform, destination=f"reply:{digest}", at=now
+    )
+    uow.commit()
