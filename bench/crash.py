@@ -5,7 +5,8 @@
 
 1. Web: `--clicks` pending reviews are seeded, the same number of signed Approve clicks are sent
    (10 at a time), and the web process is killed with SIGKILL the moment the last acknowledgement
-   arrives. Lost = clicks Slack saw acknowledged whose decision is not stored (target 0).
+   arrives. Each click is stored as a task before its ack; a restarted `hubspoke run` decides what
+   the dead one had not. Lost = clicks Slack saw acknowledged that are never decided (target 0).
 2. Worker (PostgreSQL): a backlog of `--messages` notices, two `hubspoke worker` processes, a fake
    Slack answering in 50 ms; one worker is killed with SIGKILL a second in. The other takes the
    dead one's rows once their lease runs out. Lost = never delivered (target 0); duplicated = sent
@@ -37,63 +38,39 @@ from bench.harness import (  # noqa: E402
     free_port,
     hubspoke_cli,
     hubspoke_exe,
+    seed_reviews,
     serve,
     spawn,
 )
 from bench.outbox import text_of, undelivered, write_backlog  # noqa: E402
-from bot.core import Core  # noqa: E402
-from bot.settings import Settings  # noqa: E402
 from handlers.slack.ids import Action  # noqa: E402
-from intake import hub, services  # noqa: E402
-from intake.schema import Submission  # noqa: E402
-from storage.db import UnitOfWork, make_engine, make_session_factory  # noqa: E402
+from storage.db import make_engine  # noqa: E402
 from storage.models import OutboxMessage, Review  # noqa: E402
 from tests.fakes.signed import SignedSlack, SlackUser  # noqa: E402
 
 SECRET = "bench-signing-secret"
-ANSWERS = {
-    "problem": "Finance guesses monthly invoice volumes by hand.",
-    "department": "Finance",
-    "benefit": "Right-sized team",
-    "success_metric": "Late payments -30%",
-    "data_availability": "available",
-    "data_sensitivity": "personal",
-    "people_affected": "internal",
-    "autonomy": "assistive",
-}
 
 
-def seed_reviews(url: str, count: int) -> list[int]:
-    """`count` use cases waiting for Rita, through the services."""
-    settings = Settings(_env_file=None, database_url=url, hub_leads="ULEAD")
-    engine = make_engine(url)
-    core = Core(settings=settings, session_factory=make_session_factory(engine))
-    with UnitOfWork(core.session_factory) as u:
-        spoke, _ = hub.resolve_slack_actor(u, "USPOKE", name="sam", leads=settings.hub_leads, now=core.now())
-    core.run(hub.add_reviewer, hub.SYSTEM, "UREV", skills=["forecasting"], name="rita")
-    ids = [
-        core.run(
-            services.submit_use_case, spoke, Submission.model_validate({**ANSWERS, "title": f"Case {n}"})
-        ).use_case.id
-        for n in range(count)
-    ]
-    engine.dispose()
-    return ids
-
-
-def decided(url: str) -> int:
+def decided(url: str) -> tuple[int, int]:
+    """(decisions stored, Approve tasks stored and not yet run)."""
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            return int(conn.scalar(select(func.count()).select_from(Review).where(Review.decision.is_not(None))) or 0)
+            done = conn.scalar(select(func.count()).select_from(Review).where(Review.decision.is_not(None)))
+            waiting = conn.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.operation == "task", OutboxMessage.delivered_at.is_(None))
+            )
+            return int(done or 0), int(waiting or 0)
     finally:
         engine.dispose()
 
 
-def web_round(args: argparse.Namespace, env: dict[str, str], workdir: Path) -> tuple[int, int]:
-    """(acknowledged, recorded) for one kill -9 of the web process."""
+def web_round(args: argparse.Namespace, env: dict[str, str], workdir: Path) -> dict[str, int]:
+    """One kill -9 of the web process: acknowledged, stored at the kill, and decided after a restart."""
     with FakeSlackProcess() as fake, bench_database(args.database_url, workdir) as url:
-        env = {**env, "SLACK_API_URL": fake.base_url, "DATABASE_URL": url}
+        env = {**env, "SLACK_API_URL": fake.base_url, "DATABASE_URL": url, "OUTBOX_IN_PROCESS": "true"}
         hubspoke_cli(env, workdir, "db", "upgrade")
         use_cases = seed_reviews(url, args.clicks)
         port = free_port()
@@ -106,8 +83,15 @@ def web_round(args: argparse.Namespace, env: dict[str, str], workdir: Path) -> t
 
             with ThreadPoolExecutor(10) as pool:
                 acked = sum(pool.map(click, use_cases))
-            os.kill(web.pid, signal.SIGKILL)
-        return acked, decided(url)
+            os.kill(web.pid, signal.SIGKILL)  # the moment the last acknowledgement arrived
+        done, waiting = decided(url)
+        # The next start runs what the dead process had recorded but not yet decided.
+        with serve("web-again", [hubspoke_exe(), "run", "--port", str(port)], env, port, workdir):
+            deadline = time.monotonic() + 60
+            while decided(url)[0] < acked and time.monotonic() < deadline:
+                time.sleep(0.2)
+        after, _ = decided(url)
+    return {"acked": acked, "decided": done, "waiting": waiting, "after": after}
 
 
 def worker_crash(args: argparse.Namespace, env: dict[str, str], workdir: Path) -> dict[str, int]:
@@ -165,10 +149,14 @@ def main() -> int:
         workdir = Path(tmp)
         print(f"kill -9 of `hubspoke run` after acknowledged Approve clicks, on {backend}:")
         for n in range(1, args.rounds + 1):
-            acked, recorded = web_round(args, env, workdir)
-            lost = max(acked - recorded, 0)
-            ok = ok and lost == 0
-            print(f"  round {n}: {acked} acknowledged, {recorded} recorded, lost {lost}", flush=True)
+            r = web_round(args, env, workdir)
+            lost = max(r["acked"] - r["after"], 0)
+            ok = ok and lost == 0 and r["after"] == r["acked"]
+            print(
+                f"  round {n}: {r['acked']} acknowledged; at the kill {r['decided']} decided and "
+                f"{r['waiting']} waiting as tasks; after a restart {r['after']} decided, lost {lost}",
+                flush=True,
+            )
         if backend == "postgresql":
             r = worker_crash(args, env, workdir)
             ok = ok and r["lost"] == 0 and r["left"] == 0

@@ -192,7 +192,12 @@ def hubspoke_exe() -> str:
 def bench_database(url: str | None, workdir: Path) -> Iterator[str]:
     """A temporary SQLite file by default; on PostgreSQL a fresh schema, dropped afterwards."""
     if url is None:
-        yield f"sqlite:///{workdir / 'bench.db'}"
+        path = workdir / f"bench-{uuid.uuid4().hex[:10]}.db"
+        try:
+            yield f"sqlite:///{path}"
+        finally:
+            for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                leftover.unlink(missing_ok=True)
         return
     if make_url(url).get_backend_name() != "postgresql":
         yield url
