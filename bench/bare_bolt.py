@@ -41,7 +41,7 @@ def same_payloads() -> tuple[dict[str, Any], tuple[str, list[dict[str, Any]]]]:
     from handlers.slack.blocks import build_review_card
     from handlers.slack.modals import Draft, ModalContext, build_intake_modal
     from intake.notices import ReviewCard
-    from intake.views import PersonView, ReviewView, UseCaseView
+    from intake.read_models import PersonView, ReviewView, UseCaseView
 
     modal = build_intake_modal(Draft(), ["Finance"], ctx=ModalContext())
     sam, rita = PersonView(id=1, name="Sam"), PersonView(id=2, name="Rita")

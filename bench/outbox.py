@@ -30,7 +30,7 @@ from sqlalchemy import func, insert, select  # noqa: E402
 
 from bench.harness import FakeSlackProcess, bench_database, hubspoke_cli, hubspoke_exe, spawn  # noqa: E402
 from intake.notices import BusFactorNotice  # noqa: E402
-from intake.views import PersonView, jsonable  # noqa: E402
+from intake.read_models import PersonView, jsonable  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.models import OutboxMessage  # noqa: E402
 from storage.types import utcnow  # noqa: E402

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.expertise.index import ExpertiseIndex
 from bot.settings import Settings
 from intake import hub
-from intake.views import Actor
+from intake.read_models import Actor
 from storage.db import UnitOfWork, background, read_only
 from storage.types import utcnow
 

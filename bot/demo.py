@@ -9,8 +9,8 @@ from bot.chat import ChatPort
 from bot.core import Core
 from bot.outbox import deliver_due
 from intake import hub, services
+from intake.read_models import Actor
 from intake.schema import Affected, Autonomy, DataAvailability, Decision, Sensitivity, Stage, Submission
-from intake.views import Actor
 from storage import repo
 from storage.db import UnitOfWork
 

@@ -23,8 +23,8 @@ from bot.chat import DeliveryError
 from intake import services
 from intake.errors import AlreadyDecided, FieldErrors, HubError
 from intake.notices import Refusal
+from intake.read_models import Actor, jsonable
 from intake.schema import Decision
-from intake.views import Actor, jsonable
 from storage import repo
 from storage.db import UnitOfWork
 from storage.models import Person

@@ -11,10 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intake.errors import HubError, NotAllowed, NotFound
+from intake.read_models import Actor, PersonView
 from intake.schema import Sensitivity
 from intake.services import GUIDELINES_KEY, load_guidelines
 from intake.triage import Guidelines
-from intake.views import Actor, PersonView
 from storage import evidence, repo
 from storage.db import UnitOfWork
 from storage.models import Department, Person, PersonSkill

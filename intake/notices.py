@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from intake.views import PersonView, UseCaseView
+from intake.read_models import PersonView, UseCaseView
 
 
 class ReviewCard(BaseModel):

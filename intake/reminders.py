@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from intake.notices import HUB, ReviewNudge
-from intake.views import PersonView, UseCaseView, jsonable
+from intake.read_models import PersonView, UseCaseView, jsonable
 from storage import repo
 from storage.db import UnitOfWork
 from storage.models import Person, Review, UseCase

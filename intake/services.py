@@ -12,10 +12,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from intake import lifecycle
 from intake.errors import AlreadyDecided, FieldErrors, HubError, InvalidMove, NotAllowed, NotFound
 from intake.notices import HUB, Outcome, Receipt, ReviewCard, SelfServeNotice, card_key
+from intake.read_models import Actor, Change, SubmitResult, UseCaseView, jsonable
 from intake.routing import Candidate, pick_reviewer
 from intake.schema import FIELD_LABELS, Decision, Route, Stage, Status, Submission, label
 from intake.triage import Guidelines, triage
-from intake.views import Actor, Change, SubmitResult, UseCaseView, jsonable
 from storage import evidence, repo
 from storage.db import UnitOfWork
 from storage.models import Department, Person, RequestKey, Review, UseCase

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake import hub
-from intake.views import Actor
+from intake.read_models import Actor
 from storage.db import UnitOfWork, make_engine, make_session_factory, upgrade
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from intake.views import PersonView, ReviewView, UseCaseView
+from intake.read_models import PersonView, ReviewView, UseCaseView
 from tests.fakes.signed import date, text_input
 from tests.fakes.signed import select as pick
 

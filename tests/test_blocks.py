@@ -22,8 +22,8 @@ from handlers.slack.modals import (
 )
 from handlers.slack.mrkdwn import clip, escape, quote
 from intake.notices import Outcome, Receipt, ReviewCard, ReviewNudge, SelfServeNotice
+from intake.read_models import Change, PersonView, ReviewView, SubmitResult, UseCaseView
 from intake.schema import Decision, RiskTier, Route, Status
-from intake.views import Change, PersonView, ReviewView, SubmitResult, UseCaseView
 from tests.factories import use_case_view
 from tests.fakes.slack_api import validate_blocks, validate_view
 

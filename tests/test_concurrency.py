@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from intake import hub, services
 from intake.errors import AlreadyDecided
 from intake.notices import card_key
+from intake.read_models import Actor, UseCaseView
 from intake.schema import Decision, Submission
-from intake.views import Actor, UseCaseView
 from storage.db import UnitOfWork, make_engine, make_session_factory, upgrade
 from storage.models import AuditEvent, OutboxMessage, Review
 from tests.conftest import NOW, make_actor

@@ -21,8 +21,8 @@ from handlers.console.render import (
 )
 from handlers.console.replies import render_home, render_list, render_status
 from intake.notices import HUB, Outcome, Receipt, ReviewCard, ReviewNudge, SelfServeNotice
+from intake.read_models import Change, PersonView, ReviewView, UseCaseView
 from intake.schema import Decision
-from intake.views import Change, PersonView, ReviewView, UseCaseView
 from tests.factories import use_case_view
 
 T0 = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)

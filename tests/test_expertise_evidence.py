@@ -13,8 +13,8 @@ from bot.expertise import skills
 from bot.expertise.index import ExpertiseIndex
 from intake import hub, services
 from intake.errors import NotAllowed, NotFound
+from intake.read_models import Actor
 from intake.schema import Decision, Stage
-from intake.views import Actor
 from storage import evidence
 from storage.db import UnitOfWork
 from storage.models import Evidence, Person

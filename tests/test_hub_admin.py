@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from intake import hub, services
 from intake.errors import HubError, NotAllowed, NotFound
+from intake.read_models import Actor
 from intake.schema import Route, Sensitivity, Status, Submission
 from intake.triage import Guidelines
-from intake.views import Actor
 from storage import repo
 from storage.db import UnitOfWork
 from storage.models import AuditEvent, Department, HubSetting, Person

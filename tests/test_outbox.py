@@ -18,8 +18,8 @@ from handlers.slack.app import build_client
 from handlers.slack.chat import SlackChat
 from intake import hub, services
 from intake.notices import HUB, BusFactorNotice, card_key
+from intake.read_models import PersonView, jsonable
 from intake.schema import Decision, Submission
-from intake.views import PersonView, jsonable
 from storage import repo
 from storage.db import UnitOfWork
 from storage.models import DeliveryPause, MessageRef, OutboxMessage, Person

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from intake import hub, services
 from intake.errors import AlreadyDecided, FieldErrors, InvalidMove, NotAllowed, NotFound
 from intake.notices import HUB, card_key
+from intake.read_models import Actor, Change, UseCaseView
 from intake.schema import Decision, RiskTier, Route, Stage, Status, Submission
-from intake.views import Actor, Change, UseCaseView
 from storage.db import UnitOfWork
 from storage.models import AuditEvent, Department, OutboxMessage, Review, UseCase
 from tests.conftest import NOW, make_actor

@@ -206,7 +206,7 @@ def test_a_link_that_would_show_one_address_and_open_another_is_refused_on_its_f
 
 def test_links_already_stored_are_labelled_by_host_and_encoded(scenario: Scenario) -> None:
     from handlers.slack.blocks import build_status
-    from intake.views import UseCaseView
+    from intake.read_models import UseCaseView
 
     sc = scenario
     core = sc.app.core

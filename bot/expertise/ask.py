@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.expertise.index import ExpertiseIndex
 from bot.expertise.models import ExpertResult
 from intake.notices import HUB, BusFactorNotice
-from intake.views import Actor, PersonView, jsonable
+from intake.read_models import Actor, PersonView, jsonable
 from storage import repo
 from storage.db import UnitOfWork
 from storage.models import JobRun, Person

@@ -10,7 +10,7 @@ import datetime as dt
 from bot.expertise.models import SkillsView
 from intake.errors import HubError, NotAllowed, NotFound
 from intake.hub import normalise_skill
-from intake.views import Actor
+from intake.read_models import Actor
 from storage import evidence, repo
 from storage.db import UnitOfWork
 from storage.models import Person, PersonSkill

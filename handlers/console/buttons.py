@@ -9,8 +9,8 @@ from handlers.console.session import Cancelled, ConsoleSession
 from intake import hub, services
 from intake.errors import FieldErrors, HubError, NotAllowed
 from intake.forms import REASON_PROMPTS, Draft
+from intake.read_models import Actor
 from intake.schema import Decision
-from intake.views import Actor
 
 REVIEWERS_ONLY = "Only hub reviewers can decide on use cases. A hub lead can add you with /hub reviewer add."
 NOT_A_REVIEWER = "That person is not a hub reviewer (a lead adds them with /hub reviewer add)."

@@ -18,7 +18,7 @@ from handlers.console.whoknows import handle_whoknows
 from intake import hub, services
 from intake.errors import HubError
 from intake.notices import ReviewCard
-from intake.views import PersonView
+from intake.read_models import PersonView
 
 Handler = Callable[[ConsoleSession, str], None]
 

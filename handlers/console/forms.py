@@ -11,8 +11,8 @@ from handlers.console.session import Cancelled, ConsoleSession, EndOfInput
 from intake import hub
 from intake.errors import FieldErrors
 from intake.forms import INTAKE_FIELDS, Draft, FormField, check_answer, parse_submission
+from intake.read_models import SubmitResult
 from intake.schema import Submission, label
-from intake.views import SubmitResult
 
 FIELDS = {f.name: f for f in INTAKE_FIELDS}
 CLEAR = "-"

@@ -20,8 +20,8 @@ from intake.notices import (
     ReviewNudge,
     SelfServeNotice,
 )
+from intake.read_models import PersonView, UseCaseView
 from intake.schema import Decision, Route, label
-from intake.views import PersonView, UseCaseView
 
 Zone = dt.tzinfo
 UTC = ZoneInfo("UTC")

@@ -19,9 +19,9 @@ from handlers.console.render import (
     why,
 )
 from intake.lifecycle import ORDER, allowed_moves
+from intake.read_models import PersonView, SubmitResult, UseCaseView
 from intake.schema import Stage, Status, label
 from intake.triage import Guidelines
-from intake.views import PersonView, SubmitResult, UseCaseView
 
 MAX_LIST = 40
 

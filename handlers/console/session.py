@@ -13,7 +13,7 @@ from bot.outbox import deliver_due
 from handlers.console.chat import ConsoleChat, Screen
 from handlers.console.render import Rendered
 from intake import hub
-from intake.views import Actor
+from intake.read_models import Actor
 
 COMMAND_LIKE = re.compile(r"^/[a-z]+(\s|$)", re.I)  # `/as rita` mid-form; a path like /data/x is an answer
 

@@ -17,8 +17,8 @@ from handlers.slack.middleware import error_text, reviewers_only, tell, telling_
 from handlers.slack.modals import Draft, ModalContext, build_reason_modal, build_reassign_modal, changes_note
 from intake import hub, services
 from intake.errors import HubError
+from intake.read_models import Actor
 from intake.schema import Decision
-from intake.views import Actor
 
 
 def _card_value(action: dict[str, Any]) -> tuple[int, int]:

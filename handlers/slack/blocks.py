@@ -8,8 +8,8 @@ from handlers.slack.ids import Action
 from handlers.slack.mrkdwn import clip, escape, link, mention, quote, when
 from intake.lifecycle import ORDER, allowed_moves
 from intake.notices import Outcome, Receipt, Refusal, ReviewCard, ReviewNudge, SelfServeNotice
+from intake.read_models import PersonView, UseCaseView
 from intake.schema import Decision, RiskTier, Route, Stage, Status, label
-from intake.views import PersonView, UseCaseView
 
 Blocks = list[dict[str, Any]]
 

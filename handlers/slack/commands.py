@@ -20,8 +20,8 @@ from handlers.slack.mrkdwn import escape
 from intake import hub, services
 from intake.errors import HubError
 from intake.forms import Draft, draft_from_text
+from intake.read_models import Actor
 from intake.schema import Stage, label, parse_stage
-from intake.views import Actor
 
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
 

@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from bot.core import Core
 from handlers.slack.blocks import build_home
 from intake import services
-from intake.views import Actor
+from intake.read_models import Actor
 
 
 def handle_app_home_opened(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:

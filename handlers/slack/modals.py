@@ -11,6 +11,7 @@ from handlers.slack.blocks import Blocks, context, next_steps, route_line, secti
 from handlers.slack.ids import INPUT_ACTION, Block, View
 from handlers.slack.mrkdwn import clip, escape, quote
 from intake.forms import REASON_PROMPTS, Draft, parse_submission
+from intake.read_models import SubmitResult
 from intake.schema import (
     MAX_TEXT,
     MAX_TITLE,
@@ -22,7 +23,6 @@ from intake.schema import (
     Submission,
     label,
 )
-from intake.views import SubmitResult
 
 
 class ModalContext(BaseModel):

@@ -15,8 +15,8 @@ from handlers.slack.middleware import error_text, is_unavailable, log_error
 from handlers.slack.modals import ModalContext, build_submitted_view, parse_intake, value_of
 from intake import hub, services
 from intake.errors import FieldErrors, HubError
+from intake.read_models import Actor
 from intake.schema import Decision
-from intake.views import Actor
 
 T = TypeVar("T")
 

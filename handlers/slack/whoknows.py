@@ -18,7 +18,7 @@ from handlers.slack.experts import build_experts
 from handlers.slack.ids import Action, Command
 from handlers.slack.middleware import error_text, telling_errors
 from intake.errors import HubError
-from intake.views import Actor
+from intake.read_models import Actor
 
 log = logging.getLogger(__name__)
 
