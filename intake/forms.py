@@ -1,16 +1,18 @@
-"""Intake form helpers every surface shares: drafts, the fields in order, and friendly validation messages."""
+"""The intake form every surface draws: its fields in order, drafts, and the one place answers are validated."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from annotated_types import MaxLen
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from intake.schema import Affected, Autonomy, DataAvailability, Decision, Sensitivity, Submission
+from intake.schema import Affected, Autonomy, DataAvailability, Decision, Sensitivity, Submission, label
 
 
 class Draft(BaseModel):
@@ -43,42 +45,115 @@ def draft_from_text(text: str) -> Draft:
     return Draft(title=first, problem=text)
 
 
+class Kind(StrEnum):
+    """How a question is answered; each surface draws its own input for it."""
+
+    TEXT = "text"  # one line
+    LONG_TEXT = "long_text"  # a few lines
+    DROPDOWN = "dropdown"  # one of a list, folded away until opened
+    RADIO = "radio"  # one of a few, all in view
+    DATE = "date"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One answer a person can pick: what is stored, and what they read."""
+
+    value: str
+    label: str
+
+
+def _model_max_length(name: str) -> int | None:
+    return next((m.max_length for m in Submission.model_fields[name].metadata if isinstance(m, MaxLen)), None)
+
+
 @dataclass(frozen=True)
 class FormField:
-    """One question of the intake form, as every surface asks it."""
+    """One question of the intake form, as every surface asks it.
+
+    `max_length` defaults to the Submission model's own limit, so the form and the model cannot disagree.
+    """
 
     name: str
     label: str
+    kind: Kind = Kind.TEXT
     hint: str | None = None
     example: str | None = None
     optional: bool = False
     choices: type[StrEnum] | None = None
+    max_length: int | None = None
+    # The department is typed freely until the hub has departments; then they are its choices.
+    hub_choices: bool = False
+    choose: str | None = None  # placeholder of a pick list
+
+    def __post_init__(self) -> None:
+        if self.max_length is None and self.kind in (Kind.TEXT, Kind.LONG_TEXT):
+            object.__setattr__(self, "max_length", _model_max_length(self.name))
+
+    @property
+    def required(self) -> bool:
+        return not self.optional
+
+    @property
+    def placeholder(self) -> str | None:
+        """What an empty text input shows."""
+        return f"e.g. {self.example}" if self.example else None
+
+    def options(self, departments: Sequence[str] = ()) -> list[Choice]:
+        """The answers to pick from, with their labels; empty when the answer is typed."""
+        if self.choices is not None:
+            return [Choice(c.value, label(c)) for c in self.choices]
+        if self.hub_choices:
+            return [Choice(d, d) for d in departments]
+        return []
 
 
 INTAKE_FIELDS: tuple[FormField, ...] = (
     FormField("title", "Title", example="Invoice triage assistant"),
-    FormField("problem", "Problem", hint="What is slow, costly or error-prone today, and for whom?"),
-    FormField("department", "Department", example="Finance"),
-    FormField("benefit", "Expected benefit"),
+    FormField("problem", "Problem", Kind.LONG_TEXT, hint="What is slow, costly or error-prone today, and for whom?"),
+    FormField("department", "Department", example="Finance", hub_choices=True, choose="Choose your department"),
+    FormField("benefit", "Expected benefit", Kind.LONG_TEXT),
     FormField(
         "success_metric",
         "Success metric",
         hint="The business metric this should move. Set it now: it is how the hub will judge success.",
         example="average handling time down 20% by Q3",
     ),
-    FormField("data_sources", "Data sources", hint="Systems, files or datasets it would use.", optional=True),
-    FormField("data_availability", "Is that data available?", choices=DataAvailability),
-    FormField("data_sensitivity", "Data sensitivity", choices=Sensitivity),
-    FormField("people_affected", "People affected", choices=Affected),
-    FormField("autonomy", "Output and autonomy", choices=Autonomy),
-    FormField("target_date", "Target date", example="2027-03-31", optional=True),
-    FormField("links", "Links", hint="Docs, tickets, prototypes.", optional=True),
+    FormField(
+        "data_sources", "Data sources", Kind.LONG_TEXT, hint="Systems, files or datasets it would use.", optional=True
+    ),
+    FormField(
+        "data_availability",
+        "Data availability",
+        Kind.DROPDOWN,
+        hint="Is the data it would use available today?",
+        choices=DataAvailability,
+    ),
+    FormField("data_sensitivity", "Data sensitivity", Kind.RADIO, choices=Sensitivity),
+    FormField("people_affected", "People affected", Kind.RADIO, choices=Affected),
+    FormField("autonomy", "Output and autonomy", Kind.RADIO, choices=Autonomy),
+    FormField("target_date", "Target date", Kind.DATE, example="2027-03-31", optional=True),
+    FormField(
+        "links",
+        "Links",
+        Kind.LONG_TEXT,
+        hint="Docs, tickets, prototypes; separate several with spaces or commas.",
+        optional=True,
+        max_length=2000,  # the model limits each link and their number, not the whole answer
+    ),
 )
+FIELDS: Mapping[str, FormField] = {f.name: f for f in INTAKE_FIELDS}
+FIELD_LABELS: Mapping[str, str] = {f.name: f.label for f in INTAKE_FIELDS}
 
 REASON_PROMPTS: dict[Decision, str] = {
     Decision.REJECT: "Why is it rejected?",
     Decision.REQUEST_CHANGES: "What should the submitter change?",
 }
+
+
+def too_long(max_length: int | None) -> str:
+    """The message for an answer over its limit (the model's and the form's limits say it alike)."""
+    return f"Please keep this under {max_length} characters."
 
 
 def friendly(err: Any) -> str:
@@ -89,7 +164,7 @@ def friendly(err: Any) -> str:
     if kind == "string_too_short":
         return f"Please write at least {ctx.get('min_length')} characters."
     if kind == "string_too_long":
-        return f"Please keep this under {ctx.get('max_length')} characters."
+        return too_long(ctx.get("max_length"))
     if kind == "value_error":
         message = str(ctx.get("error", err["msg"]))
         return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
@@ -100,25 +175,67 @@ def friendly(err: Any) -> str:
     return "Please check this answer."
 
 
-def parse_submission(raw: dict[str, Any]) -> tuple[Submission | None, dict[str, str]]:
-    """A Submission from raw answers (blanks left out), or friendly errors keyed by field name."""
-    answers = {k: v for k, v in raw.items() if v not in (None, "")}
+def match_department(typed: str, departments: Sequence[str]) -> str | None:
+    """The hub's own spelling of the department a person typed, ignoring case and spacing; None if unknown."""
+    key = " ".join(typed.split()).casefold()
+    return next((d for d in departments if " ".join(d.split()).casefold() == key), None)
+
+
+def unknown_department(typed: str, departments: Sequence[str]) -> str:
+    return f"Unknown department '{typed}'. Choose one of: {', '.join(departments[:15])}."
+
+
+def _past(value: Any, today: dt.date) -> str | None:
+    """The model's message for a target date before `today`; None for no date, a future one or a malformed one."""
     try:
-        return Submission.model_validate(answers), {}
+        date = TypeAdapter(dt.date).validate_python(value) if value is not None else None
+    except ValidationError:
+        return None
+    return Submission.model_construct(target_date=date).check_target_date(today)
+
+
+def parse_submission(
+    raw: Mapping[str, Any], *, departments: Sequence[str] = (), today: dt.date | None = None
+) -> tuple[Submission | None, dict[str, str]]:
+    """A Submission from raw answers (blanks left out), or friendly messages keyed by field name.
+
+    The one place intake answers are checked, whatever surface they came from: `departments` (the hub's,
+    when it has some) are matched ignoring case and the hub's spelling is kept; `today` rejects a past
+    target date.
+    """
+    answers = {k: v for k, v in raw.items() if v not in (None, "")}
+    errors: dict[str, str] = {}
+    typed_department = answers.get("department")
+    if departments and isinstance(typed_department, str):
+        if found := match_department(typed_department, departments):
+            answers["department"] = found
+        else:
+            errors["department"] = unknown_department(typed_department, departments)
+    for field in INTAKE_FIELDS:
+        value = answers.get(field.name)
+        if field.max_length and isinstance(value, str) and len(value.strip()) > field.max_length:
+            errors[field.name] = too_long(field.max_length)
+    sub: Submission | None = None
+    try:
+        sub = Submission.model_validate(answers)
     except ValidationError as exc:
-        errors: dict[str, str] = {}
         for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "title"
-            errors.setdefault(field, friendly(err))
-        return None, errors
+            errors.setdefault(str(err["loc"][0]) if err["loc"] else "title", friendly(err))
+    if today is not None and "target_date" not in errors and (message := _past(answers.get("target_date"), today)):
+        errors["target_date"] = message
+    if not errors:
+        return sub, {}
+    in_form_order = {f.name: errors.pop(f.name) for f in INTAKE_FIELDS if f.name in errors}
+    return None, in_form_order | errors
 
 
-def check_answer(name: str, value: Any, *, today: dt.date) -> str | None:
-    """The friendly error for one answer on its own, or None when it is fine (for asking field by field)."""
-    _, errors = parse_submission({name: value})
-    if name in errors:
-        return errors[name]
-    if name == "target_date" and value not in (None, ""):
-        date = TypeAdapter(dt.date).validate_python(value)
-        return Submission.model_construct(target_date=date).check_target_date(today)
-    return None
+def field_errors(
+    raw: Mapping[str, Any], *, departments: Sequence[str] = (), today: dt.date | None = None
+) -> dict[str, str]:
+    """What is wrong with these answers, as messages keyed by field name; empty when they can be saved."""
+    return parse_submission(raw, departments=departments, today=today)[1]
+
+
+def check_answer(name: str, value: Any, *, today: dt.date, departments: Sequence[str] = ()) -> str | None:
+    """The message for one answer on its own, or None when it is fine (for asking field by field)."""
+    return field_errors({name: value}, departments=departments, today=today).get(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping
 from enum import StrEnum
 from urllib.parse import urlparse
 
@@ -214,17 +215,26 @@ class Submission(BaseModel):
         return None
 
 
-FIELD_LABELS: dict[str, str] = {
-    "title": "Title",
-    "problem": "Problem",
-    "department": "Department",
-    "benefit": "Expected benefit",
-    "success_metric": "Success metric",
-    "data_sources": "Data sources",
-    "data_availability": "Data availability",
-    "data_sensitivity": "Data sensitivity",
-    "people_affected": "People affected",
-    "autonomy": "Output and autonomy",
-    "target_date": "Target date",
-    "links": "Links",
-}
+class _FieldLabels(Mapping[str, str]):
+    """The intake fields' labels, read from the one form spec (`intake.forms.INTAKE_FIELDS`) when first used.
+
+    Kept for callers that import it from here; new code uses `intake.forms.FIELD_LABELS`. It is lazy because
+    the form spec is built on this module's enums and model.
+    """
+
+    def _labels(self) -> Mapping[str, str]:
+        from intake.forms import FIELD_LABELS
+
+        return FIELD_LABELS
+
+    def __getitem__(self, name: str) -> str:
+        return self._labels()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._labels())
+
+    def __len__(self) -> int:
+        return len(self._labels())
+
+
+FIELD_LABELS: Mapping[str, str] = _FieldLabels()

@@ -1,4 +1,4 @@
-"""Prompted forms: the intake modal asked field by field, with its choices numbered and its messages."""
+"""Prompted forms: the intake form spec asked question by question, with its choices numbered and its messages."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from handlers.console.render import Rendered
 from handlers.console.session import Cancelled, ConsoleSession, EndOfInput
 from intake import hub
 from intake.errors import FieldErrors
-from intake.forms import INTAKE_FIELDS, Draft, FormField, check_answer, parse_submission
+from intake.forms import FIELDS, INTAKE_FIELDS, Choice, Draft, FormField, check_answer, parse_submission
 from intake.read_models import SubmitResult
-from intake.schema import Submission, label
+from intake.schema import Submission
 
-FIELDS = {f.name: f for f in INTAKE_FIELDS}
 CLEAR = "-"
 
 
@@ -25,56 +24,46 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:59] + "…"
 
 
-def _options(field: FormField, departments: list[str]) -> list[tuple[str, Any]]:
-    """(label, value) pairs for a choice field; the department is a choice once the hub has some."""
-    if field.choices is not None:
-        return [(label(c), c) for c in field.choices]
-    if field.name == "department" and departments:
-        return [(d, d) for d in departments]
-    return []
+def _raw(value: Any) -> str:
+    return value.value if isinstance(value, StrEnum) else str(value or "")
 
 
-def _pick(typed: str, options: list[tuple[str, Any]]) -> Any:
+def _pick(typed: str, options: list[Choice]) -> str:
     """The option a person meant: its number, its value, or its label (any case); else what they typed."""
     if typed.isdigit() and 1 <= int(typed) <= len(options):
-        return options[int(typed) - 1][1]
+        return options[int(typed) - 1].value
     wanted = typed.casefold()
-    for text, value in options:
-        raw = value.value if isinstance(value, StrEnum) else str(value)
-        if wanted in (text.casefold(), raw.casefold(), raw.replace("_", " ").casefold()):
-            return value
+    for option in options:
+        if wanted in (option.label.casefold(), option.value.casefold(), option.value.replace("_", " ").casefold()):
+            return option.value
     return typed
 
 
-def _error(session: ConsoleSession, field: FormField, value: Any, departments: list[str]) -> str | None:
-    """What is wrong with one answer, in the intake modal's words, or None."""
-    if field.name == "department" and departments and value not in departments:
-        if value in ("", None):
-            return "Please fill this in."
-        return f"Unknown department '{value}'. Choose one of: {', '.join(departments[:15])}."
-    if field.choices is not None and value not in (None, "") and not isinstance(value, field.choices):
-        return "Please choose one of the options."
-    return check_answer(field.name, value, today=session.core.now().date())
+def prompt_lines(field: FormField, initial: Any, departments: list[str]) -> tuple[list[str], str]:
+    """What the console shows before one question (hint, choices) and the prompt itself, from the form spec."""
+    options = field.options(departments)
+    head = field.label + (" (optional)" if field.optional else "")
+    lines = [f"  ({field.hint})"] if field.hint else []
+    if options:
+        default = next((str(i) for i, c in enumerate(options, 1) if c.value == _raw(initial)), None)
+        lines.append(head if head.endswith("?") else f"{head}:")
+        lines += [f"  [{i}] {c.label}" for i, c in enumerate(options, 1)]
+        prompt = "Choose 1" + (f"-{len(options)}" if len(options) > 1 else "") + (f" [{default}]" if default else "")
+        return lines, prompt + ": "
+    shown = _shown(initial)
+    suggestion = f" [{shown}]" if shown else (f" ({field.placeholder})" if field.placeholder else "")
+    return lines, f"{head}{suggestion}: "
 
 
 def ask_field(
     session: ConsoleSession, field: FormField, initial: Any, departments: list[str], error: str | None = None
 ) -> Any:
     """Ask one question until the answer is valid; Enter keeps `initial`, `-` clears an optional answer."""
-    options = _options(field, departments)
-    default = next((str(i) for i, (_, v) in enumerate(options, 1) if v == initial), None) if options else None
-    head = field.label + (" (optional)" if field.optional else "")
-    if field.hint:
-        session.screen.write(f"  ({field.hint})")
-    if options:
-        session.screen.write(head if head.endswith("?") else f"{head}:")
-        session.screen.write("\n".join(f"  [{i}] {text}" for i, (text, _) in enumerate(options, 1)))
-        prompt = "Choose 1" + (f"-{len(options)}" if len(options) > 1 else "") + (f" [{default}]" if default else "")
-        prompt += ": "
-    else:
-        shown = _shown(initial)
-        suggestion = f" [{shown}]" if shown else (f" (e.g. {field.example})" if field.example else "")
-        prompt = f"{head}{suggestion}: "
+    options = field.options(departments)
+    lines, prompt = prompt_lines(field, initial, departments)
+    if lines:
+        session.screen.write("\n".join(lines))
+    today = session.core.now().date()
     while True:
         if error:
             session.screen.write(f"  ! {error}")
@@ -85,7 +74,7 @@ def ask_field(
             value = initial if initial not in (None, "") else ""
         else:
             value = _pick(typed, options) if options else typed
-        error = _error(session, field, value, departments)
+        error = check_answer(field.name, value, today=today, departments=departments)
         if error is None:
             return value
 
@@ -105,7 +94,7 @@ def fill_intake(
     try:
         answers = {f.name: ask_field(session, f, getattr(draft, f.name), departments) for f in INTAKE_FIELDS}
         while True:
-            sub, errors = parse_submission(answers)
+            sub, errors = parse_submission(answers, departments=departments, today=session.core.now().date())
             if sub is not None:
                 try:
                     return save(sub)

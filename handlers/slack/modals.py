@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -10,19 +12,9 @@ from pydantic import BaseModel
 from handlers.slack.blocks import Blocks, context, next_steps, route_line, section
 from handlers.slack.ids import INPUT_ACTION, Block, View
 from handlers.slack.mrkdwn import clip, escape, quote
-from intake.forms import REASON_PROMPTS, Draft, parse_submission
+from intake.forms import INTAKE_FIELDS, REASON_PROMPTS, Choice, Draft, FormField, Kind, parse_submission
 from intake.read_models import SubmitResult
-from intake.schema import (
-    MAX_TEXT,
-    MAX_TITLE,
-    Affected,
-    Autonomy,
-    DataAvailability,
-    Decision,
-    Sensitivity,
-    Submission,
-    label,
-)
+from intake.schema import Decision, Submission
 
 
 class ModalContext(BaseModel):
@@ -49,8 +41,8 @@ def _plain(text: str) -> dict[str, Any]:
     return {"type": "plain_text", "text": text, "emoji": True}
 
 
-def _option(value: StrEnum) -> dict[str, Any]:
-    return {"text": _plain(clip(label(value), 75)), "value": value.value}
+def _option(choice: Choice) -> dict[str, Any]:
+    return {"text": _plain(clip(choice.label, 75)), "value": choice.value}
 
 
 def _input(
@@ -82,11 +74,39 @@ def _text(
     return el
 
 
-def _choice(kind: str, choices: list[StrEnum], initial: StrEnum | None) -> dict[str, Any]:
-    el: dict[str, Any] = {"type": kind, "options": [_option(c) for c in choices]}
-    if initial is not None:
-        el["initial_option"] = _option(initial)
+def _choice(kind: str, options: list[Choice], initial: str | None, placeholder: str | None) -> dict[str, Any]:
+    el: dict[str, Any] = {"type": kind, "options": [_option(c) for c in options]}
+    if placeholder and kind == "static_select":
+        el["placeholder"] = _plain(placeholder)
+    if chosen := next((c for c in options if c.value == initial), None):
+        el["initial_option"] = _option(chosen)
     return el
+
+
+def _element(field: FormField, initial: Any, departments: list[str]) -> dict[str, Any]:
+    """The Block Kit input for one question of the form spec."""
+    raw = initial.value if isinstance(initial, StrEnum) else initial
+    if field.kind is Kind.DATE:
+        return {"type": "datepicker", **({"initial_date": initial.isoformat()} if initial else {})}
+    if options := field.options(departments[:100]):
+        kind = "radio_buttons" if field.kind is Kind.RADIO else "static_select"
+        return _choice(kind, options, raw, field.choose)
+    multiline = field.kind is Kind.LONG_TEXT
+    return _text(raw or "", multiline=multiline, max_length=field.max_length, placeholder=field.placeholder)
+
+
+def build_intake_fields(draft: Draft, departments: list[str]) -> Blocks:
+    """One input block per question of `INTAKE_FIELDS`, pre-filled from `draft`."""
+    return [
+        _input(
+            Block(field.name),
+            field.label,
+            _element(field, getattr(draft, field.name), departments),
+            optional=field.optional,
+            hint=field.hint,
+        )
+        for field in INTAKE_FIELDS
+    ]
 
 
 def build_intake_modal(
@@ -94,72 +114,8 @@ def build_intake_modal(
 ) -> dict[str, Any]:
     """The intake form; with `ctx.use_case_id` it edits a use case for resubmission."""
     editing = ctx.use_case_id is not None
-    blocks: Blocks = []
-    if note:
-        blocks.append(section(note))
-    if departments:
-        dept: dict[str, Any] = {
-            "type": "static_select",
-            "placeholder": _plain("Choose your department"),
-            "options": [{"text": _plain(clip(d, 75)), "value": d} for d in departments[:100]],
-        }
-        if draft.department in departments[:100]:
-            dept["initial_option"] = {"text": _plain(clip(draft.department, 75)), "value": draft.department}
-    else:
-        dept = _text(draft.department, max_length=80, placeholder="e.g. Finance")
-    blocks += [
-        _input(
-            Block.TITLE, "Title", _text(draft.title, max_length=MAX_TITLE, placeholder="e.g. Invoice triage assistant")
-        ),
-        _input(
-            Block.PROBLEM,
-            "Problem",
-            _text(draft.problem, multiline=True, max_length=MAX_TEXT),
-            hint="What is slow, costly or error-prone today, and for whom?",
-        ),
-        _input(Block.DEPARTMENT, "Department", dept),
-        _input(Block.BENEFIT, "Expected benefit", _text(draft.benefit, multiline=True, max_length=MAX_TEXT)),
-        _input(
-            Block.SUCCESS_METRIC,
-            "Success metric",
-            _text(draft.success_metric, max_length=500, placeholder="e.g. average handling time down 20% by Q3"),
-            hint="The business metric this should move. Set it now: it is how the hub will judge success.",
-        ),
-        _input(
-            Block.DATA_SOURCES,
-            "Data sources",
-            _text(draft.data_sources, multiline=True, max_length=1000),
-            optional=True,
-            hint="Systems, files or datasets it would use.",
-        ),
-        _input(
-            Block.DATA_AVAILABILITY,
-            "Is that data available?",
-            _choice("static_select", list(DataAvailability), draft.data_availability),
-        ),
-        _input(
-            Block.DATA_SENSITIVITY,
-            "Data sensitivity",
-            _choice("radio_buttons", list(Sensitivity), draft.data_sensitivity),
-        ),
-        _input(
-            Block.PEOPLE_AFFECTED, "People affected", _choice("radio_buttons", list(Affected), draft.people_affected)
-        ),
-        _input(Block.AUTONOMY, "Output and autonomy", _choice("radio_buttons", list(Autonomy), draft.autonomy)),
-        _input(
-            Block.TARGET_DATE,
-            "Target date",
-            {"type": "datepicker", **({"initial_date": draft.target_date.isoformat()} if draft.target_date else {})},
-            optional=True,
-        ),
-        _input(
-            Block.LINKS,
-            "Links",
-            _text(draft.links, multiline=True, max_length=2000),
-            optional=True,
-            hint="One per line: docs, tickets, prototypes.",
-        ),
-    ]
+    blocks: Blocks = [section(note)] if note else []
+    blocks += build_intake_fields(draft, departments)
     return {
         "type": "modal",
         "callback_id": View.RESUBMIT if editing else View.INTAKE,
@@ -184,9 +140,14 @@ def _value(state: dict[str, Any], block: Block) -> Any:
     return element.get("value")
 
 
-def parse_intake(state_values: dict[str, Any]) -> tuple[Submission | None, dict[str, str]]:
-    """The Submission from a modal's state, or errors keyed by block id, in Slack's words."""
-    return parse_submission({field: _value(state_values, Block(field)) for field in Submission.model_fields})
+def parse_intake(
+    state_values: dict[str, Any], *, departments: Sequence[str] = (), today: dt.date | None = None
+) -> tuple[Submission | None, dict[str, str]]:
+    """The Submission from a modal's state, or the form's messages keyed by the block each belongs on."""
+    answers = {field.name: _value(state_values, Block(field.name)) for field in INTAKE_FIELDS}
+    sub, errors = parse_submission(answers, departments=departments, today=today)
+    known = {b.value for b in Block}
+    return sub, {(name if name in known else Block.TITLE.value): message for name, message in errors.items()}
 
 
 def build_submitted_view(result: SubmitResult) -> dict[str, Any]:

@@ -77,7 +77,8 @@ def handle_intake_submission(ack: Callable[..., None], view: dict[str, Any], con
     """Validate the form, save the use case, and turn the modal into where it went and why."""
     core: Core = context["core"]
     actor: Actor = context["actor"]
-    sub, errors = parse_intake(view["state"]["values"])
+    # The hub's departments are the select's options, so the service (not a cached list) judges the department.
+    sub, errors = parse_intake(view["state"]["values"], today=core.now().date())
     if sub is None:
         ack(response_action="errors", errors=errors)
         return
