@@ -276,7 +276,8 @@ def seed_reviews(url: str, count: int, reviewer: str = "UREV", spoke: str = "USP
     """`count` use cases waiting for `reviewer`'s review, submitted through the services by `spoke`."""
     from bot.core import Core
     from bot.settings import Settings
-    from intake import hub, services
+    from intake import hub, people, services
+    from intake.people import SYSTEM, PersonRef
     from intake.schema import Submission
     from storage.db import UnitOfWork, make_engine, make_session_factory
 
@@ -285,8 +286,8 @@ def seed_reviews(url: str, count: int, reviewer: str = "UREV", spoke: str = "USP
     core = Core(settings=settings, session_factory=make_session_factory(engine))
     try:
         with UnitOfWork(core.session_factory) as u:
-            actor, _ = hub.resolve_slack_actor(u, spoke, name="sam", leads=frozenset(), now=core.now())
-        core.run(hub.add_reviewer, hub.SYSTEM, reviewer, skills=["forecasting"], name="Rita")
+            actor, _ = people.resolve_actor(u, PersonRef("slack", spoke, "sam"), leads=frozenset(), now=core.now())
+        core.run(hub.add_reviewer, SYSTEM, PersonRef("slack", reviewer, "Rita"), skills=["forecasting"])
         return [
             core.run(
                 services.submit_use_case,

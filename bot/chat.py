@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -18,8 +18,10 @@ class Recipient:
 
     person_id: int
     name: str
-    slack_user_id: str | None = None
-    teams_user_id: str | None = None
+    handles: Mapping[str, str] = field(default_factory=dict)  # their id on each platform they use
+
+    def handle(self, platform: str) -> str | None:
+        return self.handles.get(platform)
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from bot import cli_console, cli_expertise, cli_register
 from bot.app import NotConfigured, create_app, open_database
 from bot.core import Core
 from bot.settings import Settings
-from intake import hub
+from intake import guidelines, hub, people
 from intake.errors import HubError
+from intake.people import SYSTEM, ref_from_handle
 from storage.db import upgrade
 
 log = logging.getLogger("hubspoke")
@@ -126,14 +127,14 @@ def cmd_db_upgrade(_: argparse.Namespace) -> int:
 def cmd_hub(args: argparse.Namespace) -> int:
     """Hub set-up from scripts, acting as a lead."""
     core = _core(_settings())
-    actor = hub.SYSTEM
+    actor = SYSTEM
     if args.area == "reviewer":
         if args.action == "add":
             skills = [s.strip() for s in (args.skills or "").split(",") if s.strip()]
-            p = core.run(hub.add_reviewer, actor, args.user_id, skills=skills, name=args.name)
+            p = core.run(hub.add_reviewer, actor, ref_from_handle(args.user_id, args.name), skills=skills)
             print(f"{p.name} ({args.user_id}) is a hub reviewer; skills: {', '.join(p.skills) or 'none'}")
         elif args.action == "remove":
-            p, still_open = core.run(hub.remove_reviewer, actor, args.user_id)
+            p, still_open = core.run(hub.remove_reviewer, actor, ref_from_handle(args.user_id))
             print(f"{p.name} is no longer a reviewer; {still_open} open review(s) to reassign")
         else:
             rows = core.read(hub.list_reviewers)
@@ -141,19 +142,32 @@ def cmd_hub(args: argparse.Namespace) -> int:
                 print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
             for r in rows if not args.json else []:
                 away = " (away)" if r.away else ""
-                print(f"{r.slack_user_id}\t{r.name}{away}\t{', '.join(r.skills)}\t{r.open_reviews} open")
+                handles = ",".join(f"{k}:{v}" for k, v in r.handles.items()) or "-"
+                print(f"{handles}\t{r.name}{away}\t{', '.join(r.skills)}\t{r.open_reviews} open")
     elif args.area == "department":
         if args.action == "add":
             print(f"added department {core.run(hub.add_department, actor, ' '.join(args.name))}")
         else:
             print("\n".join(core.read(hub.list_departments)))
     elif args.area == "away":
-        p = core.run(hub.set_away, actor, args.user_id, args.state == "on")
+        p = core.run(hub.set_away, actor, ref_from_handle(args.user_id), args.state == "on")
         print(f"{p.name} is {'away' if p.away else 'back'}")
     elif args.area == "guidelines":
         if args.key:
-            core.run(hub.set_guideline, actor, args.key, " ".join(args.value))
-        print(core.read(hub.get_guidelines).model_dump_json(indent=2))
+            core.run(guidelines.set_guideline, actor, args.key, " ".join(args.value))
+        print(core.read(guidelines.get_guidelines).model_dump_json(indent=2))
+    return 0
+
+
+HANDLE_HELP = "a Slack user id (U012ABCDEF), or platform:id (teams:29:1a2b…, console:rita)"
+
+
+def cmd_people(args: argparse.Namespace) -> int:
+    """Link two platform ids as one person, acting as a lead."""
+    core = _core(_settings())
+    person = core.run(people.link_people, SYSTEM, ref_from_handle(args.first), ref_from_handle(args.second))
+    handles = ", ".join(f"{k}:{v}" for k, v in person.handles.items())
+    print(f"{person.name} is one person: {handles}")
     return 0
 
 
@@ -182,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     areas = hub_p.add_subparsers(dest="area", required=True)
     reviewer = areas.add_parser("reviewer", help="hub reviewers").add_subparsers(dest="action", required=True)
     add = reviewer.add_parser("add", help="make a Slack user a reviewer")
-    add.add_argument("user_id", help="Slack user id, e.g. U012ABCDEF")
+    add.add_argument("user_id", help=HANDLE_HELP)
     add.add_argument("--skills", help="comma-separated skills")
     add.add_argument("--name", help="display name until Slack's profile is read")
     reviewer.add_parser("remove").add_argument("user_id")
@@ -197,6 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     guide.add_argument("key", nargs="?")
     guide.add_argument("value", nargs="*")
     hub_p.set_defaults(func=cmd_hub)
+    people_p = sub.add_parser("people", help="people across platforms")
+    link = people_p.add_subparsers(dest="action", required=True).add_parser(
+        "link", help="make two platform ids one person (e.g. a Slack and a Teams account)"
+    )
+    link.add_argument("first", help=HANDLE_HELP)
+    link.add_argument("second", help=HANDLE_HELP)
+    people_p.set_defaults(func=cmd_people)
     cli_console.add_commands(sub)
     cli_register.add_commands(sub)
     cli_expertise.add_commands(sub)

@@ -14,7 +14,8 @@ from bot.app import open_database
 from bot.core import Core
 from bot.demo import HINT, LEAD, seed_demo
 from bot.settings import Settings
-from intake import hub
+from handlers.console.people import console_ref
+from intake.people import person_id_for
 
 NO_PLATFORM = (
     "No Slack credentials are set, so Hubspoke opens in the terminal. To connect Slack, follow README "
@@ -64,7 +65,7 @@ def start_console(
         # The seed's own messages were "delivered" before you arrived; they are not replayed.
         quiet = ConsoleChat(Screen(io.StringIO()), core.zone_of)
         lines.append("Seeded the demo hub." if seed_demo(core, chat=quiet) else "The database has a hub already.")
-        if name is None and core.read(hub.find_console_actor, LEAD) is not None:
+        if name is None and core.read(person_id_for, console_ref(LEAD)) is not None:
             name, hint = LEAD, HINT
     return run_console(
         core, stdin or sys.stdin, stdout or sys.stdout, name=name or login_name(), intro=lines, hint=hint

@@ -16,7 +16,7 @@ from bot.expertise.importer import import_evidence
 from bot.expertise.index import ExpertiseIndex
 from bot.expertise.models import ExpertResult
 from intake.errors import HubError
-from intake.hub import SYSTEM
+from intake.people import SYSTEM, ref_from_handle
 from storage import evidence
 
 
@@ -139,11 +139,11 @@ def cmd_skills(args: argparse.Namespace) -> int:
     core = _core()
     names = skills.parse_skills(" ".join(args.skills or []))
     if args.action == "add":
-        view = core.run(skills.add_skills, SYSTEM, names, slack_user_id=args.user_id)
+        view = core.run(skills.add_skills, SYSTEM, names, target=ref_from_handle(args.user_id))
     elif args.action == "remove":
-        view = core.run(skills.remove_skills, SYSTEM, names, slack_user_id=args.user_id)
+        view = core.run(skills.remove_skills, SYSTEM, names, target=ref_from_handle(args.user_id))
     else:
-        view = core.read(skills.list_skills, SYSTEM, slack_user_id=args.user_id)
+        view = core.read(skills.list_skills, SYSTEM, target=ref_from_handle(args.user_id))
     print(f"{view.name} ({args.user_id}): {', '.join(view.skills) or 'no skills'}")
     return 0
 
@@ -168,7 +168,7 @@ def add_commands(sub: Any) -> None:
     areas.add_parser("rebuild", help="derive evidence from what is stored").set_defaults(func=cmd_rebuild)
     sk = areas.add_parser("skills", help="declared skills of a person")
     sk.add_argument("action", choices=["add", "remove", "list"])
-    sk.add_argument("user_id", help="Slack user id")
+    sk.add_argument("user_id", help="a Slack user id (U012ABCDEF), or platform:id (console:rita)")
     sk.add_argument("skills", nargs="*", help="comma-separated skills")
     sk.set_defaults(func=cmd_skills)
 

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.expertise.index import ExpertiseIndex
 from bot.settings import Settings
-from intake import hub
+from intake import hub, people
+from intake.people import PersonRef
 from intake.read_models import Actor
 from storage.db import UnitOfWork, background, read_only
 from storage.types import utcnow
@@ -34,7 +35,7 @@ class Core:
     def __post_init__(self) -> None:
         self._reads = read_only(self.session_factory)
         self._expertise: ExpertiseIndex | None = None
-        self._actors: dict[str, tuple[float, Actor]] = {}
+        self._actors: dict[tuple[str, str], tuple[float, Actor]] = {}
         self._departments: tuple[float, list[str]] | None = None
 
     def forget_actors(self) -> None:
@@ -51,10 +52,10 @@ class Core:
         self._departments = (time.monotonic(), names)
         return list(names)
 
-    def forget_actor(self, slack_user_id: str | None) -> None:
+    def forget_actor(self, ref: PersonRef | None) -> None:
         """Drop one person's cached roles, so the next look is fresh."""
-        if slack_user_id:
-            self._actors.pop(slack_user_id, None)
+        if ref is not None:
+            self._actors.pop((ref.platform, ref.external_id), None)
 
     @property
     def expertise(self) -> ExpertiseIndex:
@@ -91,20 +92,24 @@ class Core:
         with UnitOfWork(self._reads) as uow:
             return service(uow, *args, **kwargs)
 
-    def slack_actor(self, slack_user_id: str, name: str | None = None) -> tuple[Actor, bool]:
-        """The Actor behind a Slack user id (cached for ACTOR_TTL); True when this is their first request.
+    def actor(
+        self, ref: PersonRef, *, leads: frozenset[str] | None = None, first_is_lead: bool = False
+    ) -> tuple[Actor, bool]:
+        """The Actor behind a platform's user (cached for ACTOR_TTL); True when this is their first request.
 
-        Services re-read roles in the transaction that records a decision, so a stale cache can
-        never let a removed reviewer decide; it only spares a query on the way to that check.
+        `leads` are the platform ids configured as leads (None: the roles stored). Services re-read
+        roles in the transaction that records a decision, so a stale cache can never let a removed
+        reviewer decide; it only spares a query on the way to that check.
         """
-        cached = self._actors.get(slack_user_id)
+        key = (ref.platform, ref.external_id)
+        cached = self._actors.get(key)
         if cached is not None and time.monotonic() - cached[0] < ACTOR_TTL:
             return cached[1], False
-        actor = self.read(hub.find_slack_actor, slack_user_id, name=name, leads=self.settings.hub_leads)
+        actor = self.read(people.find_actor, ref, leads=leads)
         created = False
         if actor is None:
-            actor, created = self.run(hub.resolve_slack_actor, slack_user_id, name=name, leads=self.settings.hub_leads)
-        self._actors[slack_user_id] = (time.monotonic(), actor)
+            actor, created = self.run(people.resolve_actor, ref, leads=leads, first_is_lead=first_is_lead)
+        self._actors[key] = (time.monotonic(), actor)
         return actor, created
 
     def zone_of(self, tz: str | None) -> Any:

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from bot.chat import ChatPort
 from bot.core import Core
 from bot.outbox import deliver_due
+from handlers.console.people import console_ref
 from intake import hub, services
+from intake.people import resolve_actor
 from intake.read_models import Actor
 from intake.schema import Affected, Autonomy, DataAvailability, Decision, Sensitivity, Stage, Submission
 from storage import repo
@@ -147,15 +149,15 @@ def seed_demo(core: Core, *, chat: ChatPort | None = None) -> bool:
 
     def person(name: str) -> Actor:
         if name not in people:
-            people[name] = core.run(hub.resolve_console_actor, name, now=tick(0.1))[0]
+            people[name] = core.run(resolve_actor, console_ref(name), first_is_lead=True, now=tick(0.1))[0]
         return people[name]
 
     lead = person(LEAD)  # the first person of an empty hub is its lead
     for department in DEPARTMENTS:
         core.run(hub.add_department, lead, department, now=tick(0.1))
     for name, skills in REVIEWERS:
-        core.run(hub.add_reviewer, lead, name, skills=skills, platform=hub.CONSOLE, now=tick(0.1))
-        people[name] = core.read(hub.find_console_actor, name) or person(name)
+        core.run(hub.add_reviewer, lead, console_ref(name), skills=skills, now=tick(0.1))
+        people[name] = core.run(resolve_actor, console_ref(name), now=tick(0.1))[0]
     for row in USE_CASES:
         result = core.run(services.submit_use_case, person(row.submitter), _submission(row), now=tick(16))
         uc = result.use_case
@@ -164,7 +166,7 @@ def seed_demo(core: Core, *, chat: ChatPort | None = None) -> bool:
             core.run(services.decide, people[uc.reviewer.name], uc.id, decision, reason=reason, now=tick(4))
         for stage in row.stages:
             core.run(services.move_stage, person(row.submitter), uc.id, stage, now=tick(12))
-    core.run(hub.set_away, lead, AWAY, True, platform=hub.CONSOLE, now=tick(1))
+    core.run(hub.set_away, lead, console_ref(AWAY), True, now=tick(1))
     if chat is not None:
         while deliver_due(core.session_factory, chat, now=core.now()).get("delivered"):
             pass

@@ -23,6 +23,7 @@ from bot.chat import DeliveryError
 from intake import services
 from intake.errors import AlreadyDecided, FieldErrors, HubError
 from intake.notices import Refusal
+from intake.people import actor_of
 from intake.read_models import Actor, jsonable
 from intake.schema import Decision
 from storage import repo
@@ -132,7 +133,7 @@ def _actor(uow: UnitOfWork, person_id: int) -> Actor:
     person = uow.session.get(Person, person_id)
     if person is None:
         raise HubError("The person who clicked no longer exists.")
-    return Actor(person.id, person.name, person.slack_user_id, person.is_reviewer, person.is_lead, person.tz)
+    return actor_of(person)
 
 
 def _tell(uow: UnitOfWork, target: ReplyTo | None, refusal: Refusal, *, now: dt.datetime) -> None:

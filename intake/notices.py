@@ -1,13 +1,22 @@
-"""Outbound notices: platform-neutral messages the outbox carries and each ChatPort renders."""
+"""Outbound notices: platform-neutral messages the outbox carries, and the words each one says.
+
+`compose(notice)` decides every notice's wording once, as neutral parts (plain text, emphasis, a person, a use
+case, a command, a time, a quote of user text); each platform's renderer only formats the parts.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from intake.lifecycle import allowed_moves
 from intake.read_models import PersonView, UseCaseView
+from intake.schema import Decision, Route, label
 
 
 class ReviewCard(BaseModel):
@@ -79,3 +88,382 @@ HUB = "hub"  # outbox destination meaning "the hub channel", resolved by each pl
 def card_key(use_case_id: int, round_: int) -> str:
     """The key under which every copy of a review card is remembered, for in-place updates."""
     return f"uc:{use_case_id}:r{round_}:card"
+
+
+# --- Wording -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plain:
+    """Words shown as they are (ours, or user text inline)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Strong:
+    """Words to stress (bold where the platform has it)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Em:
+    """User words set apart inline (italic where the platform has it)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A person, drawn as a mention on platforms where they have an id; `fallback` when there is nobody."""
+
+    person: PersonView | None
+    fallback: str = "someone"
+
+
+@dataclass(frozen=True)
+class UseCaseRef:
+    """`#12 Title`."""
+
+    id: int
+    title: str
+
+
+@dataclass(frozen=True)
+class Command:
+    """Something to type, e.g. `/usecase status 12`."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A time, shown in the reader's zone."""
+
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Quote:
+    """User text quoted on lines of its own."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Break:
+    """A line break inside a paragraph."""
+
+
+Part = Plain | Strong | Em | Mention | UseCaseRef | Command | Moment | Quote | Break
+Parts = tuple[Part, ...]
+
+
+class Tone(StrEnum):
+    """What kind of news a paragraph is; platforms with icons show one."""
+
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CHANGES = "changes"
+    WARNING = "warning"
+    REMINDER = "reminder"
+    INBOX = "inbox"
+    GO = "go"
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    parts: Parts
+    small: bool = False  # small print (a Slack context block)
+    tone: Tone | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    """A notice's words: a one-line summary (a notification's text), an optional title, then paragraphs.
+
+    Renderers place the use case's own answers (facts, triage reasons) after `lead`, and the actions
+    (with `prompt` beside them) last.
+    """
+
+    summary: Parts
+    lead: Paragraph | None = None
+    rest: tuple[Paragraph, ...] = ()
+    title: Parts | None = None
+    prompt: Paragraph | None = None
+
+
+DECISION_TONE = {
+    Decision.APPROVE: Tone.APPROVED,
+    Decision.REJECT: Tone.REJECTED,
+    Decision.REQUEST_CHANGES: Tone.CHANGES,
+}
+
+
+def plain(parts: Iterable[Part]) -> str:
+    """The parts as unformatted text (names for people, UTC for times): for titles and comparisons."""
+    out: list[str] = []
+    for p in parts:
+        if isinstance(p, Plain | Strong | Em | Command):
+            out.append(p.text)
+        elif isinstance(p, Mention):
+            out.append(p.person.name if p.person else p.fallback)
+        elif isinstance(p, UseCaseRef):
+            out.append(f"#{p.id} {p.title}")
+        elif isinstance(p, Moment):
+            out.append(p.at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
+        elif isinstance(p, Quote):
+            out.append(("\n" if out else "") + "\n".join(f"> {line}" for line in p.text.splitlines()))
+        else:
+            out.append("\n")
+    return "".join(out)
+
+
+def _ref(uc: UseCaseView) -> UseCaseRef:
+    return UseCaseRef(uc.id, uc.title)
+
+
+def _quote(text: str | None) -> Parts:
+    return (Quote(text),) if text and text.strip() else ()
+
+
+def _round(uc: UseCaseView) -> int:
+    return uc.review.round if uc.review else 1
+
+
+def decision_paragraph(uc: UseCaseView) -> Paragraph | None:
+    """`Approved by Rita on <time>` and the reason, once the current round is decided."""
+    review = uc.review
+    if review is None or review.decision is None:
+        return None
+    parts: list[Part] = [Strong(label(review.decision)), Plain(" by "), Mention(review.decided_by)]
+    if review.decided_at:
+        parts += [Plain(" on "), Moment(review.decided_at)]
+    return Paragraph((*parts, *_quote(review.reason)), tone=DECISION_TONE[review.decision])
+
+
+def moves_paragraph(uc: UseCaseView) -> Paragraph | None:
+    """`Can move to: experimentation, closed (/usecase stage 12 experimentation)`, if it can move at all."""
+    moves = allowed_moves(uc.stage, uc.status)
+    if not moves:
+        return None
+    names = ", ".join(label(m).lower() for m in moves)
+    example = f"/usecase stage {uc.id} {moves[0].value.replace('_', ' ')}"
+    return Paragraph((Plain(f"Can move to: {names} ("), Command(example), Plain(")")), small=True)
+
+
+def note_paragraph(card: ReviewCard) -> Paragraph | None:
+    return Paragraph((Plain(card.note),), small=True) if card.note else None
+
+
+def route_parts(uc: UseCaseView, resubmitted: bool = False) -> Parts:
+    """Where a use case went and why, as the submitter reads it."""
+    if uc.route is Route.SELF_SERVE:
+        return (
+            _ref(uc),
+            Plain(" can go ahead "),
+            Strong("self-serve"),
+            Plain(f" ({label(uc.risk_tier).lower()} risk)."),
+        )
+    verb = "is back with" if resubmitted else "went to"
+    head = (_ref(uc), Plain(f" {verb} hub review ({label(uc.risk_tier)} risk)"))
+    if uc.reviewer:
+        return (*head, Plain(", assigned to "), Mention(uc.reviewer), Plain("."))
+    return (*head, Plain(". The hub is picking a reviewer."))
+
+
+def route_tone(uc: UseCaseView) -> Tone:
+    return Tone.GO if uc.route is Route.SELF_SERVE else Tone.INBOX
+
+
+def next_steps(uc: UseCaseView) -> Paragraph:
+    """What the submitter does next, self-serve or in review."""
+    if uc.route is Route.SELF_SERVE:
+        parts: Parts = (
+            Strong("Next steps"),
+            Break(),
+            Plain("1. Start experimenting; the hub channel has been told, so ask there for help."),
+            Break(),
+            Plain("2. Record progress: "),
+            Command(f"/usecase stage {uc.id} experimentation"),
+            Plain("."),
+            Break(),
+            Plain("3. Measure what you promised: "),
+            Em(uc.success_metric),
+            Plain("."),
+        )
+        return Paragraph(parts)
+    return Paragraph(
+        (
+            Strong("Next steps"),
+            Break(),
+            Plain(
+                "You will get a DM with the decision. You can start ideation and experimentation now; "
+                "production engineering waits for the go-ahead. Check any time with "
+            ),
+            Command(f"/usecase status {uc.id}"),
+            Plain("."),
+        )
+    )
+
+
+def card_title(uc: UseCaseView) -> Parts:
+    round_ = _round(uc)
+    return (Plain(f"Review #{uc.id}" + (f" (round {round_})" if round_ > 1 else "") + ": "), Plain(uc.title))
+
+
+def compose_review_card(card: ReviewCard) -> Message:
+    uc = card.use_case
+    review = uc.review
+    decided = decision_paragraph(uc)
+    summary: Parts = (Plain(f"Review #{uc.id}: "), Plain(uc.title))
+    if review and review.decision:
+        summary += (Plain(f" ({label(review.decision)})"),)
+    rest: list[Paragraph] = []
+    if review and review.changes:
+        parts: list[Part] = [Strong(f"Changed since round {review.round - 1}:")]
+        for c in review.changes:
+            parts += [Break(), Plain("• "), Strong(c.field), Plain(f": {c.before} → {c.after}")]
+        rest.append(Paragraph(tuple(parts)))
+    rest += [p for p in (note_paragraph(card), decided) if p]
+    prompt = None
+    if decided is None and uc.reviewer is None:
+        no_one = (Plain("No reviewer is available for this one. "), Strong("Hub, pick a reviewer."))
+        prompt = Paragraph(no_one, tone=Tone.WARNING)
+    return Message(summary, None, tuple(rest), title=card_title(uc), prompt=prompt)
+
+
+def compose_self_serve(notice: SelfServeNotice) -> Message:
+    uc = notice.use_case
+    lead = (
+        Strong("Self-serve:"),
+        Plain(" "),
+        _ref(uc),
+        Plain(f" from {uc.department} is going ahead ({label(uc.risk_tier).lower()} risk), submitted by "),
+        Mention(uc.submitter),
+        Plain("."),
+    )
+    return Message((Plain(f"Self-serve: #{uc.id} "), Plain(uc.title)), Paragraph(lead, tone=Tone.GO))
+
+
+def compose_receipt(notice: Receipt) -> Message:
+    uc = notice.use_case
+    first = "Resubmitted" if notice.resubmitted else "Saved"
+    lead = Paragraph((Plain(f"{first}. "), *route_parts(uc, notice.resubmitted)), tone=route_tone(uc))
+    return Message((Plain(f"{first}: #{uc.id} "), Plain(uc.title)), lead, (next_steps(uc),))
+
+
+def compose_outcome(notice: Outcome) -> Message:
+    uc = notice.use_case
+    review = uc.review
+    assert review is not None and review.decision is not None
+    by = Mention(review.decided_by, "the hub")
+    reason = _quote(review.reason)
+    summary = (Plain(f"#{uc.id} "), Plain(uc.title), Plain(f": {label(review.decision).lower()}"))
+    tone = DECISION_TONE[review.decision]
+    if review.decision is Decision.APPROVE:
+        lead = Paragraph(
+            (_ref(uc), Plain(" was "), Strong("approved"), Plain(" by "), by, Plain("."), *reason), tone=tone
+        )
+        steps = (
+            Strong("Next steps"),
+            Break(),
+            Plain("Move it along its lifecycle as you go: "),
+            Command(f"/usecase stage {uc.id} experimentation"),
+            Plain(", then production engineering, deployment and monitoring. Measure: "),
+            Em(uc.success_metric),
+            Plain("."),
+        )
+        return Message(summary, lead, (Paragraph(steps),))
+    if review.decision is Decision.REJECT:
+        lead = Paragraph(
+            (_ref(uc), Plain(" was "), Strong("rejected"), Plain(" by "), by, Plain("."), *reason), tone=tone
+        )
+        ask = (Plain("Questions? Ask in the hub channel, or talk to "), Mention(review.decided_by, "the reviewer"))
+        return Message(summary, lead, (Paragraph((*ask, Plain(".")), small=True),))
+    lead = Paragraph(
+        (by, Plain(" "), Strong("asked for changes"), Plain(" on "), _ref(uc), Plain(":"), *reason), tone=tone
+    )
+    back = Paragraph((Plain("It goes back to the same reviewer, who will see what you changed."),), small=True)
+    return Message(summary, lead, (back,))
+
+
+def waited(hours: float) -> str:
+    whole = int(hours)
+    return f"{whole // 24} days" if whole >= 48 else f"{whole} hours"
+
+
+def compose_nudge(notice: ReviewNudge) -> Message:
+    uc = notice.use_case
+    summary = (Plain(f"Waiting for review: #{uc.id} "), Plain(uc.title))
+    how_long = waited(notice.waited_hours)
+    if not notice.escalation:
+        return Message(
+            summary, Paragraph((_ref(uc), Plain(f" has waited {how_long} for your review.")), tone=Tone.REMINDER)
+        )
+    leads: list[Part] = []
+    for i, person in enumerate(notice.leads):
+        leads += [Plain(", "), Mention(person)] if i else [Mention(person)]
+    who = tuple(leads) or (Plain("Hub leads"),)
+    if uc.reviewer is None:
+        parts: Parts = (
+            _ref(uc),
+            Plain(f" has waited {how_long} and has no reviewer yet. "),
+            *who,
+            Plain(": please pick one."),
+        )
+    elif uc.reviewer.away:
+        parts = (
+            _ref(uc),
+            Plain(f" has waited {how_long} for "),
+            Mention(uc.reviewer),
+            Plain(", who is away. "),
+            *who,
+            Plain(": please reassign it."),
+        )
+    else:
+        parts = (
+            _ref(uc),
+            Plain(f" has waited {how_long} for "),
+            Mention(uc.reviewer),
+            Plain("'s review. "),
+            *who,
+            Plain(": please decide or reassign."),
+        )
+    return Message(summary, Paragraph(parts, tone=Tone.WARNING))
+
+
+def compose_bus_factor(notice: BusFactorNotice) -> Message:
+    lead = (
+        Strong("Bus factor of one:"),
+        Plain(" only "),
+        Mention(notice.expert),
+        Plain(" has real evidence on "),
+        Strong(notice.topic),
+        Plain(", and people are asking about it. Consider a showcase, pairing, or a second reviewer with this skill."),
+    )
+    return Message((Plain("Bus factor of one: "), Plain(notice.topic)), Paragraph(lead, tone=Tone.WARNING))
+
+
+def compose_refusal(notice: Refusal) -> Message:
+    parts: Parts = (Plain(notice.text),)
+    if notice.at:
+        parts += (Plain(" ("), Moment(notice.at), Plain(")"))
+    return Message(parts, Paragraph(parts))
+
+
+COMPOSE: dict[type, Callable[[Any], Message]] = {
+    ReviewCard: compose_review_card,
+    SelfServeNotice: compose_self_serve,
+    Receipt: compose_receipt,
+    Outcome: compose_outcome,
+    ReviewNudge: compose_nudge,
+    BusFactorNotice: compose_bus_factor,
+    Refusal: compose_refusal,
+}
+
+
+def compose(notice: Notice) -> Message:
+    """A notice's words, decided once for every platform."""
+    return COMPOSE[type(notice)](notice)

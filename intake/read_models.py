@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -29,20 +30,24 @@ class Actor:
 
     person_id: int
     name: str
-    slack_user_id: str | None
     is_reviewer: bool
     is_lead: bool
     tz: str | None = None
+    # Their id on each platform they use ({"slack": "U123"}): adapters draw mentions from it.
+    handles: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def can_decide(self) -> bool:
         return self.is_reviewer or self.is_lead
 
+    def handle(self, platform: str) -> str | None:
+        return self.handles.get(platform)
+
 
 class PersonView(BaseModel):
     id: int
     name: str
-    slack_user_id: str | None = None
+    handles: dict[str, str] = {}
     tz: str | None = None
     is_reviewer: bool = False
     is_lead: bool = False
@@ -51,13 +56,17 @@ class PersonView(BaseModel):
     skills: list[str] = []
     open_reviews: int | None = None
 
+    def handle(self, platform: str) -> str | None:
+        """Their id on `platform`, if they use it."""
+        return self.handles.get(platform)
+
     @classmethod
     def of(cls, p: Person, open_reviews: int | None = None, *, with_skills: bool = True) -> PersonView:
         """A person as plain data; `with_skills=False` spares loading skills nobody will show."""
         return cls(
             id=p.id,
             name=p.name,
-            slack_user_id=p.slack_user_id,
+            handles=p.handles,
             tz=p.tz,
             is_reviewer=p.is_reviewer,
             is_lead=p.is_lead,

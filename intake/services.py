@@ -11,28 +11,22 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from intake import lifecycle
 from intake.errors import AlreadyDecided, FieldErrors, HubError, InvalidMove, NotAllowed, NotFound
+from intake.guidelines import load_guidelines
 from intake.notices import HUB, Outcome, Receipt, ReviewCard, SelfServeNotice, card_key
 from intake.read_models import Actor, Change, SubmitResult, UseCaseView, jsonable
 from intake.routing import Candidate, pick_reviewer
 from intake.schema import FIELD_LABELS, Decision, Route, Stage, Status, Submission, label
-from intake.triage import Guidelines, triage
+from intake.triage import triage
 from storage import evidence, repo
 from storage.db import UnitOfWork
 from storage.models import Department, Person, RequestKey, Review, UseCase
 
-GUIDELINES_KEY = "guidelines"
 REASON_REQUIRED = {Decision.REJECT, Decision.REQUEST_CHANGES}
 _DECISION_STATUS = {
     Decision.APPROVE: Status.APPROVED,
     Decision.REJECT: Status.REJECTED,
     Decision.REQUEST_CHANGES: Status.CHANGES_REQUESTED,
 }
-
-
-def load_guidelines(session: Session) -> Guidelines:
-    """The hub's self-serve guidelines, or the defaults when no lead has set them."""
-    stored = repo.get_setting(session, GUIDELINES_KEY)
-    return Guidelines.model_validate(stored) if stored else Guidelines()
 
 
 def _require_decider(session: Session, actor: Actor, refusal: str) -> None:

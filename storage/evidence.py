@@ -137,4 +137,4 @@ def rederive(session: Session, at: dt.datetime) -> int:
 
 def _reachable(person: Person) -> bool:
     """A person someone could ask: known on at least one platform."""
-    return bool(person.slack_user_id or person.teams_user_id or person.console_user_id)
+    return bool(person.identities)

@@ -48,10 +48,9 @@ class Person(Base):
     __tablename__ = "people"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    slack_user_id: Mapped[str | None] = mapped_column(String(32), unique=True)
-    teams_user_id: Mapped[str | None] = mapped_column(String(128), unique=True)
-    console_user_id: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     name: Mapped[str] = mapped_column(String(120), default="")
+    # Case-folded; people with the same e-mail on two platforms are one person.
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
     tz: Mapped[str | None] = mapped_column(String(64))
     is_reviewer: Mapped[bool] = mapped_column(Boolean, default=False)
     is_lead: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -67,9 +66,39 @@ class Person(Base):
         cascade="all, delete-orphan", order_by="PersonSkill.skill", lazy="select"
     )
 
+    # Every read of a person shows or addresses them somewhere, so their handles come along.
+    identities: Mapped[list[Identity]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", order_by="Identity.id", lazy="selectin"
+    )
+
     @property
     def skill_names(self) -> list[str]:
         return [s.skill for s in self.skills]
+
+    @property
+    def handles(self) -> dict[str, str]:
+        """Their id on each platform they use: {"slack": "U123", "console": "rita"}."""
+        return {i.platform: i.external_id for i in self.identities}
+
+    def handle(self, platform: str) -> str | None:
+        return self.handles.get(platform)
+
+
+class Identity(Base):
+    """One way a person is known on a platform: a Slack user id, a Teams user id, a console name."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # When the person last spoke to the bot through this identity: their DMs go where they are.
+    last_seen_at: Mapped[dt.datetime | None]
+
+    person: Mapped[Person] = relationship(back_populates="identities")
 
 
 class PersonSkill(Base):

@@ -5,16 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from storage.evidence import Kind
 from storage.models import (
     AuditEvent,
+    Base,
     Department,
+    Evidence,
     HubSetting,
+    Identity,
     OutboxMessage,
     Person,
+    PersonSkill,
     ProcessedEvent,
     Review,
     UseCase,
@@ -37,12 +42,26 @@ def departments(session: Session) -> list[Department]:
     return list(session.scalars(select(Department).order_by(Department.name)))
 
 
-def person_by_slack_id(session: Session, slack_user_id: str) -> Person | None:
-    return session.scalar(select(Person).where(Person.slack_user_id == slack_user_id))
+def person_by_identity(session: Session, platform: str, external_id: str) -> Person | None:
+    """The person a platform knows by `external_id`."""
+    return session.scalar(
+        select(Person).join(Identity).where(Identity.platform == platform, Identity.external_id == external_id)
+    )
 
 
-def person_by_console_id(session: Session, console_user_id: str) -> Person | None:
-    return session.scalar(select(Person).where(Person.console_user_id == console_user_id))
+def repoint_person(session: Session, gone: int, keep: int) -> None:
+    """Point every row that refers to person `gone` at person `keep` (two records of one person)."""
+    kept_skills = select(PersonSkill.skill).where(PersonSkill.person_id == keep)
+    session.execute(delete(PersonSkill).where(PersonSkill.person_id == gone, PersonSkill.skill.in_(kept_skills)))
+    session.execute(
+        delete(Evidence).where(Evidence.person_id == gone, Evidence.kind == Kind.DECLARED_SKILL.value)
+    )  # re-derived for the kept person
+    people = Person.__table__
+    for table in Base.metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column.table is people and table is not people:
+                column = fk.parent
+                session.execute(update(table).where(column == gone).values({column.name: keep}))
 
 
 def has_people(session: Session) -> bool:

@@ -15,9 +15,10 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake import hub
+from intake import people
 from intake.read_models import Actor
 from storage.db import UnitOfWork, make_engine, make_session_factory, upgrade
+from tests.factories import slack
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 NOW = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)  # a Monday
@@ -111,7 +112,7 @@ LEADS = frozenset({"ULEAD"})
 def make_actor(factory: sessionmaker[Session], slack_id: str, name: str) -> Actor:
     """Resolve (creating on first sight) the Actor for a Slack user id."""
     with UnitOfWork(factory) as u:
-        actor, _ = hub.resolve_slack_actor(u, slack_id, name=name, leads=LEADS, now=NOW)
+        actor, _ = people.resolve_actor(u, slack(slack_id, name), leads=LEADS, now=NOW)
     return actor
 
 

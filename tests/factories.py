@@ -5,7 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from intake.read_models import PersonView, ReviewView, UseCaseView
+from sqlalchemy import ColumnElement
+
+from bot.core import Core
+from intake.people import SLACK, PersonRef
+from intake.read_models import Actor, PersonView, ReviewView, UseCaseView
+from storage.models import Person
 from tests.fakes.signed import date, text_input
 from tests.fakes.signed import select as pick
 
@@ -59,3 +64,18 @@ def use_case_view(submitter: PersonView, reviewer: PersonView | None, /, **over:
     }
     data.update(over)
     return UseCaseView.model_validate(data)
+
+
+def slack(user_id: str, name: str | None = None) -> PersonRef:
+    """A Slack user, as the Slack adapter hands them to the core."""
+    return PersonRef(SLACK, user_id, name)
+
+
+def on_slack(user_id: str) -> ColumnElement[bool]:
+    """A where-clause for the person with this Slack user id."""
+    return Person.identities.any(platform=SLACK, external_id=user_id)
+
+
+def slack_actor(core: Core, user_id: str, name: str | None = None) -> tuple[Actor, bool]:
+    """The Actor the Slack adapter resolves for a user id (with the configured leads)."""
+    return core.actor(slack(user_id, name), leads=core.settings.hub_leads)

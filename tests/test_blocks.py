@@ -28,8 +28,8 @@ from tests.factories import use_case_view
 from tests.fakes.slack_api import validate_blocks, validate_view
 
 T0 = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)
-SAM = PersonView(id=1, name="Sam", slack_user_id="USAM")
-RITA = PersonView(id=2, name="Rita", slack_user_id="URITA", is_reviewer=True)
+SAM = PersonView(id=1, name="Sam", handles={"slack": "USAM"})
+RITA = PersonView(id=2, name="Rita", handles={"slack": "URITA"}, is_reviewer=True)
 
 
 def use_case(**over: Any) -> UseCaseView:
@@ -161,7 +161,8 @@ def test_huge_answers_still_fit_slack_limits() -> None:
 )
 def test_outcome_dm(decision: Decision, expected: str, button: bool) -> None:
     review = ReviewView(round=1, decision=decision, reason="Because", decided_by=RITA, decided_at=T0)
-    _, body = blocks.build_outcome(Outcome(use_case=use_case(review=review)))
+    status = {"approve": "approved", "reject": "rejected", "request_changes": "changes_requested"}[decision.value]
+    _, body = blocks.build_outcome(Outcome(use_case=use_case(review=review, status=status)))
     assert_valid(body)
     assert expected in text_of(body) and "> Because" in text_of(body)
     assert ("Edit and resubmit" in text_of(body)) is button
@@ -180,7 +181,7 @@ def test_receipt_says_where_it_went_and_next_steps() -> None:
 def test_nudge_reminds_and_escalates() -> None:
     _, body = blocks.build_nudge(ReviewNudge(use_case=use_case(), waited_hours=26))
     assert "has waited 26 hours for your review" in text_of(body)
-    lead = PersonView(id=9, name="Lee", slack_user_id="ULEAD", is_lead=True)
+    lead = PersonView(id=9, name="Lee", handles={"slack": "ULEAD"}, is_lead=True)
     _, body = blocks.build_nudge(ReviewNudge(use_case=use_case(), waited_hours=80, escalation=True, leads=[lead]))
     assert "waited 3 days for <@URITA>'s review. <@ULEAD>" in text_of(body)
 

@@ -76,8 +76,8 @@ def test_hub_set_up_from_scripts(tmp_path: Path, database_url: str) -> None:
     listed = hubspoke(tmp_path, "hub", "reviewer", "list", "--json", **db)
     assert listed.returncode == 0, listed.stderr
     reviewers = json.loads(listed.stdout)
-    assert [(r["slack_user_id"], r["name"], r["skills"], r["is_reviewer"]) for r in reviewers] == [
-        ("U1", "Ana", ["forecasting", "nlp"], True)]
+    assert [(r["handles"], r["name"], r["skills"], r["is_reviewer"]) for r in reviewers] == [
+        ({"slack": "U1"}, "Ana", ["forecasting", "nlp"], True)]
 
     dept = hubspoke(tmp_path, "hub", "department", "add", "Finance", **db)
     assert dept.returncode == 0, dept.stderr

@@ -20,10 +20,12 @@ from bot.settings import Settings
 from handlers.slack.chat import render
 from intake import hub, services
 from intake.notices import HUB, NOTICE
+from intake.people import SYSTEM
 from intake.schema import Submission
 from storage.db import UnitOfWork
 from storage.models import JobRun, OutboxMessage, Person
 from tests.conftest import NOW, make_actor
+from tests.factories import on_slack, slack
 
 HOUR = dt.timedelta(hours=1)
 
@@ -42,7 +44,7 @@ def core(session_factory: sessionmaker[Session]) -> Core:
     settings = Settings(_env_file=None, hub_leads="ULEAD", review_reminder_hours=24,  # type: ignore[call-arg,arg-type]
                         review_escalation_hours=72, hub_timezone="Europe/London")
     with UnitOfWork(session_factory) as u:
-        hub.add_reviewer(u, hub.SYSTEM, "UREV", skills=[], name="Rita", now=NOW - 10 * 24 * HOUR)
+        hub.add_reviewer(u, SYSTEM, slack("UREV", "Rita"), skills=[], now=NOW - 10 * 24 * HOUR)
     make_actor(session_factory, "ULEAD", "Lee")
     return Core(settings=settings, session_factory=session_factory, clock=lambda: NOW)
 
@@ -67,7 +69,7 @@ def seen(message: OutboxMessage) -> str:
 
 def person_id(core: Core, slack_id: str) -> int:
     with core.session_factory() as s:
-        found = s.scalar(select(Person.id).where(Person.slack_user_id == slack_id))
+        found = s.scalar(select(Person.id).where(on_slack(slack_id)))
         assert found is not None
         return found
 
@@ -95,7 +97,7 @@ def test_waiting_review_gets_one_reminder_then_one_escalation(core: Core) -> Non
     escalation = nudges(core)[-1]
     assert escalation.channel == HUB and escalation.person_id is None
     assert escalation.payload["escalation"] is True
-    assert [p["slack_user_id"] for p in escalation.payload["leads"]] == ["ULEAD"]
+    assert [p["handles"] for p in escalation.payload["leads"]] == [{"slack": "ULEAD"}]
     assert "has waited 3 days for <@UREV>'s review. <@ULEAD>: please decide or reassign." in seen(escalation)
     assert remind_reviews(core, now=escalate_at + HOUR) == {"reminded": 0, "escalated": 0}
     assert len(nudges(core)) == 2
@@ -110,7 +112,7 @@ def test_review_past_escalation_is_escalated_once_without_a_reminder(core: Core)
 
 def test_escalation_of_a_review_nobody_was_assigned_reads_sensibly(core: Core) -> None:
     with UnitOfWork(core.session_factory) as u:
-        hub.set_away(u, hub.SYSTEM, "UREV", True, now=NOW - 100 * HOUR)
+        hub.set_away(u, SYSTEM, slack("UREV"), True, now=NOW - 100 * HOUR)
     submit_at(core, NOW - 80 * HOUR)  # routing finds nobody: the hub was asked to pick a reviewer
     assert remind_reviews(core, now=NOW) == {"reminded": 0, "escalated": 1}
     [escalation] = nudges(core)

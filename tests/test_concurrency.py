@@ -13,11 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from intake import hub, services
 from intake.errors import AlreadyDecided
 from intake.notices import card_key
+from intake.people import SYSTEM
 from intake.read_models import Actor, UseCaseView
 from intake.schema import Decision, Submission
 from storage.db import UnitOfWork, make_engine, make_session_factory, upgrade
 from storage.models import AuditEvent, OutboxMessage, Review
 from tests.conftest import NOW, make_actor
+from tests.factories import slack
 
 
 @pytest.fixture
@@ -40,7 +42,7 @@ def open_review(sf: sessionmaker[Session], reviewers: int) -> tuple[UseCaseView,
     """A use case waiting in review, and `reviewers` reviewers who could decide it."""
     for i in range(reviewers):
         with UnitOfWork(sf) as u:
-            hub.add_reviewer(u, hub.SYSTEM, f"UREV{i:02d}", skills=[], name=f"Reviewer {i:02d}", now=NOW)
+            hub.add_reviewer(u, SYSTEM, slack(f"UREV{i:02d}", f"Reviewer {i:02d}"), skills=[], now=NOW)
     actors = [make_actor(sf, f"UREV{i:02d}", f"Reviewer {i:02d}") for i in range(reviewers)]
     spoke = make_actor(sf, "USAM", "Sam")
     sub = Submission.model_validate(

@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.core import Core
 from bot.demo import USE_CASES, seed_demo
 from bot.settings import Settings
+from handlers.console.people import console_key, console_name, console_ref
 from handlers.console.repl import run_console
-from intake import hub
+from intake import people
+from intake.read_models import Actor
 from storage.db import UnitOfWork, make_engine
 from storage.models import AuditEvent, Person, Review, UseCase
 from tests.conftest import NOW
@@ -215,7 +217,7 @@ def test_the_repl_runs_the_newcomer_flow_and_records_it(core: Core) -> None:
         uc = uow.session.scalars(select(UseCase)).one()
         review = uow.session.scalars(select(Review)).one()
         assert (uc.status, review.decision, review.reason) == ("rejected", "reject", "Not a priority this year.")
-        assert uc.submitter.console_user_id == "sam" and review.decided_by and review.decided_by.name == "Rita"
+        assert uc.submitter.handles == {"console": "sam"} and review.decided_by and review.decided_by.name == "Rita"
         actions = {a for a in uow.session.scalars(select(AuditEvent.action))}
         assert {"lead_added", "department_added", "reviewer_added", "submitted", "decision:reject"} <= actions
 
@@ -241,7 +243,7 @@ def test_request_changes_then_edit_and_resubmit_from_the_dm(core: Core) -> None:
         "Problem [Forecast invoice volumes. We guess them by hand every month.]: Finance guesses",
         "[only you] Resubmitted. #1 Forecast invoice volumes is back with hub review (Medium risk), assigned to Rita.",
         "[#hub] Review #1 (round 2): Forecast invoice volumes\n",
-        "    Changed since round 1:\n      Problem: Forecast invoice volumes. We guess them by hand every month. → ",
+        "    Changed since round 1:\n    • Problem: Forecast invoice volumes. We guess them by hand every month. → ",
     )
 
 
@@ -292,12 +294,12 @@ def test_hub_set_up_away_guidelines_stages_and_help(core: Core) -> None:
     out = console(core, script)
     in_order(
         out,
-        "[only you] Departments\n    Finance\n",
-        "[only you] Hub reviewers\n    Omar: documents · 0 open\n    Rita: forecasting · 0 open\n",
+        "[only you] Departments\n    • Finance\n",
+        "[only you] Hub reviewers\n    • Omar: documents · 0 open\n    • Rita: forecasting · 0 open\n",
         "Rita (reviewer)> /hub away on\n[only you] Rita is away: new reviews skip them.",
         "[only you] You are Rita (@rita): reviewer (forecasting), away.",
         "[only you] Omar is no longer a hub reviewer.",
-        "    self_serve: off\n",
+        "    • self_serve: off\n",
         "[only you] /hub sets up the hub",
         "[only you] /usecase opens the intake form.",
         "[only you] Type what you would type in Slack:\n    /usecase [idea]",
@@ -315,16 +317,17 @@ def test_hub_set_up_away_guidelines_stages_and_help(core: Core) -> None:
 
 
 def test_console_people_and_who_leads(core: Core) -> None:
-    with UnitOfWork(core.session_factory) as uow:
-        first, created = hub.resolve_console_actor(uow, "Rita Ng", now=NOW)
-    with UnitOfWork(core.session_factory) as uow:
-        again, created_again = hub.resolve_console_actor(uow, "@rita.ng", now=NOW)
-    with UnitOfWork(core.session_factory) as uow:
-        second, _ = hub.resolve_console_actor(uow, "sam", now=NOW)
+    def resolve(name: str) -> tuple[Actor, bool]:
+        with UnitOfWork(core.session_factory) as uow:
+            return people.resolve_actor(uow, console_ref(name), first_is_lead=True, now=NOW)
+
+    first, created = resolve("Rita Ng")
+    again, created_again = resolve("@rita.ng")
+    second, _ = resolve("sam")
     assert created and not created_again and again.person_id == first.person_id
-    assert (first.name, first.is_lead, first.slack_user_id) == ("Rita Ng", True, None)
+    assert (first.name, first.is_lead, first.handles) == ("Rita Ng", True, {"console": "rita.ng"})
     assert (second.name, second.is_lead) == ("Sam", False)
-    assert hub.console_key("  @Rita   Ng ") == "rita.ng" and hub.console_name("@rita.ng") == "Rita Ng"
+    assert console_key("  @Rita   Ng ") == "rita.ng" and console_name("@rita.ng") == "Rita Ng"
 
 
 def test_the_demo_seed_covers_every_state_once(core: Core) -> None:

@@ -20,6 +20,7 @@ from handlers.console.render import (
     when,
 )
 from handlers.console.replies import render_home, render_list, render_status
+from intake.actions import Viewer
 from intake.notices import HUB, Outcome, Receipt, ReviewCard, ReviewNudge, SelfServeNotice
 from intake.read_models import Change, PersonView, ReviewView, UseCaseView
 from intake.schema import Decision
@@ -87,7 +88,7 @@ def test_a_resubmitted_card_lists_what_changed() -> None:
         ReviewCard(use_case=use_case(review=ReviewView(round=2, reviewer=RITA, changes=changes))), UTC
     )
     assert card.lines[0] == "Review #12 (round 2): Invoice triage"
-    assert "Changed since round 1:\n  Problem: Slow → Slow and costly" in card.text()
+    assert "Changed since round 1:\n• Problem: Slow → Slow and costly" in card.text()
     assert card.buttons[0].round == 2
 
 
@@ -161,12 +162,16 @@ def test_console_chat_prints_dms_in_the_readers_zone_and_tracks_the_last_buttons
 
 def test_status_offers_buttons_only_to_people_who_may_click_them() -> None:
     uc = use_case()
-    assert render_status(uc, UTC).buttons == ()
+    stranger = render_status(uc, UTC)
+    assert stranger.buttons == () and "Can move to" not in stranger.text()
     status = render_status(uc, UTC, can_decide=True)
     assert [b.label for b in status.buttons] == ["Approve", "Request changes", "Reject", "Reassign"]
-    text = status.text()
-    assert "Lifecycle: [Ideation] → Experimentation → Production engineering" in text
-    assert "Can move to: experimentation, closed (/usecase stage 12 experimentation)" in text
+    assert "Lifecycle: [Ideation] → Experimentation → Production engineering" in status.text()
+    assert "Can move to" not in status.text()  # a reviewer decides; the owner or a lead moves it
+    moves = "Can move to: experimentation, closed (/usecase stage 12 experimentation)"
+    assert moves in render_status(uc, UTC, viewer=Viewer.of(LEE)).text()
+    owner = render_status(uc, UTC, is_submitter=True)
+    assert owner.buttons == () and moves in owner.text()
     changes = decided(Decision.REQUEST_CHANGES, "More detail.")
     assert [b.label for b in render_status(changes, UTC, is_submitter=True).buttons] == ["Edit and resubmit"]
     assert render_status(changes, UTC, can_decide=True).buttons == ()

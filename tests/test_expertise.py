@@ -13,7 +13,7 @@ from bot.expertise.index import ExpertiseIndex
 from bot.expertise.models import ExpertResult, Freshness
 from storage import evidence
 from storage.db import UnitOfWork, alembic_config, upgrade
-from storage.models import Department, ExpertAsk, Person
+from storage.models import Department, ExpertAsk, Identity, Person
 from tests.conftest import NOW
 
 UowFactory = Callable[[], UnitOfWork]
@@ -22,7 +22,8 @@ DAY = dt.timedelta(days=1)
 
 def person(uow: UowFactory, name: str, **fields: object) -> int:
     with uow() as u:
-        p = Person(name=name, slack_user_id=f"U{name.upper()}", created_at=NOW, **fields)
+        slack = Identity(platform="slack", external_id=f"U{name.upper()}")
+        p = Person(name=name, created_at=NOW, identities=[slack], **fields)
         u.session.add(p)
         u.commit()
         return p.id
@@ -138,7 +139,7 @@ def test_department_time_zone_and_away_are_in_the_answer(uow: UowFactory) -> Non
     fact(uow, pid, "built", "Speech recognition for the call centre")
     expert = ask(uow, "speech to text").experts[0]
     assert (expert.name, expert.department, expert.tz, expert.away) == ("Tess", "Finance", "Europe/Berlin", True)
-    assert expert.slack_user_id == "UTESS"
+    assert expert.handles == {"slack": "UTESS"}
 
 
 def test_show_more_pages_through_everyone(uow: UowFactory) -> None:

@@ -15,6 +15,7 @@ from bot.expertise.importer import import_evidence
 from storage.db import UnitOfWork
 from storage.models import Evidence, Person
 from tests.conftest import NOW
+from tests.factories import on_slack
 
 UowFactory = Callable[[], UnitOfWork]
 
@@ -64,7 +65,7 @@ def test_import_is_idempotent_and_reports_bad_lines_by_number(uow: UowFactory, t
     assert (again.created, again.updated, again.people_created) == (0, 3, 0)
     with uow() as u:
         assert u.session.scalar(select(func.count()).select_from(Evidence)) == 3
-        ana = u.session.scalar(select(Person).where(Person.slack_user_id == "UANA"))
+        ana = u.session.scalar(select(Person).where(on_slack("UANA")))
         assert ana is not None and ana.name == "Ana"
         row = u.session.scalar(select(Evidence).where(Evidence.person_id == ana.id))
         assert row is not None and (row.kind, row.weight, row.tags) == ("built", 2.0, ["nlp"])

@@ -13,12 +13,14 @@ from bot.expertise import skills
 from bot.expertise.index import ExpertiseIndex
 from intake import hub, services
 from intake.errors import NotAllowed, NotFound
+from intake.people import SYSTEM
 from intake.read_models import Actor
 from intake.schema import Decision, Stage
 from storage import evidence
 from storage.db import UnitOfWork
 from storage.models import Evidence, Person
 from tests.conftest import NOW, make_actor
+from tests.factories import slack
 from tests.test_services import SELF_SERVE, answers
 
 UowFactory = Callable[[], UnitOfWork]
@@ -35,7 +37,7 @@ def rows(uow: UowFactory) -> list[tuple[str, int, int | None, str]]:
 @pytest.fixture
 def rita(uow: UowFactory, session_factory: sessionmaker[Session]) -> Actor:
     with uow() as u:
-        hub.add_reviewer(u, hub.SYSTEM, "URITA", skills=["demand forecasting", "NLP"], name="Rita", now=NOW)
+        hub.add_reviewer(u, SYSTEM, slack("URITA", "Rita"), skills=["demand forecasting", "NLP"], now=NOW)
     return make_actor(session_factory, "URITA", "Rita")
 
 
@@ -100,7 +102,7 @@ def test_rederiving_skips_use_cases_nobody_can_be_asked_about(uow: UowFactory) -
         stand_in = Person(name="register import", created_at=NOW)  # no platform identity
         u.session.add(stand_in)
         u.commit()
-    importer = Actor(stand_in.id, stand_in.name, None, is_reviewer=False, is_lead=False)
+    importer = Actor(stand_in.id, stand_in.name, is_reviewer=False, is_lead=False)
     with uow() as u:
         services.submit_use_case(u, importer, answers(**SELF_SERVE), now=NOW)
     with uow() as u:
@@ -133,11 +135,11 @@ def test_only_leads_change_other_peoples_skills(
     sam = make_actor(session_factory, "USAM", "Sam")
     lead = make_actor(session_factory, "ULEAD", "Lee")
     with uow() as u, pytest.raises(NotAllowed):
-        skills.add_skills(u, sam, ["ocr"], slack_user_id="URITA", now=NOW)
+        skills.add_skills(u, sam, ["ocr"], target=slack("URITA"), now=NOW)
     with uow() as u:
-        view = skills.add_skills(u, lead, ["ocr"], slack_user_id="UNEW", now=NOW)
-    assert (view.slack_user_id, view.skills) == ("UNEW", ["ocr"])
+        view = skills.add_skills(u, lead, ["ocr"], target=slack("UNEW"), now=NOW)
+    assert (view.handles, view.skills) == ({"slack": "UNEW"}, ["ocr"])
     with uow() as u, pytest.raises(NotFound):
-        skills.remove_skills(u, lead, ["ocr"], slack_user_id="UNOBODY", now=NOW)
+        skills.remove_skills(u, lead, ["ocr"], target=slack("UNOBODY"), now=NOW)
     with uow() as u:
-        assert skills.list_skills(u, sam, slack_user_id="UNEW").skills == ["ocr"]
+        assert skills.list_skills(u, sam, target=slack("UNEW")).skills == ["ocr"]

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake import hub, services
+from intake import guidelines, hub, services
 from intake.errors import HubError, NotAllowed, NotFound
 from intake.read_models import Actor
 from intake.schema import Route, Sensitivity, Status, Submission
@@ -19,7 +19,7 @@ from storage import repo
 from storage.db import UnitOfWork
 from storage.models import AuditEvent, Department, HubSetting, Person
 from tests.conftest import NOW, make_actor
-from tests.factories import ANSWERS
+from tests.factories import ANSWERS, slack
 
 UowFactory = Callable[[], UnitOfWork]
 LEAD_ONLY = "Only hub leads can change the hub's set-up. Ask a lead (see /hub help)."
@@ -37,13 +37,13 @@ def spoke(session_factory: sessionmaker[Session]) -> Actor:
 
 def add_reviewer(uow: UowFactory, actor: Actor, slack_id: str, *skills: str, name: str = "Rita") -> Any:
     with uow() as u:
-        return hub.add_reviewer(u, actor, slack_id, skills=list(skills), name=name, now=NOW)
+        return hub.add_reviewer(u, actor, slack(slack_id, name), skills=list(skills), now=NOW)
 
 
 def stored_person(sf: sessionmaker[Session], slack_id: str) -> Person | None:
     """The stored person with their skills loaded (they are read after the session closes)."""
     with sf() as s:
-        person = repo.person_by_slack_id(s, slack_id)
+        person = repo.person_by_identity(s, "slack", slack_id)
         if person is not None:
             person.skill_names  # noqa: B018 (load them now)
         return person
@@ -100,7 +100,7 @@ def test_removing_a_reviewer_reports_their_open_reviews(
     assert uc.reviewer is not None and uc.reviewer.name == "Rita"
 
     with uow() as u:
-        view, still_open = hub.remove_reviewer(u, lead, "URITA", now=NOW)
+        view, still_open = hub.remove_reviewer(u, lead, slack("URITA"), now=NOW)
 
     assert (view.name, view.is_reviewer, still_open) == ("Rita", False, 1)
     with uow() as u:
@@ -112,7 +112,7 @@ def test_removing_a_reviewer_reports_their_open_reviews(
 
 def test_removing_someone_who_is_not_a_reviewer(lead: Actor, spoke: Actor, uow: UowFactory) -> None:
     with uow() as u, pytest.raises(NotFound) as missing:
-        hub.remove_reviewer(u, lead, "USAM", now=NOW)
+        hub.remove_reviewer(u, lead, slack("USAM"), now=NOW)
 
     assert missing.value.message == "That person is not a hub reviewer."
 
@@ -123,7 +123,7 @@ def test_only_a_lead_removes_a_reviewer(
     add_reviewer(uow, lead, "URITA")
 
     with uow() as u, pytest.raises(NotAllowed) as refused:
-        hub.remove_reviewer(u, spoke, "URITA", now=NOW)
+        hub.remove_reviewer(u, spoke, slack("URITA"), now=NOW)
 
     assert refused.value.message == LEAD_ONLY
     person = stored_person(session_factory, "URITA")
@@ -188,7 +188,7 @@ def test_a_reviewer_sets_themself_away_and_routing_skips_them(
     rita = make_actor(session_factory, "URITA", "Rita")
 
     with uow() as u:
-        view = hub.set_away(u, rita, "URITA", True, now=NOW)
+        view = hub.set_away(u, rita, slack("URITA"), True, now=NOW)
 
     assert view.away is True
     person = stored_person(session_factory, "URITA")
@@ -205,10 +205,10 @@ def test_a_reviewer_sets_themself_away_and_routing_skips_them(
 def test_a_lead_sets_someone_else_back(lead: Actor, uow: UowFactory, session_factory: sessionmaker[Session]) -> None:
     add_reviewer(uow, lead, "URITA")
     with uow() as u:
-        hub.set_away(u, lead, "URITA", True, now=NOW)
+        hub.set_away(u, lead, slack("URITA"), True, now=NOW)
 
     with uow() as u:
-        view = hub.set_away(u, lead, "URITA", False, now=NOW)
+        view = hub.set_away(u, lead, slack("URITA"), False, now=NOW)
 
     assert view.away is False
     person = stored_person(session_factory, "URITA")
@@ -221,7 +221,7 @@ def test_a_spoke_cannot_set_someone_else_away(
     add_reviewer(uow, lead, "URITA")
 
     with uow() as u, pytest.raises(NotAllowed) as refused:
-        hub.set_away(u, spoke, "URITA", True, now=NOW)
+        hub.set_away(u, spoke, slack("URITA"), True, now=NOW)
 
     assert refused.value.message == "You can set yourself away; only hub leads can set others."
     person = stored_person(session_factory, "URITA")
@@ -230,7 +230,7 @@ def test_a_spoke_cannot_set_someone_else_away(
 
 def test_setting_away_someone_unknown(lead: Actor, uow: UowFactory) -> None:
     with uow() as u, pytest.raises(NotFound) as missing:
-        hub.set_away(u, lead, "UNOBODY", True, now=NOW)
+        hub.set_away(u, lead, slack("UNOBODY"), True, now=NOW)
 
     assert missing.value.message == "That person has not used Hubspoke yet; add them as a reviewer first."
 
@@ -240,12 +240,12 @@ def test_setting_away_someone_unknown(lead: Actor, uow: UowFactory) -> None:
 
 def set_guideline(uow: UowFactory, actor: Actor, key: str, value: str) -> Guidelines:
     with uow() as u:
-        return hub.set_guideline(u, actor, key, value, now=NOW)
+        return guidelines.set_guideline(u, actor, key, value, now=NOW)
 
 
 def stored_guidelines(uow: UowFactory) -> Guidelines:
     with uow() as u:
-        return hub.get_guidelines(u)
+        return guidelines.get_guidelines(u)
 
 
 @pytest.mark.parametrize(

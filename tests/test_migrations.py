@@ -39,3 +39,28 @@ def test_upgrade_downgrade_upgrade_keeps_data(database_url: str) -> None:
         diff = compare_metadata(context, Base.metadata)
     assert diff == [], f"models and migrations disagree: {diff}"
     engine.dispose()
+
+
+def test_people_keep_their_platform_ids_as_identities_and_back(database_url: str) -> None:
+    upgrade(database_url, "0004")
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO people (name, slack_user_id, console_user_id, is_reviewer, is_lead, away, created_at) VALUES "
+            "('Rita', 'UREV', NULL, true, false, false, '2026-01-01'), "
+            "('Sam', NULL, 'sam', false, false, false, '2026-01-01'), "
+            "('Both', 'UBOTH', 'both', false, true, false, '2026-01-01'), "
+            "('register import', NULL, NULL, false, false, false, '2026-01-01')"))
+    upgrade(database_url, "0005")
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT p.name, i.platform, i.external_id FROM identities i JOIN people p ON p.id = i.person_id "
+            "ORDER BY p.id, i.platform")).all()
+    assert [tuple(r) for r in rows] == [
+        ("Rita", "slack", "UREV"), ("Sam", "console", "sam"), ("Both", "console", "both"), ("Both", "slack", "UBOTH")]
+    command.downgrade(alembic_config(database_url), "0004")
+    with engine.connect() as conn:
+        back = conn.execute(text("SELECT name, slack_user_id, console_user_id FROM people ORDER BY id")).all()
+    assert [tuple(r) for r in back] == [
+        ("Rita", "UREV", None), ("Sam", None, "sam"), ("Both", "UBOTH", "both"), ("register import", None, None)]
+    engine.dispose()

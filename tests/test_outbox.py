@@ -16,14 +16,16 @@ from bot.chat import DeliveryError, FakeChat, Profile
 from bot.outbox import LEASE, MAX_ATTEMPTS, OutboxWorker, claims, deliver_due
 from handlers.slack.app import build_client
 from handlers.slack.chat import SlackChat
-from intake import hub, services
+from intake import hub, people, services
 from intake.notices import HUB, BusFactorNotice, card_key
+from intake.people import SYSTEM
 from intake.read_models import PersonView, jsonable
 from intake.schema import Decision, Submission
 from storage import repo
 from storage.db import UnitOfWork
 from storage.models import DeliveryPause, MessageRef, OutboxMessage, Person
 from tests.conftest import NOW, make_actor
+from tests.factories import slack
 from tests.fakes.slack_api import FakeSlack, blocks_text
 
 SUBMISSION = Submission.model_validate({
@@ -37,7 +39,7 @@ SUBMISSION = Submission.model_validate({
 def submit(sf: sessionmaker[Session], now: dt.datetime = NOW) -> int:
     """A use case in review with Rita: queues the hub card, Rita's copy and Sam's receipt, in that order."""
     with UnitOfWork(sf) as u:
-        hub.add_reviewer(u, hub.SYSTEM, "UREV", skills=["forecasting"], name="Rita", now=now)
+        hub.add_reviewer(u, SYSTEM, slack("UREV", "Rita"), skills=["forecasting"], now=now)
     spoke = make_actor(sf, "USAM", "Sam")
     with UnitOfWork(sf) as u:
         return services.submit_use_case(u, spoke, SUBMISSION, now=now).use_case.id
@@ -167,7 +169,7 @@ def test_reassigning_back_to_an_earlier_reviewer_keeps_and_updates_every_copy(
     sf = session_factory
     use_case_id = submit(sf)
     with UnitOfWork(sf) as u:
-        hub.add_reviewer(u, hub.SYSTEM, "UOMAR", skills=[], name="Omar", now=NOW)
+        hub.add_reviewer(u, SYSTEM, slack("UOMAR", "Omar"), skills=[], now=NOW)
     rita, omar = (hub_person(sf, "UREV"), hub_person(sf, "UOMAR"))
     lead = make_actor(sf, "ULEAD", "Lee")
     chat = FakeChat()
@@ -195,7 +197,7 @@ def test_reassigning_back_to_an_earlier_reviewer_keeps_and_updates_every_copy(
 
 def hub_person(sf: sessionmaker[Session], slack_id: str) -> int:
     with UnitOfWork(sf) as u:
-        person_id = hub.person_id_for_slack(u, slack_id)
+        person_id = people.person_id_for(u, slack(slack_id))
     assert person_id is not None
     return person_id
 

@@ -18,10 +18,11 @@ from sqlalchemy import func, select
 from bot.core import Core
 from bot.settings import Settings
 from handlers.slack.ids import Action
-from intake import hub, services
+from intake import hub, people, services
 from intake.schema import Submission
 from storage.db import UnitOfWork, make_engine, make_session_factory, upgrade
 from storage.models import AuditEvent, OutboxMessage, Review
+from tests.factories import slack
 from tests.fakes.server import wait_healthy
 from tests.fakes.signed import SIGNING_SECRET, SignedSlack, SlackUser
 from tests.fakes.slack_api import FakeSlack
@@ -75,10 +76,10 @@ def pending_reviews(database_url: str, count: int) -> list[int]:
     engine = make_engine(database_url)
     core = Core(settings=settings, session_factory=make_session_factory(engine))
     with UnitOfWork(core.session_factory) as u:
-        lead, _ = hub.resolve_slack_actor(u, "ULEAD", name="lee", leads=settings.hub_leads, now=core.now())
-    core.run(hub.add_reviewer, lead, "UREV", skills=["forecasting"], name="rita")
+        lead, _ = people.resolve_actor(u, slack("ULEAD", "lee"), leads=settings.hub_leads, now=core.now())
+    core.run(hub.add_reviewer, lead, slack("UREV", "rita"), skills=["forecasting"])
     with UnitOfWork(core.session_factory) as u:
-        spoke, _ = hub.resolve_slack_actor(u, "USPOKE", name="sam", leads=settings.hub_leads, now=core.now())
+        spoke, _ = people.resolve_actor(u, slack("USPOKE", "sam"), leads=settings.hub_leads, now=core.now())
     ids = [core.run(services.submit_use_case, spoke,
                     Submission.model_validate({**SUBMISSION, "title": f"Use case {n}"})).use_case.id
            for n in range(count)]

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.cli_register import ProgressLine, format_report
 from intake import hub
 from intake.errors import HubError
+from intake.people import SYSTEM
 from intake.register import (
     IMPORTER_NAME,
     ImportReport,
@@ -122,7 +123,7 @@ def test_omb_inventory_imports_every_row_or_says_why_and_reimport_changes_nothin
         "Stress Testing Scenarios with Deep Learning", "CFTC / DCR", "ideation", "approved", "low",
     )  # fmt: skip
     assert cftc.source == "omb-ai-inventory" and cftc.submitter.name == IMPORTER_NAME
-    assert cftc.submitter.slack_user_id is None and cftc.submitter.console_user_id is None
+    assert cftc.submitter.identities == []
     deasil = rows["DOJ:DOJ-0061"]  # Deployed, high-impact, PII
     assert (deasil.title, deasil.department.name) == ("LPR: DEA DEASIL Program", "DOJ / DEA")
     assert deasil.stage == "monitoring"
@@ -180,7 +181,7 @@ def test_a_custom_register_imports_with_map_from_each_format(
     session_factory: Factory, tmp_path: Path, suffix: str, unit: str, first: int
 ) -> None:
     with UnitOfWork(session_factory) as u:
-        hub.add_department(u, hub.SYSTEM, "Finance", now=NOW)
+        hub.add_department(u, SYSTEM, "Finance", now=NOW)
     path = write_register(tmp_path / f"team-register{suffix}", HEADER, ROWS)
     report = run_import(session_factory, path, None, MAP, id_column="Ref")
 

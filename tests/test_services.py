@@ -14,11 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from intake import hub, services
 from intake.errors import AlreadyDecided, FieldErrors, InvalidMove, NotAllowed, NotFound
 from intake.notices import HUB, card_key
+from intake.people import SYSTEM
 from intake.read_models import Actor, Change, UseCaseView
 from intake.schema import Decision, RiskTier, Route, Stage, Status, Submission
 from storage.db import UnitOfWork
 from storage.models import AuditEvent, Department, OutboxMessage, Review, UseCase
 from tests.conftest import NOW, make_actor
+from tests.factories import slack
 
 UowFactory = Callable[[], UnitOfWork]
 LATER = NOW + dt.timedelta(hours=2)
@@ -39,7 +41,7 @@ class People:
 def people(uow: UowFactory, session_factory: sessionmaker[Session]) -> People:
     for slack_id, name, skill in (("URITA", "Rita", "demand forecasting"), ("UOMAR", "Omar", "contract review")):
         with uow() as u:
-            hub.add_reviewer(u, hub.SYSTEM, slack_id, skills=[skill], name=name, now=NOW)
+            hub.add_reviewer(u, SYSTEM, slack(slack_id, name), skills=[skill], now=NOW)
     return People(
         lead=make_actor(session_factory, "ULEAD", "Lee"),
         rita=make_actor(session_factory, "URITA", "Rita"),
@@ -82,7 +84,7 @@ def decide(uow: UowFactory, actor: Actor, uc_id: int, decision: Decision, **kw: 
 
 def set_away(uow: UowFactory, actor: Actor) -> None:
     with uow() as u:
-        hub.set_away(u, actor, str(actor.slack_user_id), True, now=NOW)
+        hub.set_away(u, actor, None, True, now=NOW)
 
 
 def outbox(sf: sessionmaker[Session]) -> list[tuple[str, str | None, int | None, str | None, str]]:
@@ -540,7 +542,7 @@ def test_a_review_nobody_could_take_is_assigned(
     set_away(uow, people.omar)
     uc = submit(uow, people.sam)
     with uow() as u:
-        hub.set_away(u, people.lead, "UOMAR", False, now=NOW)
+        hub.set_away(u, people.lead, slack("UOMAR"), False, now=NOW)
 
     with uow() as u:
         view = services.assign_reviewer(u, people.rita, uc.id, people.omar.person_id, now=LATER)

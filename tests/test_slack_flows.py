@@ -16,7 +16,7 @@ from intake.schema import Submission
 from storage.db import UnitOfWork
 from storage.models import OutboxMessage, Person, Review, UseCase
 from tests.conftest import HUB_CHANNEL, Scenario
-from tests.factories import intake_values
+from tests.factories import intake_values, on_slack, slack, slack_actor
 from tests.fakes.signed import select as pick
 from tests.fakes.signed import text_input, user_select
 from tests.fakes.slack_api import Call, blocks_text
@@ -54,7 +54,7 @@ def scalar(sc: Scenario, query: Any) -> Any:
 def submit_directly(sc: Scenario, slack_id: str, name: str) -> int:
     """A use case submitted through the service (the modal path is covered elsewhere); its id."""
     core = sc.app.core
-    actor, _ = core.slack_actor(slack_id, name)
+    actor, _ = slack_actor(core, slack_id, name)
     return int(core.run(services.submit_use_case, actor, Submission.model_validate(SUBMISSION)).use_case.id)
 
 
@@ -124,7 +124,7 @@ def test_hub_picks_a_reviewer_when_routing_found_none(scenario: Scenario) -> Non
     hub_card = blocks_text(updates[0])
     assert "Assigned to victor by rita" in hub_card and "*Reviewer*\n<@UVIC>" in hub_card
     assert "pick a reviewer" not in hub_card and "Reassign" in hub_card
-    victor_id = scalar(sc, select(Person.id).where(Person.slack_user_id == "UVIC"))
+    victor_id = scalar(sc, select(Person.id).where(on_slack("UVIC")))
     assert scalar(sc, select(Review.reviewer_id)) == victor_id
     assert scalar(sc, select(UseCase.reviewer_id)) == victor_id
 
@@ -152,7 +152,7 @@ def test_reviewer_reassigns_a_review(scenario: Scenario) -> None:
     assert r.json() == {"response_action": "errors", "errors": {"reviewer": "walt is away. Pick someone else."}}
     r = sc.slack.submit_view(rita, view, {"reviewer": user_select("USPOKE"), "note": text_input("")})
     assert r.json()["response_action"] == "errors" and "reviewer" in r.json()["errors"]
-    rita_id = scalar(sc, select(Person.id).where(Person.slack_user_id == "UREV"))
+    rita_id = scalar(sc, select(Person.id).where(on_slack("UREV")))
     assert scalar(sc, select(Review.reviewer_id)) == rita_id
 
     r = sc.slack.submit_view(rita, view, {"reviewer": user_select("UVIC"), "note": text_input("He knows the ERP.")})
@@ -165,7 +165,7 @@ def test_reviewer_reassigns_a_review(scenario: Scenario) -> None:
     for update in updates:
         text = blocks_text(update)
         assert "Reassigned from rita to victor" in text and "*Reviewer*\n<@UVIC>" in text
-    victor_id = scalar(sc, select(Person.id).where(Person.slack_user_id == "UVIC"))
+    victor_id = scalar(sc, select(Person.id).where(on_slack("UVIC")))
     assert scalar(sc, select(Review.reviewer_id)) == victor_id
 
 
@@ -176,12 +176,12 @@ def test_away_list_and_status_commands(scenario: Scenario) -> None:
 
     # Anyone may set themselves away and back; only leads set others.
     assert "<@UREV> is away: new reviews skip them." in command_text(sc.slack.command(rita, "/hub", "away on"))
-    assert scalar(sc, select(Person.away).where(Person.slack_user_id == "UREV")) is True
+    assert scalar(sc, select(Person.away).where(on_slack("UREV"))) is True
     refused = command_text(sc.slack.command(spoke, "/hub", "away <@UREV> off"))
     assert "only hub leads can set others" in refused
-    assert scalar(sc, select(Person.away).where(Person.slack_user_id == "UREV")) is True
+    assert scalar(sc, select(Person.away).where(on_slack("UREV"))) is True
     assert "<@UREV> is back" in command_text(sc.slack.command(rita, "/hub", "away off"))
-    assert scalar(sc, select(Person.away).where(Person.slack_user_id == "UREV")) is False
+    assert scalar(sc, select(Person.away).where(on_slack("UREV"))) is False
 
     assert "None yet" in command_text(sc.slack.command(spoke, "/usecase", "list"))
     use_case_id = submit_directly(sc, "USPOKE", "sam")
@@ -206,8 +206,8 @@ def test_home_tab_shows_my_use_cases_and_my_review_queue(scenario: Scenario) -> 
     sc = scenario
     sc.user("USPOKE", "sam")
     sc.user("UREV", "rita")
-    lead, _ = sc.app.core.slack_actor("ULEAD", "lee")
-    sc.app.core.run(hub.add_reviewer, lead, "UREV", skills=["forecasting"], name="rita")
+    lead, _ = slack_actor(sc.app.core, "ULEAD", "lee")
+    sc.app.core.run(hub.add_reviewer, lead, slack("UREV", "rita"), skills=["forecasting"])
     use_case_id = submit_directly(sc, "USPOKE", "sam")
 
     assert sc.slack.event(home_event("USPOKE")).status_code == 200

@@ -17,11 +17,12 @@ from sqlalchemy.exc import OperationalError
 from bot.core import Core
 from handlers.slack.ids import Action, View
 from intake import hub, services
+from intake.people import SYSTEM
 from intake.schema import Submission
 from storage.db import UnitOfWork
 from storage.models import AuditEvent, Department, OutboxMessage, Person, Review, UseCase
 from tests.conftest import Scenario
-from tests.factories import intake_values
+from tests.factories import intake_values, slack, slack_actor
 from tests.fakes.signed import sign, text_input
 from tests.fakes.slack_api import blocks_text
 
@@ -161,8 +162,8 @@ def test_refused_requests_log_one_short_line_and_no_body(scenario: Scenario, cap
 def test_a_reviewer_removed_elsewhere_is_refused_at_the_next_click(scenario: Scenario) -> None:
     sc = scenario
     core = sc.app.core
-    lead, spoke = core.slack_actor("ULEAD", "lee")[0], core.slack_actor("USPOKE", "sam")[0]
-    core.run(hub.add_reviewer, lead, "UREV", skills=["forecasting"], name="rita")
+    lead, spoke = slack_actor(core, "ULEAD", "lee")[0], slack_actor(core, "USPOKE", "sam")[0]
+    core.run(hub.add_reviewer, lead, slack("UREV", "rita"), skills=["forecasting"])
     first = core.run(services.submit_use_case, spoke, Submission.model_validate(SUBMISSION)).use_case.id
     second = core.run(services.submit_use_case, spoke,
                       Submission.model_validate({**SUBMISSION, "title": "Second one"})).use_case.id
@@ -171,7 +172,7 @@ def test_a_reviewer_removed_elsewhere_is_refused_at_the_next_click(scenario: Sce
 
     # The CLI (another process: its own Core over the same database) takes her off the rota.
     cli = Core(settings=core.settings, session_factory=core.session_factory)
-    cli.run(hub.remove_reviewer, hub.SYSTEM, "UREV")
+    cli.run(hub.remove_reviewer, SYSTEM, slack("UREV"))
 
     r = sc.slack.click(rita, Action.APPROVE, f"{first}:1")
     assert r.status_code == 200
@@ -210,7 +211,7 @@ def test_links_already_stored_are_labelled_by_host_and_encoded(scenario: Scenari
 
     sc = scenario
     core = sc.app.core
-    spoke = core.slack_actor("USPOKE", "sam")[0]
+    spoke = slack_actor(core, "USPOKE", "sam")[0]
     uc = core.run(services.submit_use_case, spoke, Submission.model_validate(SUBMISSION)).use_case
     forged = UseCaseView.model_validate({**uc.model_dump(), "links": ["https://evil.example/login|https://intranet.example/sso"]})
     text = json.dumps(build_status(forged))

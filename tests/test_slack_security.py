@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import func, select
 
 from handlers.slack.ids import Action, View
-from intake import hub, services
+from intake import hub, people, services
 from intake.schema import Submission
 from storage.db import UnitOfWork
 from storage.models import AuditEvent, Department, Person, PersonSkill, Review, UseCase
 from tests.conftest import HUB_CHANNEL, Scenario
-from tests.factories import intake_values
+from tests.factories import intake_values, on_slack, slack, slack_actor
 from tests.fakes.signed import text_input, user_select
 from tests.fakes.slack_api import Call
 
@@ -157,7 +157,7 @@ def test_non_lead_cannot_add_reviewers(scenario: Scenario) -> None:
     assert "is a hub reviewer" not in body["text"]
     with UnitOfWork(sc.app.core.session_factory) as uow:
         s = uow.session
-        assert s.scalar(select(Person).where(Person.slack_user_id == "UMATE")) is None
+        assert s.scalar(select(Person).where(on_slack("UMATE"))) is None
         assert s.scalar(select(func.count()).select_from(PersonSkill)) == 0
         assert s.scalar(select(func.count()).select_from(Person).where(Person.is_reviewer.is_(True))) == 0
         assert s.scalar(select(func.count()).select_from(AuditEvent)) == 0
@@ -166,8 +166,8 @@ def test_non_lead_cannot_add_reviewers(scenario: Scenario) -> None:
 def test_forged_reason_submission_by_non_reviewer_records_no_decision(scenario: Scenario) -> None:
     sc = scenario
     core = sc.app.core
-    lead, spoke = core.slack_actor("ULEAD", "lee")[0], core.slack_actor("USPOKE", "sam")[0]
-    core.run(hub.add_reviewer, lead, "UREV", skills=["forecasting"], name="rita")
+    lead, spoke = slack_actor(core, "ULEAD", "lee")[0], slack_actor(core, "USPOKE", "sam")[0]
+    core.run(hub.add_reviewer, lead, slack("UREV", "rita"), skills=["forecasting"])
     result = core.run(services.submit_use_case, spoke, Submission.model_validate(SUBMISSION))
     use_case_id = result.use_case.id
     assert result.use_case.reviewer is not None
@@ -193,11 +193,11 @@ def test_forged_reason_submission_by_non_reviewer_records_no_decision(scenario: 
 def test_forged_reassign_and_resubmit_by_outsiders_change_nothing(scenario: Scenario) -> None:
     sc = scenario
     core = sc.app.core
-    lead, spoke = core.slack_actor("ULEAD", "lee")[0], core.slack_actor("USPOKE", "sam")[0]
-    core.run(hub.add_reviewer, lead, "UREV", skills=["forecasting"], name="rita")
-    core.run(hub.add_reviewer, lead, "UVIC", skills=[], name="victor")
+    lead, spoke = slack_actor(core, "ULEAD", "lee")[0], slack_actor(core, "USPOKE", "sam")[0]
+    core.run(hub.add_reviewer, lead, slack("UREV", "rita"), skills=["forecasting"])
+    core.run(hub.add_reviewer, lead, slack("UVIC", "victor"), skills=[])
     use_case_id = core.run(services.submit_use_case, spoke, Submission.model_validate(SUBMISSION)).use_case.id
-    rita = core.read(hub.person_id_for_slack, "UREV")
+    rita = core.read(people.person_id_for, slack("UREV"))
     outsider = sc.user("UOTHER", "otto")
 
     reassign = {"type": "modal", "callback_id": View.REASSIGN, "title": {"type": "plain_text", "text": "Reassign"},

@@ -10,6 +10,7 @@ from handlers.slack.whoknows import topic_of
 from intake import hub, services
 from intake.schema import Decision, Submission
 from tests.conftest import HUB_CHANNEL, Scenario
+from tests.factories import slack, slack_actor
 from tests.fakes.slack_api import blocks_text
 
 
@@ -24,14 +25,14 @@ def submission(title: str, problem: str) -> Submission:
 def seed(sc: Scenario) -> int:
     """Rita reviews a forecasting use case Sam submitted; Omar declares computer vision."""
     core = sc.app.core
-    lead, _ = core.slack_actor("ULEAD", "lee")
+    lead, _ = slack_actor(core, "ULEAD", "lee")
     core.run(hub.add_department, lead, "Finance")
-    core.run(hub.add_reviewer, lead, "UREV", skills=["forecasting"], name="rita")
-    core.run(hub.add_reviewer, lead, "UOMAR", skills=["computer vision"], name="omar")
-    sam, _ = core.slack_actor("USAM", "sam")
+    core.run(hub.add_reviewer, lead, slack("UREV", "rita"), skills=["forecasting"])
+    core.run(hub.add_reviewer, lead, slack("UOMAR", "omar"), skills=["computer vision"])
+    sam, _ = slack_actor(core, "USAM", "sam")
     result = core.run(services.submit_use_case, sam,
                       submission("Forecast invoice volumes", "We forecast invoice volumes by hand each month"))
-    rita, _ = core.slack_actor("UREV", "rita")
+    rita, _ = slack_actor(core, "UREV", "rita")
     core.run(services.decide, rita, result.use_case.id, Decision.APPROVE)
     return result.use_case.id
 
@@ -86,9 +87,9 @@ def test_mention_and_dm_get_answers_in_place(scenario: Scenario) -> None:
 def test_show_more_pages_through_everyone(scenario: Scenario) -> None:
     sc = scenario
     core = sc.app.core
-    lead, _ = core.slack_actor("ULEAD", "lee")
+    lead, _ = slack_actor(core, "ULEAD", "lee")
     for i in range(7):
-        core.run(hub.add_reviewer, lead, f"UNLP{i}", skills=["nlp"], name=f"nlp{i}")
+        core.run(hub.add_reviewer, lead, slack(f"UNLP{i}", f"nlp{i}"), skills=["nlp"])
     asker = sc.user("UASK", "ada")
     first = sc.slack.command(asker, "/whoknows", "natural language processing").json()
     shown = json.dumps(first["blocks"])

@@ -12,9 +12,10 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import insert, select, update
 
 from bot.expertise.models import ImportProblem, ImportReport
+from intake.people import SLACK
 from storage.db import UnitOfWork
 from storage.evidence import Kind
-from storage.models import Evidence, Person
+from storage.models import Evidence, Identity, Person
 
 CHUNK = 2000
 
@@ -101,16 +102,24 @@ def _people(
     if ids:
         found.update({p.id: p for p in s.scalars(select(Person).where(Person.id.in_(ids)))})
     if platform:
-        for p in s.scalars(select(Person).where(Person.slack_user_id.in_(platform))):
-            if p.slack_user_id:
-                found[p.slack_user_id] = p
-                if p.name == p.slack_user_id and platform[p.slack_user_id]:
-                    p.name = platform[p.slack_user_id] or p.name  # a placeholder name gets the real one
-    new = [Person(slack_user_id=k, name=v or k, created_at=now) for k, v in platform.items() if k not in found]
+        known = s.execute(
+            select(Identity.external_id, Person)
+            .join(Person, Identity.person_id == Person.id)
+            .where(Identity.platform == SLACK, Identity.external_id.in_(platform))
+        )
+        for user_id, p in known:
+            found[user_id] = p
+            if p.name == user_id and platform[user_id]:
+                p.name = platform[user_id] or p.name  # a placeholder name gets the real one
+    new = {
+        k: Person(name=v or k, created_at=now, identities=[Identity(platform=SLACK, external_id=k, created_at=now)])
+        for k, v in platform.items()
+        if k not in found
+    }
     if new:
-        s.add_all(new)
+        s.add_all(new.values())
         s.flush()
-        found.update({k: p for p in new if (k := p.slack_user_id)})
+        found.update(new)
         report.people_created += len(new)
     return found
 

@@ -49,8 +49,7 @@ class Expert(BaseModel):
     rank: int  # 1-based, across pages
     person_id: int
     name: str
-    slack_user_id: str | None = None
-    teams_user_id: str | None = None
+    handles: dict[str, str] = {}  # their id on each platform they use
     department: str | None = None  # their own, else that of their newest use case
     tz: str | None = None
     away: bool = False
@@ -97,7 +96,7 @@ class SkillsView(BaseModel):
 
     person_id: int
     name: str
-    slack_user_id: str | None = None
+    handles: dict[str, str] = {}
     skills: list[str]
     added: list[str] = []
     removed: list[str] = []

@@ -10,6 +10,7 @@ import datetime as dt
 from bot.expertise.models import SkillsView
 from intake.errors import HubError, NotAllowed, NotFound
 from intake.hub import normalise_skill
+from intake.people import PersonRef, find, person_for
 from intake.read_models import Actor
 from storage import evidence, repo
 from storage.db import UnitOfWork
@@ -21,21 +22,19 @@ def parse_skills(text: str) -> list[str]:
     return list(dict.fromkeys(s for s in (normalise_skill(p) for p in text.split(",")) if s))
 
 
-def _target(uow: UnitOfWork, actor: Actor, slack_user_id: str | None, *, create: bool, now: dt.datetime) -> Person:
-    if slack_user_id is None or slack_user_id == actor.slack_user_id:
+def _target(uow: UnitOfWork, actor: Actor, target: PersonRef | None, *, create: bool, now: dt.datetime) -> Person:
+    person = find(uow.session, target) if target is not None else None
+    if target is None or (person is not None and person.id == actor.person_id):
         person = uow.session.get(Person, actor.person_id) if actor.person_id else None
         if person is None:
             raise NotFound("Name the person whose skills these are.")
         return person
     if not actor.is_lead:
         raise NotAllowed("You can change your own skills; only hub leads can change someone else's.")
-    person = repo.person_by_slack_id(uow.session, slack_user_id)
     if person is None:
         if not create:
             raise NotFound("That person has not used Hubspoke yet.")
-        person = Person(slack_user_id=slack_user_id, name=slack_user_id, created_at=now)
-        uow.session.add(person)
-        uow.session.flush()
+        person = person_for(uow, target, now)
     return person
 
 
@@ -43,7 +42,7 @@ def _view(person: Person, added: list[str] | None = None, removed: list[str] | N
     return SkillsView(
         person_id=person.id,
         name=person.name,
-        slack_user_id=person.slack_user_id,
+        handles=person.handles,
         skills=sorted(person.skill_names),
         added=added or [],
         removed=removed or [],
@@ -51,13 +50,13 @@ def _view(person: Person, added: list[str] | None = None, removed: list[str] | N
 
 
 def add_skills(
-    uow: UnitOfWork, actor: Actor, skills: list[str], *, slack_user_id: str | None = None, now: dt.datetime
+    uow: UnitOfWork, actor: Actor, skills: list[str], *, target: PersonRef | None = None, now: dt.datetime
 ) -> SkillsView:
-    """Declare skills for yourself, or (hub leads) for the person with `slack_user_id`."""
+    """Declare skills for yourself, or (hub leads) for `target`."""
     wanted = [s for s in dict.fromkeys(normalise_skill(s) for s in skills) if s]
     if not wanted:
         raise HubError("Name at least one skill, e.g. `/hub skills add forecasting, nlp`.")
-    person = _target(uow, actor, slack_user_id, create=True, now=now)
+    person = _target(uow, actor, target, create=True, now=now)
     added = [s for s in wanted if s not in set(person.skill_names)]
     for skill in added:
         person.skills.append(PersonSkill(skill=skill))
@@ -76,13 +75,13 @@ def add_skills(
 
 
 def remove_skills(
-    uow: UnitOfWork, actor: Actor, skills: list[str], *, slack_user_id: str | None = None, now: dt.datetime
+    uow: UnitOfWork, actor: Actor, skills: list[str], *, target: PersonRef | None = None, now: dt.datetime
 ) -> SkillsView:
-    """Take declared skills off yourself, or (hub leads) off the person with `slack_user_id`."""
+    """Take declared skills off yourself, or (hub leads) off `target`."""
     unwanted = {normalise_skill(s) for s in skills if s.strip()}
     if not unwanted:
         raise HubError("Name the skills to remove, e.g. `/hub skills remove forecasting`.")
-    person = _target(uow, actor, slack_user_id, create=False, now=now)
+    person = _target(uow, actor, target, create=False, now=now)
     removed = [s.skill for s in person.skills if s.skill in unwanted]
     if not removed:
         raise NotFound(f"{person.name} has none of those skills. Skills: {', '.join(person.skill_names) or 'none'}.")
@@ -101,12 +100,12 @@ def remove_skills(
     return view
 
 
-def list_skills(uow: UnitOfWork, actor: Actor, *, slack_user_id: str | None = None) -> SkillsView:
+def list_skills(uow: UnitOfWork, actor: Actor, *, target: PersonRef | None = None) -> SkillsView:
     """A person's declared skills (yours by default); anyone may look."""
-    if slack_user_id is None or slack_user_id == actor.slack_user_id:
+    if target is None:
         person = uow.session.get(Person, actor.person_id) if actor.person_id else None
     else:
-        person = repo.person_by_slack_id(uow.session, slack_user_id)
+        person = find(uow.session, target)
     if person is None:
         raise NotFound("That person has not used Hubspoke yet.")
     return _view(person)

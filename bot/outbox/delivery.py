@@ -57,7 +57,7 @@ def read_work(session: Session, message_id: int) -> Work:
         if person is None:
             error = DeliveryError(f"person {message.person_id} no longer exists", permanent=True)
             return Work(message_id, message.operation, message.platform, error=error)
-        to = Recipient(person.id, person.name, person.slack_user_id, person.teams_user_id)
+        to = Recipient(person.id, person.name, person.handles)
     if message.operation == "profile":
         return Work(message_id, "profile", message.platform, to=to)
     if message.operation == "task":
@@ -140,10 +140,10 @@ def _send_chat(port: ChatPort, work: Work) -> Posted | Profile | None:
 
 def apply_profile(factory: sessionmaker[Session], person_id: int, profile: Profile) -> None:
     """Store what the platform said about a person (name, time zone)."""
-    from intake import hub
+    from intake import people
 
     with UnitOfWork(background(factory)) as uow:
-        hub.apply_profile(uow, person_id, profile.name, profile.tz)
+        people.apply_profile(uow, person_id, profile.name, profile.tz, profile.email)
 
 
 def deliver_claimed(

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from handlers.console.forms import fill_intake
-from handlers.console.render import Button, ButtonAction, quoted
+from handlers.console.people import console_key, console_ref
+from handlers.console.render import Button, quoted
 from handlers.console.replies import render_submitted
 from handlers.console.session import Cancelled, ConsoleSession
-from intake import hub, services
+from intake import hub, people, services
+from intake.actions import DECIDER_ACTIONS, Action
 from intake.errors import FieldErrors, HubError, NotAllowed
 from intake.forms import REASON_PROMPTS, Draft
+from intake.people import CONSOLE
 from intake.read_models import Actor
 from intake.schema import Decision
 
 REVIEWERS_ONLY = "Only hub reviewers can decide on use cases. A hub lead can add you with /hub reviewer add."
 NOT_A_REVIEWER = "That person is not a hub reviewer (a lead adds them with /hub reviewer add)."
-DECISIONS = {ButtonAction.APPROVE, ButtonAction.REJECT, ButtonAction.REQUEST_CHANGES}
+REASONED = {Action.REJECT: Decision.REJECT, Action.REQUEST_CHANGES: Decision.REQUEST_CHANGES}
 
 
 def decide_with_reason(session: ConsoleSession, actor: Actor, button: Button, decision: Decision) -> None:
@@ -38,7 +41,7 @@ def assign(session: ConsoleSession, actor: Actor, button: Button, *, with_note: 
     """Ask which reviewer should take the review (and a note for them), then hand it over."""
     uc = session.core.read(services.get_use_case, button.use_case_id)
     reviewers = session.core.read(hub.list_reviewers)
-    names = ", ".join(f"@{hub.console_key(p.name)}" + (" (away)" if p.away else "") for p in reviewers)
+    names = ", ".join(f"@{p.handle(CONSOLE) or console_key(p.name)}" + (" (away)" if p.away else "") for p in reviewers)
     verb = "Reassign" if with_note else "Pick a reviewer for"
     session.reply(f"{verb} #{uc.id} {uc.title}. Reviewers: {names or 'none yet'}. /cancel stops.")
     error, note = None, None
@@ -46,7 +49,7 @@ def assign(session: ConsoleSession, actor: Actor, button: Button, *, with_note: 
         if error:
             session.screen.write(f"  ! {error}")
         typed = session.ask("New reviewer (e.g. @rita): ")
-        person_id = session.core.read(hub.person_id_for_console, typed) if typed else None
+        person_id = session.core.read(people.person_id_for, console_ref(typed)) if typed else None
         if person_id is None or person_id not in {p.id for p in reviewers}:
             error = NOT_A_REVIEWER
             continue
@@ -84,17 +87,16 @@ def click(session: ConsoleSession, number: int) -> None:
         raise HubError(f"Pick 1 to {len(buttons)}.")
     button = buttons[number - 1]
     actor = session.me()
-    if button.action is not ButtonAction.EDIT_RESUBMIT and not actor.can_decide:
+    if button.action in DECIDER_ACTIONS and not actor.can_decide:
         raise NotAllowed(REVIEWERS_ONLY)
     try:
-        if button.action is ButtonAction.APPROVE:
+        if button.action is Action.APPROVE:
             session.core.run(services.decide, actor, button.use_case_id, Decision.APPROVE, round_=button.round)
-        elif button.action in DECISIONS:
-            decision = Decision.REJECT if button.action is ButtonAction.REJECT else Decision.REQUEST_CHANGES
-            decide_with_reason(session, actor, button, decision)
-        elif button.action in (ButtonAction.REASSIGN, ButtonAction.PICK_REVIEWER):
-            assign(session, actor, button, with_note=button.action is ButtonAction.REASSIGN)
-        else:
+        elif button.action in REASONED:
+            decide_with_reason(session, actor, button, REASONED[button.action])
+        elif button.action in (Action.REASSIGN, Action.PICK_REVIEWER):
+            assign(session, actor, button, with_note=button.action is Action.REASSIGN)
+        elif button.action is Action.EDIT_RESUBMIT:
             edit_and_resubmit(session, actor, button)
     except Cancelled:
         session.reply("Nothing recorded.")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from handlers.console.admin import handle_hub_command
+from handlers.console.people import console_key
 from handlers.console.render import Rendered, render_review_card
 from handlers.console.replies import render_home, roles
 from handlers.console.session import ConsoleSession
@@ -41,7 +42,7 @@ def handle_who(session: ConsoleSession, text: str = "") -> None:
     """Say who you are and what you may do."""
     actor = session.me()
     role = roles(_person(session), is_lead=actor.is_lead, is_reviewer=actor.is_reviewer)
-    session.reply(f"You are {actor.name} (@{hub.console_key(session.name)}): {role}. /as NAME to be someone else.")
+    session.reply(f"You are {actor.name} (@{console_key(session.name)}): {role}. /as NAME to be someone else.")
 
 
 def handle_home(session: ConsoleSession, text: str = "") -> None:

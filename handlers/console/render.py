@@ -4,37 +4,44 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from intake import notices
+from intake.actions import BUTTONS, LABELS, Action, notice_actions
 from intake.notices import (
     BusFactorNotice,
+    Command,
+    Em,
+    Mention,
+    Message,
+    Moment,
     Notice,
     Outcome,
+    Paragraph,
+    Part,
+    Plain,
+    Quote,
     Receipt,
     Refusal,
     ReviewCard,
     ReviewNudge,
     SelfServeNotice,
+    Strong,
+    UseCaseRef,
+    compose,
 )
 from intake.read_models import PersonView, UseCaseView
-from intake.schema import Decision, Route, label
+from intake.schema import Route, label
 
 Zone = dt.tzinfo
 UTC = ZoneInfo("UTC")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # everything but tab and newline: no terminal escapes
 
 
-class ButtonAction(StrEnum):
-    APPROVE = "approve"
-    REQUEST_CHANGES = "request_changes"
-    REJECT = "reject"
-    REASSIGN = "reassign"
-    PICK_REVIEWER = "pick_reviewer"
-    EDIT_RESUBMIT = "edit_resubmit"
+ButtonAction = Action  # the core's action vocabulary; the console draws each one as a numbered button
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,36 @@ def quoted(text: str | None) -> list[str]:
     return [f"> {line}" for line in clean(text).splitlines()]
 
 
+def text_of(parts: Iterable[Part], zone: Zone) -> str:
+    """Composed words as console text: names for people, times in the reader's zone, quotes on their own lines."""
+    out: list[str] = []
+    for p in parts:
+        if isinstance(p, Plain | Strong | Em | Command):
+            out.append(_CONTROL.sub("", p.text))  # not clean(): the spaces between parts matter
+        elif isinstance(p, Mention):
+            out.append(who(p.person, p.fallback))
+        elif isinstance(p, UseCaseRef):
+            out.append(f"#{p.id} {clean(p.title)}")
+        elif isinstance(p, Moment):
+            out.append(when(p.at, zone))
+        elif isinstance(p, Quote):
+            out.append(("\n" if out else "") + "\n".join(quoted(p.text)))
+        else:
+            out.append("\n")
+    return "".join(out)
+
+
+def lines_of(paragraphs: Iterable[Paragraph | None], zone: Zone) -> list[str]:
+    """Paragraphs as console lines (small print too: a terminal has one size)."""
+    return [line for p in paragraphs if p for line in text_of(p.parts, zone).splitlines()]
+
+
+def buttons_for(uc: UseCaseView, actions: Iterable[Action]) -> tuple[Button, ...]:
+    """The actions given, as numbered buttons (moving a stage is a command, not a button)."""
+    round_ = uc.review.round if uc.review else 1
+    return tuple(Button(LABELS[a], a, uc.id, round_) for a in actions if a in BUTTONS)
+
+
 def facts(uc: UseCaseView, matched: list[str] | None = None) -> list[str]:
     """The answers that matter for a decision, one per line."""
     reviewer = who(uc.reviewer)
@@ -127,158 +164,78 @@ def why(uc: UseCaseView) -> str:
 
 def decision_lines(uc: UseCaseView, zone: Zone) -> list[str]:
     """`Rejected by Rita on Mon 2 Nov 2026 09:31 GMT` and the reason, once the current round is decided."""
-    review = uc.review
-    if review is None or review.decision is None:
-        return []
-    line = f"{label(review.decision)} by {who(review.decided_by, 'someone')}"
-    if review.decided_at:
-        line += f" on {when(review.decided_at, zone)}"
-    return [line, *quoted(review.reason)]
-
-
-def decision_buttons(uc: UseCaseView, *, reassign: bool = True) -> tuple[Button, ...]:
-    round_ = uc.review.round if uc.review else 1
-    buttons = [
-        Button("Approve", ButtonAction.APPROVE, uc.id, round_),
-        Button("Request changes", ButtonAction.REQUEST_CHANGES, uc.id, round_),
-        Button("Reject", ButtonAction.REJECT, uc.id, round_),
-    ]
-    if uc.reviewer is None:
-        buttons.append(Button("Pick a reviewer", ButtonAction.PICK_REVIEWER, uc.id, round_))
-    elif reassign:
-        buttons.append(Button("Reassign", ButtonAction.REASSIGN, uc.id, round_))
-    return tuple(buttons)
-
-
-def _card_head(uc: UseCaseView) -> str:
-    round_ = uc.review.round if uc.review else 1
-    return f"Review #{uc.id}" + (f" (round {round_})" if round_ > 1 else "") + f": {clean(uc.title)}"
+    return lines_of([notices.decision_paragraph(uc)], zone)
 
 
 def render_review_card(card: ReviewCard, zone: Zone) -> Rendered:
     """The card reviewers decide on; once decided it says who decided, when and why, and has no buttons."""
     uc = card.use_case
-    lines = [_card_head(uc), f"Problem: {clean(uc.problem)}", *facts(uc, card.matched_skills), why(uc)]
-    if uc.review and uc.review.changes:
-        lines.append(f"Changed since round {uc.review.round - 1}:")
-        lines += [f"  {c.field}: {clean(c.before)} → {clean(c.after)}" for c in uc.review.changes]
-    if card.note:
-        lines.append(clean(card.note))
-    decided = decision_lines(uc, zone)
-    if decided:
-        return Rendered(tuple(lines + decided), use_case_id=uc.id, closes=True)
-    if uc.reviewer is None:
-        lines.append("No reviewer is available for this one. Hub, pick a reviewer.")
-    return Rendered(tuple(lines), decision_buttons(uc), uc.id)
+    message = compose(card)
+    lines = [text_of(message.title or message.summary, zone), f"Problem: {clean(uc.problem)}"]
+    lines += [*facts(uc, card.matched_skills), why(uc), *lines_of([*message.rest, message.prompt], zone)]
+    decided = uc.review is not None and uc.review.decision is not None
+    return Rendered(tuple(lines), buttons_for(uc, notice_actions(card)), uc.id, closes=decided)
 
 
 def render_card_update(card: ReviewCard, zone: Zone) -> Rendered:
     """A card edited in place, shortened to what changed: the decision, or the new reviewer."""
     uc = card.use_case
+    lines = [f"{text_of(notices.card_title(uc), zone)} (updated)", *lines_of([notices.note_paragraph(card)], zone)]
     decided = decision_lines(uc, zone)
-    lines = [f"{_card_head(uc)} (updated)"]
-    if card.note:
-        lines.append(clean(card.note))
     if decided:
         return Rendered(tuple(lines + decided), use_case_id=uc.id, closes=True)
     lines.append(f"Waiting for {who(uc.reviewer)}.")
-    return Rendered(tuple(lines), decision_buttons(uc), uc.id)
+    return Rendered(tuple(lines), buttons_for(uc, notice_actions(card)), uc.id)
 
 
 def route_line(uc: UseCaseView, resubmitted: bool = False) -> str:
     """Where a use case went and why, as the submitter reads it."""
-    if uc.route is Route.SELF_SERVE:
-        return f"{ref(uc)} can go ahead self-serve ({label(uc.risk_tier).lower()} risk)."
-    verb = "is back with" if resubmitted else "went to"
-    tail = f", assigned to {who(uc.reviewer)}." if uc.reviewer else ". The hub is picking a reviewer."
-    return f"{ref(uc)} {verb} hub review ({label(uc.risk_tier)} risk){tail}"
+    return text_of(notices.route_parts(uc, resubmitted), UTC)
 
 
 def next_steps(uc: UseCaseView) -> list[str]:
-    if uc.route is Route.SELF_SERVE:
-        return [
-            "Next steps:",
-            "1. Start experimenting; the hub channel has been told, so ask there for help.",
-            f"2. Record progress: /usecase stage {uc.id} experimentation",
-            f"3. Measure what you promised: {clean(uc.success_metric)}",
-        ]
-    return [
-        "Next steps: you will get a DM with the decision. You can start ideation and experimentation now; "
-        f"production engineering waits for the go-ahead. Check any time with /usecase status {uc.id}"
-    ]
+    return lines_of([notices.next_steps(uc)], UTC)
+
+
+def _composed(message: Message, zone: Zone, *details: str) -> list[str]:
+    """A composed notice's lines: the lead, the use case's details, the rest."""
+    return [*lines_of([message.lead], zone), *details, *lines_of(message.rest, zone)]
 
 
 def render_receipt(notice: Receipt, zone: Zone) -> Rendered:
     """The submitter's DM: saved, where it went, why, what next."""
     uc = notice.use_case
-    first = "Resubmitted" if notice.resubmitted else "Saved"
-    return Rendered((f"{first}. {route_line(uc, notice.resubmitted)}", why(uc), *next_steps(uc)), use_case_id=uc.id)
+    return Rendered(tuple(_composed(compose(notice), zone, why(uc))), use_case_id=uc.id)
 
 
 def render_self_serve(notice: SelfServeNotice, zone: Zone) -> Rendered:
     """Tells the hub channel what went ahead without review."""
     uc = notice.use_case
-    head = (
-        f"Self-serve: {ref(uc)} from {clean(uc.department)} is going ahead "
-        f"({label(uc.risk_tier).lower()} risk), submitted by {who(uc.submitter)}."
-    )
-    return Rendered((head, f"Problem: {clean(uc.problem)}", *facts(uc), why(uc)), use_case_id=uc.id)
+    lines = _composed(compose(notice), zone, f"Problem: {clean(uc.problem)}", *facts(uc), why(uc))
+    return Rendered(tuple(lines), use_case_id=uc.id)
 
 
 def render_outcome(notice: Outcome, zone: Zone) -> Rendered:
     """The submitter's DM with the hub's decision and the reason."""
     uc = notice.use_case
-    review = uc.review
-    assert review is not None and review.decision is not None
-    by = who(review.decided_by, "the hub")
-    reason = quoted(review.reason)
-    if review.decision is Decision.APPROVE:
-        lines = [
-            f"{ref(uc)} was approved by {by}.",
-            *reason,
-            f"Next steps: move it along its lifecycle as you go: /usecase stage {uc.id} experimentation, then "
-            f"production engineering, deployment and monitoring. Measure: {clean(uc.success_metric)}",
-        ]
-        return Rendered(tuple(lines), use_case_id=uc.id)
-    if review.decision is Decision.REJECT:
-        lines = [f"{ref(uc)} was rejected by {by}.", *reason, "Questions? Ask in the hub channel, or talk to them."]
-        return Rendered(tuple(lines), use_case_id=uc.id)
-    lines = [
-        f"{by} asked for changes on {ref(uc)}:",
-        *reason,
-        "It goes back to the same reviewer, who will see what you changed.",
-    ]
-    edit = Button("Edit and resubmit", ButtonAction.EDIT_RESUBMIT, uc.id, review.round)
-    return Rendered(tuple(lines), (edit,), uc.id)
+    return Rendered(tuple(_composed(compose(notice), zone)), buttons_for(uc, notice_actions(notice)), uc.id)
 
 
 def render_nudge(notice: ReviewNudge, zone: Zone) -> Rendered:
     """A reminder to the reviewer, or an escalation to the hub channel, about a waiting review."""
     uc = notice.use_case
-    hours = int(notice.waited_hours)
-    waited = f"{hours // 24} days" if hours >= 48 else f"{hours} hours"
-    if notice.escalation:
-        leads = ", ".join(who(p) for p in notice.leads) or "Hub leads"
-        waiting = f"for {who(uc.reviewer)}'s review" if uc.reviewer else "and nobody is assigned to review it"
-        head = f"{ref(uc)} has waited {waited} {waiting}. {leads}: please decide or reassign."
-    else:
-        head = f"{ref(uc)} has waited {waited} for your review."
-    return Rendered((head, *facts(uc)), decision_buttons(uc), uc.id)
+    lines = _composed(compose(notice), zone, *facts(uc))
+    return Rendered(tuple(lines), buttons_for(uc, notice_actions(notice)), uc.id)
 
 
 def render_bus_factor(notice: BusFactorNotice, zone: Zone) -> Rendered:
     """Tells the hub that a topic people ask about rests on one person."""
-    return Rendered(
-        (
-            f"Bus factor of one: only {who(notice.expert)} has real evidence on {clean(notice.topic)}, and people are "
-            "asking about it. Consider a showcase, pairing, or a second reviewer with this skill.",
-        )
-    )
+    return Rendered(tuple(_composed(compose(notice), zone)))
 
 
 def render_refusal(notice: Refusal, zone: Zone) -> Rendered:
     """Why a click changed nothing."""
-    return Rendered((clean(notice.text) + (f" ({when(notice.at, zone)})" if notice.at else ""),))
+    return Rendered(tuple(_composed(compose(notice), zone)))
 
 
 RENDER: dict[type, Callable[[Any, Zone], Rendered]] = {

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 from handlers.console.render import (
-    Button,
-    ButtonAction,
+    UTC,
     Rendered,
     Zone,
+    buttons_for,
     clean,
-    decision_buttons,
     decision_lines,
     facts,
-    next_steps,
+    lines_of,
     ref,
-    route_line,
+    render_receipt,
     when,
     who,
     why,
 )
-from intake.lifecycle import ORDER, allowed_moves
+from intake import notices
+from intake.actions import Action, Viewer, available_actions
+from intake.lifecycle import ORDER
+from intake.notices import Receipt
 from intake.read_models import PersonView, SubmitResult, UseCaseView
-from intake.schema import Stage, Status, label
+from intake.schema import Stage, label
 from intake.triage import Guidelines
 
 MAX_LIST = 40
@@ -40,33 +42,36 @@ def render_list(items: list[UseCaseView], title: str, empty: str) -> Rendered:
     return Rendered(tuple(lines))
 
 
-def render_status(uc: UseCaseView, zone: Zone, *, can_decide: bool = False, is_submitter: bool = False) -> Rendered:
-    """Everything about one use case, with the buttons this person may click on it."""
+def render_status(
+    uc: UseCaseView,
+    zone: Zone,
+    *,
+    viewer: Viewer | None = None,
+    can_decide: bool = False,
+    is_submitter: bool = False,
+) -> Rendered:
+    """Everything about one use case, with what `viewer` may do with it (as buttons, and the moves it can make).
+
+    Without a viewer, `can_decide` and `is_submitter` stand for their roles.
+    """
+    if viewer is None:
+        viewer = Viewer(uc.submitter.id if is_submitter else None, is_reviewer=can_decide)
+    actions = available_actions(uc, viewer)
     stages = " → ".join(f"[{label(s)}]" if s is uc.stage else label(s) for s in ORDER)
     if uc.stage is Stage.CLOSED:
         stages += " · [Closed]"
     lines = [ref(uc), f"Problem: {clean(uc.problem)}", *facts(uc), why(uc), f"Hub: {label(uc.status)}"]
     lines += [f"Lifecycle: {stages}", *decision_lines(uc, zone)]
-    moves = allowed_moves(uc.stage, uc.status)
-    if moves:
-        example = f"/usecase stage {uc.id} {moves[0].value.replace('_', ' ')}"
-        lines.append(f"Can move to: {', '.join(label(m).lower() for m in moves)} ({example})")
+    if Action.MOVE_STAGE in actions:
+        lines += lines_of([notices.moves_paragraph(uc)], zone)
     lines.append(f"Submitted {when(uc.created_at, zone)} · updated {when(uc.updated_at, zone)}")
-    buttons: tuple[Button, ...] = ()
-    undecided = uc.review is not None and uc.review.decision is None
-    if uc.status is Status.CHANGES_REQUESTED and is_submitter:
-        buttons = (Button("Edit and resubmit", ButtonAction.EDIT_RESUBMIT, uc.id, uc.review.round if uc.review else 1),)
-    elif undecided and can_decide:
-        buttons = decision_buttons(uc)
-    return Rendered(tuple(lines), buttons, uc.id)
+    return Rendered(tuple(lines), buttons_for(uc, actions), uc.id)
 
 
 def render_submitted(result: SubmitResult) -> Rendered:
     """What the form turns into once the use case is saved."""
-    uc = result.use_case
-    first = "Resubmitted" if result.resubmitted else "Saved"
-    lines = [f"{first}. {route_line(uc, result.resubmitted)}", why(uc), *next_steps(uc)]
-    return Rendered((*lines, "A copy of this is in your DMs."), use_case_id=uc.id)
+    receipt = render_receipt(Receipt(use_case=result.use_case, resubmitted=result.resubmitted), zone=UTC)
+    return Rendered((*receipt.lines, "A copy of this is in your DMs."), use_case_id=result.use_case.id)
 
 
 def render_home(

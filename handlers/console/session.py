@@ -11,8 +11,10 @@ from typing import TextIO
 from bot.core import Core
 from bot.outbox import deliver_due
 from handlers.console.chat import ConsoleChat, Screen
+from handlers.console.people import console_ref
 from handlers.console.render import Rendered
-from intake import hub
+from intake import people
+from intake.errors import HubError
 from intake.read_models import Actor
 
 COMMAND_LIKE = re.compile(r"^/[a-z]+(\s|$)", re.I)  # `/as rita` mid-form; a path like /data/x is an answer
@@ -78,10 +80,15 @@ class ConsoleSession:
 
     def become(self, name: str) -> tuple[Actor, bool]:
         """Act as `name` from now on, creating the person on first use; True when they are new."""
-        actor = self.core.read(hub.find_console_actor, name)
+        # Console roles are the ones stored (no configuration names console leads), and the first
+        # person of an empty hub leads it, so a fresh console can set the hub up.
+        ref = console_ref(name)
+        if not ref.external_id:
+            raise HubError("Give a name, e.g. /as rita")
+        actor = self.core.read(people.find_actor, ref, leads=None)
         created = False
         if actor is None:
-            actor, created = self.core.run(hub.resolve_console_actor, name)
+            actor, created = self.core.run(people.resolve_actor, ref, first_is_lead=True)
         self.actor, self.name = actor, name
         return actor, created
 

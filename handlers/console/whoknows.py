@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.expertise.ask import ask_who_knows
+from bot.conversation import grammar as g
+from bot.conversation.answers import Said, answer
 from bot.expertise.models import ExpertResult
+from handlers.console.admin import render
 from handlers.console.render import Rendered, clean
 from handlers.console.session import ConsoleSession
 from handlers.slack.experts import FRESHNESS, ago
-from intake.errors import HubError
 from intake.schema import Stage, Status, label
 
 
@@ -56,11 +57,10 @@ def _local(tz: str | None, now: dt.datetime) -> str | None:
 
 def handle_whoknows(session: ConsoleSession, text: str) -> None:
     """Answer "who knows X"; `--from N` shows the people from the Nth on."""
-    topic, _, start = text.partition("--from")
-    if not topic.strip():
-        raise HubError("Who knows what? /whoknows demand forecasting")
-    offset = int(start.strip()) - 1 if start.strip().isdigit() and int(start.strip()) > 0 else 0
     core = session.core
-    result = core.run(ask_who_knows, core.expertise, session.me(), topic.strip(), offset=offset)
-    session.reply(render_experts(result, core.now()))
-    session.deliver()
+    result = answer(core, session.me(), g.parse(g.WHOKNOWS, text))
+    if isinstance(result, ExpertResult):
+        session.reply(render_experts(result, core.now()))
+        session.deliver()
+    elif isinstance(result, Said):
+        session.reply(render(result, session.zone()))

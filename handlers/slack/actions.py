@@ -15,7 +15,8 @@ from handlers.slack.commands import open_intake
 from handlers.slack.ids import Action
 from handlers.slack.middleware import error_text, reviewers_only, tell, telling_errors
 from handlers.slack.modals import Draft, ModalContext, build_reason_modal, build_reassign_modal, changes_note
-from intake import hub, services
+from handlers.slack.people import slack_ref
+from intake import hub, people, services
 from intake.errors import HubError
 from intake.read_models import Actor
 from intake.schema import Decision
@@ -131,7 +132,7 @@ def handle_pick_reviewer(
 
     def assign() -> None:
         use_case_id, _ = _card_value_from_block(body)
-        person_id = core.read(hub.person_id_for_slack, str(action.get("selected_user") or ""))
+        person_id = core.read(people.person_id_for, slack_ref(str(action.get("selected_user") or "")))
         if person_id is None:
             raise HubError(hub.NOT_A_REVIEWER)
         core.run(tasks.request_assignment, context["actor"], use_case_id, person_id, reply_to=reply_to(respond))

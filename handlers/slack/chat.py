@@ -23,6 +23,7 @@ from intake.notices import (
     ReviewNudge,
     SelfServeNotice,
 )
+from intake.people import SLACK
 
 RENDER: dict[type, Callable[[Any], tuple[str, blocks.Blocks]]] = {
     ReviewCard: blocks.build_review_card,
@@ -81,18 +82,20 @@ class SlackChat:
 
     def fetch_profile(self, to: Recipient) -> Profile | None:
         """The person's Slack profile: display (or real) name, time zone, e-mail when the scope allows."""
-        if not to.slack_user_id:
+        user_id = to.handle(SLACK)
+        if not user_id:
             return None
-        user = self._call(self._client.users_info, user=to.slack_user_id)["user"]
+        user = self._call(self._client.users_info, user=user_id)["user"]
         profile = user.get("profile") or {}
         name = profile.get("display_name") or profile.get("real_name") or user.get("real_name") or user.get("name")
         return Profile(name=name or None, tz=user.get("tz") or None, email=profile.get("email") or None)
 
     def post(self, notice: Notice, *, channel: str | None = None, to: Recipient | None = None) -> Posted:
         if to is not None:
-            if not to.slack_user_id:
+            user_id = to.handle(SLACK)
+            if not user_id:
                 raise DeliveryError(f"{to.name} has no Slack account", permanent=True)
-            target = to.slack_user_id  # posting to a user id lands in their DM with the app
+            target = user_id  # posting to a user id lands in their DM with the app
         elif channel == HUB:
             if not self._hub_channel:
                 raise DeliveryError("HUB_CHANNEL is not set", permanent=True)

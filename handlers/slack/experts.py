@@ -12,6 +12,7 @@ from handlers.slack.blocks import Blocks, button, context, section
 from handlers.slack.ids import Action
 from handlers.slack.mrkdwn import clip, escape, link, mention
 from intake.notices import BusFactorNotice
+from intake.people import SLACK
 from intake.schema import Stage, Status, label
 
 FRESHNESS = {Freshness.FRESH: "fresh", Freshness.RECENT: "within a year", Freshness.STALE: "older than a year"}
@@ -45,7 +46,7 @@ def _expert(e: Expert, now: dt.datetime) -> list[dict[str, Any]]:
     facts = [escape(e.department) if e.department else None, local_time(e.tz, now)]
     if e.away:
         facts.append(":palm_tree: away")
-    head = f"*{e.rank}.* {mention(e.slack_user_id, e.name)}"
+    head = f"*{e.rank}.* {mention(e.handles.get(SLACK), e.name)}"
     if e.spread_pick:
         head += " _(asked less often: worth a try)_"
     reasons = []
@@ -105,7 +106,7 @@ def build_experts(result: ExpertResult, now: dt.datetime) -> tuple[str, Blocks]:
 
 def build_bus_factor(notice: BusFactorNotice) -> tuple[str, Blocks]:
     """Tells the hub that a topic people ask about rests on one person."""
-    who = mention(notice.expert.slack_user_id, notice.expert.name)
+    who = mention(notice.expert.handle(SLACK), notice.expert.name)
     text = (
         f":warning: *Bus factor of one:* only {who} has real evidence on *{clip(escape(notice.topic), 200)}*, "
         "and people are asking about it. Consider a showcase, pairing, or a second reviewer with this skill."

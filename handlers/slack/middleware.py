@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,8 +18,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.core import Core
 from handlers.slack.mrkdwn import escape, when
+from handlers.slack.people import SLACK_USER_ID, slack_ref
 from handlers.slack.transport import VERIFIED
-from intake import hub
+from intake import events
 from intake.errors import AlreadyDecided, HubError
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def dedupe_events(core: Core) -> Callable[..., Any]:
         if body.get("type") == "event_callback" and isinstance(event_id, str):
             if len(event_id) > 64:  # Slack's are ~12 characters; a longer one is kept by its digest
                 event_id = "sha256:" + hashlib.sha256(event_id.encode()).hexdigest()[:57]
-            fresh = core.run(hub.claim_event, event_id)
+            fresh = core.run(events.claim_event, event_id)
         if not fresh:
             log.info("event %s already processed; ignoring Slack's retry", event_id)
             return BoltResponse(status=200, body="")
@@ -54,8 +54,6 @@ def _display_name(body: dict[str, Any]) -> str | None:
     return name[:120] if isinstance(name, str) else None
 
 
-# Slack user ids: U or W and upper-case letters and digits (Enterprise Grid ids start with W).
-SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
 NO_USER = "I could not tell who sent this, so I did nothing. Please try again from Slack."
 
 
@@ -69,7 +67,7 @@ def with_actor(core: Core) -> Callable[..., Any]:
             if "command" in body:
                 return BoltResponse(status=200, body={"response_type": "ephemeral", "text": NO_USER})
             return BoltResponse(status=200, body="")  # a click or form without a person: acknowledged, nothing done
-        context["actor"], _ = core.slack_actor(user_id, _display_name(body))
+        context["actor"], _ = core.actor(slack_ref(user_id, _display_name(body)), leads=core.settings.hub_leads)
         context["core"] = core
         next()
         return None
@@ -85,8 +83,9 @@ def reviewers_only(context: BoltContext, respond: Any, next: Callable[[], None])
     actor = context.get("actor")
     if actor is not None and not actor.can_decide:  # roles are cached: look again before refusing
         core: Core = context["core"]
-        core.forget_actor(context.user_id)
-        actor = context["actor"] = core.slack_actor(str(context.user_id))[0]
+        ref = slack_ref(str(context.user_id))
+        core.forget_actor(ref)
+        actor = context["actor"] = core.actor(ref, leads=core.settings.hub_leads)[0]
     if actor is not None and actor.can_decide:
         next()
         return None

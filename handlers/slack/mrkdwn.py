@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from urllib.parse import quote as url_quote
 from urllib.parse import urlsplit
+
+from intake.notices import Command, Em, Mention, Moment, Part, Plain, Quote, Strong, UseCaseRef
+from intake.people import SLACK
 
 
 def escape(text: str | None) -> str:
@@ -50,3 +54,28 @@ def link(url: str, label: str | None = None) -> str:
     safe_url = url_quote(url, safe=":/?#[]@!$&'()*+,;=%~")
     host = urlsplit(url).hostname or "link"
     return f"<{escape(safe_url)}|{escape(label or host)}>"
+
+
+def mrkdwn(parts: Iterable[Part]) -> str:
+    """Composed words as mrkdwn: every piece of text escaped, people mentioned, times in the reader's zone."""
+    out: list[str] = []
+    for p in parts:
+        if isinstance(p, Plain):
+            out.append(escape(p.text))
+        elif isinstance(p, Strong):
+            out.append(f"*{escape(p.text)}*" if p.text.strip() else escape(p.text))
+        elif isinstance(p, Em):
+            out.append(f"_{clip(escape(p.text), 300)}_" if p.text.strip() else "")
+        elif isinstance(p, Mention):
+            out.append(mention(p.person.handle(SLACK), p.person.name) if p.person else escape(p.fallback))
+        elif isinstance(p, UseCaseRef):
+            out.append(f"#{p.id} *{clip(escape(p.title), 200)}*")
+        elif isinstance(p, Command):
+            out.append(f"`{escape(p.text)}`")
+        elif isinstance(p, Moment):
+            out.append(when(p.at))
+        elif isinstance(p, Quote):
+            out.append(("\n" if out else "") + quote(p.text))
+        else:
+            out.append("\n")
+    return "".join(out)

@@ -13,7 +13,8 @@ from handlers.slack.blocks import section
 from handlers.slack.ids import Block, View
 from handlers.slack.middleware import error_text, is_unavailable, log_error
 from handlers.slack.modals import ModalContext, build_submitted_view, parse_intake, value_of
-from intake import hub, services
+from handlers.slack.people import slack_ref
+from intake import hub, people, services
 from intake.errors import FieldErrors, HubError
 from intake.read_models import Actor
 from intake.schema import Decision
@@ -127,7 +128,7 @@ def handle_reassign_submission(ack: Callable[..., None], view: dict[str, Any], c
     values = view["state"]["values"]
 
     def assign() -> object:
-        person_id = core.read(hub.person_id_for_slack, value_of(values, Block.REVIEWER) or "")
+        person_id = core.read(people.person_id_for, slack_ref(value_of(values, Block.REVIEWER) or ""))
         if person_id is None:
             raise FieldErrors({"reviewer": hub.NOT_A_REVIEWER})
         return core.run(

@@ -11,9 +11,11 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
+from bot.conversation import grammar as g
+from bot.conversation.answers import answer
 from bot.core import Core
 from bot.expertise.ask import ask_who_knows
-from handlers.slack.commands import USECASE_HELP, reply
+from handlers.slack.commands import USECASE_HELP, answer_in_place, reply
 from handlers.slack.experts import build_experts
 from handlers.slack.ids import Action, Command
 from handlers.slack.middleware import error_text, telling_errors
@@ -49,13 +51,13 @@ def _answer(core: Core, actor: Actor, topic: str, offset: int = 0) -> tuple[str,
 
 def handle_whoknows_command(ack: Callable[..., None], command: dict[str, Any], context: BoltContext) -> None:
     """Answer "who knows X" privately, in the command's response."""
-    topic = (command.get("text") or "").strip()
-    if not topic or topic.lower() in ("help", "?"):
-        reply(ack, WHOKNOWS_HELP)
-        return
+    core: Core = context["core"]
     try:
-        text, blocks = _answer(context["core"], context["actor"], topic)
-        reply(ack, text, blocks)
+        request = g.parse(g.WHOKNOWS, command.get("text") or "")
+        if isinstance(request, g.Help):
+            reply(ack, WHOKNOWS_HELP)
+            return
+        answer_in_place(ack, answer(core, context["actor"], request), core.now())
     except HubError as exc:
         reply(ack, error_text(exc))
 

@@ -120,9 +120,7 @@ def _importer(session: Session, now: dt.datetime) -> int:
         select(Person.id)
         .where(
             Person.name == IMPORTER_NAME,
-            Person.slack_user_id.is_(None),
-            Person.teams_user_id.is_(None),
-            Person.console_user_id.is_(None),
+            ~Person.identities.any(),
         )
         .order_by(Person.id)
         .limit(1)

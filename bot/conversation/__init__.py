@@ -1,0 +1,1 @@
+"""What every surface says to a person: the command language, and the answers to it, decided once."""

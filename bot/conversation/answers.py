@@ -1,0 +1,167 @@
+"""The answer to each request of the command language, carried out once and worded once.
+
+`answer` calls the service a request means and returns either `Said` (lines of the neutral parts
+notices are worded in, intake.notices, which each surface formats its own way) or, where a surface draws
+something richer than text, the data to draw: a form to open, a list of use cases, one use case,
+the people who know a topic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.conversation import grammar as g
+from bot.core import Core
+from bot.expertise import skills
+from bot.expertise.ask import ask_who_knows
+from bot.expertise.models import ExpertResult
+from intake import guidelines, hub, services
+from intake.errors import HubError
+from intake.forms import Draft, draft_from_text
+from intake.notices import Command, Mention, Part, Parts, Plain, Strong, plain
+from intake.read_models import Actor, PersonView, UseCaseView
+from intake.schema import label
+
+
+def who(person: Any) -> Mention:
+    """A person (anything with an id or person_id, name and handles) as a mention part."""
+    pid: int = getattr(person, "id", None) or getattr(person, "person_id", None) or 0
+    return Mention(PersonView(id=pid, name=person.name, handles=dict(getattr(person, "handles", {}) or {})))
+
+
+Line = Parts
+
+
+@dataclass(frozen=True)
+class Said:
+    """Neutral text: the first line is the headline (what a notification shows)."""
+
+    lines: tuple[Line, ...]
+    ok: bool = True  # False: the person's request was not carried out
+
+    def plain(self) -> str:
+        return "\n".join(plain(line) for line in self.lines)
+
+
+@dataclass(frozen=True)
+class Form:
+    draft: Draft
+
+
+@dataclass(frozen=True)
+class UseCaseList:
+    title: str
+    items: list[UseCaseView]
+    empty: Said
+
+
+@dataclass(frozen=True)
+class Status:
+    use_case: UseCaseView
+
+
+Answer = Said | Form | UseCaseList | Status | ExpertResult
+
+
+def _said(*lines: tuple[Part | str, ...]) -> Said:
+    """Lines of parts; bare strings are plain words."""
+    return Said(tuple(tuple(Plain(p) if isinstance(p, str) else p for p in line) for line in lines))
+
+
+def helps(command: str) -> Said:
+    """The help of one command, from the grammar's table."""
+    intro, usages = g.HELP[command]
+    return _said((Strong(intro),), *(("• ", Command(u.example), f": {u.does}") for u in usages))
+
+
+def answer(core: Core, actor: Actor, request: g.Request) -> Answer:
+    """Carry out one request as `actor` and say how it went."""
+    match request:
+        case g.Help(command):
+            return helps(command)
+        case g.OpenForm(text):
+            return Form(draft_from_text(text) if text else Draft())
+        case g.ListMine():
+            mine = core.read(services.my_use_cases, actor)
+            return UseCaseList("Your use cases", mine, _said(("None yet: ", Command("/usecase"), " to submit one.")))
+        case g.ShowStatus(use_case_id):
+            return Status(core.read(services.get_use_case, use_case_id))
+        case g.MoveStage(use_case_id, stage):
+            uc = core.run(services.move_stage, actor, use_case_id, stage)
+            return _said((f"#{uc.id} ", uc.title, " is now in ", Strong(label(uc.stage).lower()), "."))
+        case g.AddReviewer(person, wanted):
+            view = core.run(hub.add_reviewer, actor, person, skills=list(wanted))
+            shown = ", ".join(view.skills) or "no skills yet"
+            return _said((who(view), f" is a hub reviewer ({shown})."))
+        case g.RemoveReviewer(person):
+            removed, still_open = core.run(hub.remove_reviewer, actor, person)
+            tail = f" They still hold {still_open} open review(s): reassign them from the cards." if still_open else ""
+            return _said((who(removed), f" is no longer a hub reviewer.{tail}"))
+        case g.ListReviewers():
+            return _reviewers(core)
+        case g.ChangeSkills(add, listed, person):
+            return _change_skills(core, actor, add, list(listed), person)
+        case g.ListSkills(person):
+            declared = core.read(skills.list_skills, actor, target=person)
+            if declared.skills:
+                return _said((Strong("Skills of "), who(declared), ": ", ", ".join(declared.skills)))
+            hint = Command("/hub skills add forecasting, nlp")
+            return _said((Strong("Skills of "), who(declared), ": none yet: ", hint))
+        case g.AddDepartment(name):
+            added = core.run(hub.add_department, actor, name)
+            return _said(("Department ", Strong(added), " added."))
+        case g.ListDepartments():
+            departments = core.read(hub.list_departments)
+            if not departments:
+                return _said((Strong("Departments"),), ("None yet: ", Command("/hub department add NAME"), "."))
+            return _said((Strong("Departments"),), *((f"• {n}",) for n in departments))
+        case g.SetAway(away, person):
+            marked = core.run(hub.set_away, actor, person, away)
+            status = "away: new reviews skip them" if marked.away else "back: reviews route to them again"
+            return _said((who(marked), f" is {status}."))
+        case g.ShowGuidelines():
+            return _guidelines(core)
+        case g.SetGuideline(key, value):
+            core.run(guidelines.set_guideline, actor, key, value)
+            return _guidelines(core)
+        case g.WhoKnows(topic, offset):
+            return core.run(ask_who_knows, core.expertise, actor, topic, offset=offset)
+    raise HubError("I did not understand that. Try /usecase help or /hub help.")
+
+
+def _reviewers(core: Core) -> Said:
+    people = core.read(hub.list_reviewers)
+    if not people:
+        return _said(
+            ("No reviewers yet. A lead adds them with ", Command("/hub reviewer add @person skill, skill"), ".")
+        )
+    lines: list[tuple[Part | str, ...]] = [(Strong("Hub reviewers"),)]
+    for p in people:
+        facts = f": {', '.join(p.skills) or 'no skills'} · {p.open_reviews} open" + (" · away" if p.away else "")
+        lines.append(("• ", who(p), facts))
+    return _said(*lines)
+
+
+def _change_skills(core: Core, actor: Actor, add: bool, names: list[str], person: Any) -> Said:
+    if add:
+        view = core.run(skills.add_skills, actor, names, target=person)
+        return _said((who(view), " now lists: ", ", ".join(view.skills), "."))
+    view = core.run(skills.remove_skills, actor, names, target=person)
+    left = ", ".join(view.skills) or "no skills"
+    return _said((f"Removed {', '.join(view.removed)}. ", who(view), f" now lists: {left}."))
+
+
+def _guidelines(core: Core) -> Said:
+    rules = core.read(guidelines.get_guidelines)
+    return _said(
+        (Strong("Self-serve guidelines"), " (low-risk use cases meeting these go ahead without review)"),
+        ("• ", Command("self_serve"), f": {'on' if rules.self_serve else 'off'}"),
+        ("• ", Command("self_serve_sensitivity"), ": " + ", ".join(s.value for s in rules.self_serve_sensitivity)),
+        (
+            "• ",
+            Command("self_serve_requires_available_data"),
+            f": {'on' if rules.self_serve_requires_available_data else 'off'}",
+        ),
+        ("Change with ", Command("/hub guidelines set KEY VALUE"), "."),
+    )

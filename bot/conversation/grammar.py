@@ -1,0 +1,301 @@
+"""The command language every surface speaks: `/usecase`, `/hub`, `/whoknows`, parsed once into typed requests.
+
+An adapter supplies only how a person is referred to on its platform (a `MentionSyntax`: `<@U123>`
+in Slack, `@rita` in the console); the words, the requests they mean, their usage lines and help
+come from here, so a command added once exists on every surface with its help.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.expertise.skills import parse_skills
+from intake.errors import HubError
+from intake.people import PersonRef
+from intake.schema import Stage, label, parse_stage
+from intake.services import parse_id
+
+USECASE = "/usecase"
+HUB = "/hub"
+WHOKNOWS = "/whoknows"
+
+
+@dataclass(frozen=True)
+class MentionSyntax:
+    """How one platform writes a person into a command: the pattern, and the person a match names."""
+
+    pattern: re.Pattern[str]
+    ref: Callable[[re.Match[str]], PersonRef]
+
+    def first(self, text: str) -> tuple[PersonRef | None, str]:
+        """The first person mentioned in `text`, and the text with that mention taken out."""
+        match = self.pattern.search(text)
+        if match is None:
+            return None, text
+        return self.ref(match), (text[: match.start()] + " " + text[match.end() :]).strip()
+
+
+# What each request means. Requests carry people as PersonRefs; the services resolve them.
+
+
+@dataclass(frozen=True)
+class Help:
+    command: str
+
+
+@dataclass(frozen=True)
+class OpenForm:
+    """Open the intake form, pre-filled from `text` when there is any."""
+
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class ListMine:
+    pass
+
+
+@dataclass(frozen=True)
+class ShowStatus:
+    use_case_id: int
+
+
+@dataclass(frozen=True)
+class MoveStage:
+    use_case_id: int
+    stage: Stage
+
+
+@dataclass(frozen=True)
+class AddReviewer:
+    person: PersonRef
+    skills: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RemoveReviewer:
+    person: PersonRef
+
+
+@dataclass(frozen=True)
+class ListReviewers:
+    pass
+
+
+@dataclass(frozen=True)
+class ChangeSkills:
+    """Add or remove declared skills; `person` None is the one asking."""
+
+    add: bool
+    skills: tuple[str, ...]
+    person: PersonRef | None = None
+
+
+@dataclass(frozen=True)
+class ListSkills:
+    person: PersonRef | None = None
+
+
+@dataclass(frozen=True)
+class AddDepartment:
+    name: str
+
+
+@dataclass(frozen=True)
+class ListDepartments:
+    pass
+
+
+@dataclass(frozen=True)
+class SetAway:
+    away: bool
+    person: PersonRef | None = None
+
+
+@dataclass(frozen=True)
+class ShowGuidelines:
+    pass
+
+
+@dataclass(frozen=True)
+class SetGuideline:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class WhoKnows:
+    topic: str
+    offset: int = 0
+
+
+Request = (
+    Help
+    | OpenForm
+    | ListMine
+    | ShowStatus
+    | MoveStage
+    | AddReviewer
+    | RemoveReviewer
+    | ListReviewers
+    | ChangeSkills
+    | ListSkills
+    | AddDepartment
+    | ListDepartments
+    | SetAway
+    | ShowGuidelines
+    | SetGuideline
+    | WhoKnows
+)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One line of help: what to type (with `@person` where a mention goes) and what it does."""
+
+    example: str
+    does: str
+
+
+STAGES = " → ".join(label(s).lower() for s in Stage if s is not Stage.CLOSED)
+
+HELP: dict[str, tuple[str, tuple[Usage, ...]]] = {
+    USECASE: (
+        "/usecase opens the intake form. Other uses:",
+        (
+            Usage("/usecase <what you want to do>", "the form, pre-filled from your words"),
+            Usage("/usecase list", "your use cases"),
+            Usage("/usecase status 12", "everything about #12"),
+            Usage("/usecase stage 12 experimentation", f"move #12 along {STAGES}, or closed"),
+        ),
+    ),
+    HUB: (
+        "/hub sets up the hub (leads only, except where noted):",
+        (
+            Usage("/hub reviewer add @person skill, skill", "make them a hub reviewer"),
+            Usage("/hub reviewer remove @person", "take them off the rota"),
+            Usage("/hub reviewer list", "reviewers, their skills and open reviews (anyone)"),
+            Usage("/hub skills add forecasting, nlp", "declare your skills (leads add @person for others)"),
+            Usage("/hub skills remove nlp", "take a skill off (leads: @person too)"),
+            Usage("/hub skills list [@person]", "declared skills (anyone)"),
+            Usage("/hub department add Finance", "a department spokes submit from"),
+            Usage("/hub department list", "the departments (anyone)"),
+            Usage("/hub away on|off [@person]", "reviews skip you while away (leads: anyone)"),
+            Usage("/hub guidelines", "what may go ahead self-serve (anyone)"),
+            Usage("/hub guidelines set KEY VALUE", "change a guideline"),
+        ),
+    ),
+    WHOKNOWS: (
+        "/whoknows finds people with real evidence about a topic:",
+        (
+            Usage("/whoknows demand forecasting", "who knows it, why, and how fresh that is"),
+            Usage("/whoknows demand forecasting --from 6", "the next people"),
+        ),
+    ),
+}
+
+# Where a person can go wrong, the usage line that sets them right.
+REVIEWER_ADD = "Mention the person: /hub reviewer add @person forecasting, nlp"
+REVIEWER_REMOVE = "Mention the person: /hub reviewer remove @person"
+STAGE_USAGE = "Usage: /usecase stage 12 experimentation. Stages: " + ", ".join(s.value.replace("_", " ") for s in Stage)
+AWAY_USAGE = "Usage: /hub away on (or off) for yourself; leads add @person."
+STATUS_USAGE = "Which one? /usecase status 12"
+DEPARTMENT_USAGE = "Give the department a name: /hub department add Finance"
+GUIDELINE_USAGE = "Usage: /hub guidelines set KEY VALUE (see /hub guidelines)"
+
+
+NO_MENTIONS = MentionSyntax(re.compile(r"(?!)"), lambda m: PersonRef("", ""))
+
+
+def parse(command: str, text: str, mentions: MentionSyntax = NO_MENTIONS) -> Request:
+    """The request a command line means, or a HubError with the usage that would have worked.
+
+    `mentions` is how the surface writes people; without it, no words name a person.
+    """
+    command = command.strip().lower()
+    text = text.strip()
+    if command == USECASE:
+        return _usecase(text)
+    if command == HUB:
+        return _hub(text, mentions)
+    if command == WHOKNOWS:
+        return _whoknows(text)
+    raise HubError(f"I don't know {command[:40]}. Try /usecase, /hub or /whoknows.")
+
+
+def _usecase(text: str) -> Request:
+    verb, _, rest = text.partition(" ")
+    verb, rest = verb.lower(), rest.strip()
+    if verb in ("help", "?"):
+        return Help(USECASE)
+    if verb == "list":
+        return ListMine()
+    if verb == "status":
+        if not rest:
+            raise HubError(STATUS_USAGE)
+        return ShowStatus(parse_id(rest))
+    if verb == "stage":
+        ident, _, stage_text = rest.partition(" ")
+        stage = parse_stage(stage_text)
+        if not ident or stage is None:
+            raise HubError(STAGE_USAGE)
+        return MoveStage(parse_id(ident), stage)
+    return OpenForm(text)
+
+
+def _hub(text: str, mentions: MentionSyntax) -> Request:
+    words = text.split(maxsplit=2)
+    area = words[0].lower() if words else "help"
+    action = words[1].lower() if len(words) > 1 else ""
+    rest = words[2] if len(words) > 2 else ""
+    if area == "reviewer" and action == "add":
+        person, skills_text = mentions.first(rest)
+        if person is None:
+            raise HubError(REVIEWER_ADD)
+        return AddReviewer(person, tuple(parse_skills(skills_text)))
+    if area == "reviewer" and action == "remove":
+        person, _ = mentions.first(rest)
+        if person is None:
+            raise HubError(REVIEWER_REMOVE)
+        return RemoveReviewer(person)
+    if area == "reviewer" and action in ("list", ""):
+        return ListReviewers()
+    if area == "skills":
+        person, listed = mentions.first(rest)
+        if action in ("add", "remove"):
+            return ChangeSkills(action == "add", tuple(parse_skills(listed)), person)
+        if action in ("list", ""):
+            return ListSkills(person)
+    if area == "department" and action == "add":
+        name = " ".join(rest.split())
+        if not name:
+            raise HubError(DEPARTMENT_USAGE)
+        return AddDepartment(name)
+    if area == "department" and action in ("list", ""):
+        return ListDepartments()
+    if area == "away":
+        person, remaining = mentions.first(" ".join(words[1:]))
+        state = {w.lower() for w in remaining.split()} & {"on", "off"}
+        if len(state) != 1:
+            raise HubError(AWAY_USAGE)
+        return SetAway(state == {"on"}, person)
+    if area == "guidelines" and action == "set":
+        key, _, value = rest.partition(" ")
+        if not key.strip():
+            raise HubError(GUIDELINE_USAGE)
+        return SetGuideline(key.strip(), value.strip())
+    if area == "guidelines" and not action:
+        return ShowGuidelines()
+    return Help(HUB)
+
+
+def _whoknows(text: str) -> Request:
+    topic, _, start = text.partition("--from")
+    topic = topic.strip()
+    if not topic or topic.lower() in ("help", "?"):
+        return Help(WHOKNOWS)
+    start = start.strip()
+    offset = int(start) - 1 if start.isascii() and start.isdigit() and 0 < int(start) < 10_000 else 0
+    return WhoKnows(topic, offset)

@@ -1,0 +1,92 @@
+"""What a person may do with a use case right now: one vocabulary, decided here for every surface."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from intake.lifecycle import allowed_moves
+from intake.notices import Notice, Outcome, ReviewCard, ReviewNudge
+from intake.read_models import Actor, PersonView, UseCaseView
+from intake.schema import Status
+
+
+class Action(StrEnum):
+    APPROVE = "approve"
+    REQUEST_CHANGES = "request_changes"
+    REJECT = "reject"
+    REASSIGN = "reassign"
+    PICK_REVIEWER = "pick_reviewer"
+    EDIT_RESUBMIT = "edit_resubmit"
+    MOVE_STAGE = "move_stage"
+
+
+LABELS = {
+    Action.APPROVE: "Approve",
+    Action.REQUEST_CHANGES: "Request changes",
+    Action.REJECT: "Reject",
+    Action.REASSIGN: "Reassign",
+    Action.PICK_REVIEWER: "Pick a reviewer",
+    Action.EDIT_RESUBMIT: "Edit and resubmit",
+    Action.MOVE_STAGE: "Move stage",
+}
+DECISIONS = (Action.APPROVE, Action.REQUEST_CHANGES, Action.REJECT)
+ASSIGNING = (Action.REASSIGN, Action.PICK_REVIEWER)
+DECIDER_ACTIONS = (*DECISIONS, *ASSIGNING)  # what only hub reviewers and leads may do
+# Drawn as buttons (or a picker); moving a stage needs a target, so surfaces offer it as a command.
+BUTTONS = (*DECIDER_ACTIONS, Action.EDIT_RESUBMIT)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who looks at a use case, with their stored roles; no `person_id` means nobody in particular."""
+
+    person_id: int | None = None
+    is_reviewer: bool = False
+    is_lead: bool = False
+
+    @classmethod
+    def of(cls, who: Actor | PersonView) -> Viewer:
+        """The viewer an actor or a person is."""
+        person_id = who.person_id if isinstance(who, Actor) else who.id
+        return cls(person_id, is_reviewer=who.is_reviewer, is_lead=who.is_lead)
+
+
+STRANGER = Viewer()
+# Whoever reads a post in the hub channel: a reviewer or a lead may pick it up; the service checks each click.
+HUB_AUDIENCE = Viewer(is_reviewer=True, is_lead=True)
+
+
+def available_actions(uc: UseCaseView, viewer: Viewer) -> tuple[Action, ...]:
+    """What `viewer` may do with `uc` in its current state, in the order surfaces offer it."""
+    owner = viewer.person_id is not None and viewer.person_id == uc.submitter.id
+    decider = viewer.is_reviewer or viewer.is_lead
+    undecided = uc.review is not None and uc.review.decision is None
+    actions: list[Action] = []
+    if undecided and decider:
+        if not owner:  # a submitter never decides on their own use case
+            actions += DECISIONS
+        actions.append(Action.PICK_REVIEWER if uc.reviewer is None else Action.REASSIGN)
+    if owner and uc.status is Status.CHANGES_REQUESTED:
+        actions.append(Action.EDIT_RESUBMIT)
+    if (owner or viewer.is_lead) and allowed_moves(uc.stage, uc.status):
+        actions.append(Action.MOVE_STAGE)
+    return tuple(actions)
+
+
+def audience(notice: Notice) -> Viewer:
+    """Who a notice is addressed to, as far as what they may click on it goes."""
+    if isinstance(notice, Outcome):
+        return Viewer.of(notice.use_case.submitter)  # a DM to the submitter
+    if isinstance(notice, ReviewNudge) and not notice.escalation and notice.use_case.reviewer is not None:
+        return Viewer.of(notice.use_case.reviewer)  # a reminder in the reviewer's DM
+    if isinstance(notice, ReviewCard | ReviewNudge):
+        return HUB_AUDIENCE  # the hub channel (and the same card in the reviewer's DM)
+    return STRANGER  # receipts, self-serve notices, refusals and bus-factor notices offer no actions
+
+
+def notice_actions(notice: Notice) -> tuple[Action, ...]:
+    """The actions a notice offers its audience."""
+    if isinstance(notice, ReviewCard | ReviewNudge | Outcome):
+        return available_actions(notice.use_case, audience(notice))
+    return ()

@@ -1,0 +1,254 @@
+"""Slack and the console are one product: every notice drawn on both, in the same words, with the same actions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from typing import Any, get_args
+
+import pytest
+from pydantic import BaseModel
+
+from handlers.console import render as console
+from handlers.console.replies import render_status
+from handlers.slack import blocks
+from handlers.slack import chat as slack
+from handlers.slack.ids import Action as SlackAction
+from intake import notices
+from intake.actions import BUTTONS, HUB_AUDIENCE, STRANGER, Action, Viewer, available_actions, notice_actions
+from intake.notices import (
+    BusFactorNotice,
+    Notice,
+    Outcome,
+    Receipt,
+    Refusal,
+    ReviewCard,
+    ReviewNudge,
+    SelfServeNotice,
+)
+from intake.read_models import PersonView, ReviewView, UseCaseView
+from intake.schema import Decision
+from tests.factories import use_case_view
+
+T0 = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)
+UTC = console.UTC
+SAM = PersonView(id=1, name="Sam", handles={"slack": "USAM"})
+RITA = PersonView(id=2, name="Rita", handles={"slack": "URITA"}, is_reviewer=True)
+LEE = PersonView(id=3, name="Lee", handles={"slack": "ULEE"}, is_lead=True)
+VIC = PersonView(id=4, name="Vic", is_reviewer=True)  # no Slack account: Slack shows the name
+NAMES = {p.handles["slack"]: p.name for p in (SAM, RITA, LEE)}
+
+
+def use_case(**over: Any) -> UseCaseView:
+    return use_case_view(SAM, RITA, **over)
+
+
+def decided(decision: Decision, reason: str | None = "Not this year.") -> UseCaseView:
+    review = ReviewView(round=1, reviewer=RITA, decision=decision, reason=reason, decided_by=RITA, decided_at=T0)
+    status = {"approve": "approved", "reject": "rejected", "request_changes": "changes_requested"}[decision.value]
+    return use_case(review=review, status=status)
+
+
+AWAY = RITA.model_copy(update={"away": True})
+SAMPLES: dict[type, list[BaseModel]] = {
+    ReviewCard: [
+        ReviewCard(use_case=use_case(), matched_skills=["invoices"]),
+        ReviewCard(use_case=use_case(reviewer=None, review=ReviewView(round=1))),
+        ReviewCard(use_case=decided(Decision.REJECT)),
+    ],
+    SelfServeNotice: [SelfServeNotice(use_case=use_case(route="self_serve", status="self_serve", review=None))],
+    Receipt: [Receipt(use_case=use_case()), Receipt(use_case=use_case(), resubmitted=True)],
+    Outcome: [Outcome(use_case=decided(d)) for d in Decision],
+    ReviewNudge: [
+        ReviewNudge(use_case=use_case(), waited_hours=30),
+        ReviewNudge(use_case=use_case(), waited_hours=80, escalation=True, leads=[LEE]),
+        ReviewNudge(use_case=use_case(reviewer=AWAY), waited_hours=80, escalation=True, leads=[LEE, VIC]),
+        ReviewNudge(use_case=use_case(reviewer=None), waited_hours=80, escalation=True),
+    ],
+    BusFactorNotice: [BusFactorNotice(topic="forecasting", expert=RITA)],
+    Refusal: [Refusal(text="Rita already approved this.", at=T0), Refusal(text="Only hub reviewers can decide.")],
+}
+ALL = [n for samples in SAMPLES.values() for n in samples]
+
+
+def notice_kinds() -> set[type]:
+    """Every notice class the outbox can carry: the members of the `Notice` union."""
+    union = get_args(Notice)[0]
+    return set(get_args(union))
+
+
+def slack_plain(mrkdwn: str) -> str:
+    """What a Slack reader reads, formatting stripped: names for mentions, no icons, bold or code marks."""
+    text = re.sub(r"<@(\w+)>", lambda m: NAMES[m.group(1)], mrkdwn)
+    text = re.sub(r"<!date\^\d+\^[^|>]*\|([^>]*)>", r"\1", text)
+    text = re.sub(r"^:[a-z0-9_]+: ", "", text, flags=re.MULTILINE)
+    return html.unescape(re.sub(r"[*_`]", "", text))
+
+
+def slack_words(notice: BaseModel) -> str:
+    """The notice's own words on Slack (its lead, and its sections and small print after the use case's answers)."""
+    _, body = slack.render(notice)  # type: ignore[arg-type]
+    texts = [b["text"]["text"] for b in body if b["type"] == "section" and "text" in b]
+    texts += [e["text"] for b in body if b["type"] == "context" for e in b["elements"]]
+    return "\n".join(slack_plain(t) for t in texts)
+
+
+def test_every_notice_kind_is_in_the_union_and_has_words_and_a_renderer_on_every_platform() -> None:
+    declared = {
+        obj
+        for obj in vars(notices).values()
+        if isinstance(obj, type) and issubclass(obj, BaseModel) and "kind" in obj.model_fields
+    }
+    assert declared == notice_kinds(), "a notice class is missing from the Notice union"
+    for kind in notice_kinds():
+        assert kind in notices.COMPOSE, f"no wording for {kind.__name__}"
+        assert kind in slack.RENDER, f"no Slack renderer for {kind.__name__}"
+        assert kind in console.RENDER, f"no console renderer for {kind.__name__}"
+        assert SAMPLES.get(kind), f"no sample of {kind.__name__} in this test: add one"
+
+
+@pytest.mark.parametrize("notice", ALL, ids=lambda n: n.kind)  # type: ignore[attr-defined]
+def test_each_sample_renders_on_both_platforms(notice: BaseModel) -> None:
+    text, _ = slack.render(notice)  # type: ignore[arg-type]
+    assert text.strip()
+    assert console.render_notice(notice, UTC).text().strip()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "notice",
+    [n for n in ALL if isinstance(n, ReviewNudge | Outcome | BusFactorNotice | Receipt | SelfServeNotice)],
+    ids=lambda n: n.kind,
+)
+def test_the_lead_sentence_reads_the_same_on_slack_and_console(notice: BaseModel) -> None:
+    slack_lead = slack_words(notice).splitlines()[0]
+    assert slack_lead == console.render_notice(notice, UTC).lines[0]  # type: ignore[arg-type]
+
+
+def test_escalation_for_an_away_reviewer_asks_to_reassign_on_both() -> None:
+    """It said "please reassign it" on Slack and "please decide or reassign" in the console."""
+    notice = ReviewNudge(use_case=use_case(reviewer=AWAY), waited_hours=80, escalation=True, leads=[LEE])
+    expected = "#12 Invoice triage has waited 3 days for Rita, who is away. Lee: please reassign it."
+    assert slack_words(notice).splitlines()[0] == expected
+    assert console.render_notice(notice, UTC).lines[0] == expected
+    _, body = slack.render(notice)
+    assert "<@URITA>, who is away. <@ULEE>: please reassign it." in body[0]["text"]["text"]
+
+
+def test_escalation_without_a_reviewer_asks_to_pick_one_on_both() -> None:
+    notice = ReviewNudge(use_case=use_case(reviewer=None), waited_hours=80, escalation=True, leads=[LEE])
+    expected = "#12 Invoice triage has waited 3 days and has no reviewer yet. Lee: please pick one."
+    assert slack_words(notice).splitlines()[0] == expected
+    assert console.render_notice(notice, UTC).lines[0] == expected
+    assert [b.action for b in console.render_notice(notice, UTC).buttons][-1] is Action.PICK_REVIEWER
+
+
+def test_reject_outcome_reads_the_same_on_both() -> None:
+    """The small print said "Reply in the hub channel, or talk to the reviewer" on Slack, "talk to them" here."""
+    notice = Outcome(use_case=decided(Decision.REJECT, "Not this year.\nAsk again in Q2."))
+    expected = (
+        "#12 Invoice triage was rejected by Rita.\n> Not this year.\n> Ask again in Q2.\n"
+        "Questions? Ask in the hub channel, or talk to Rita."
+    )
+    assert slack_words(notice) == expected
+    assert console.render_notice(notice, UTC).text() == expected
+
+
+@pytest.mark.parametrize("decision", list(Decision))
+def test_every_outcome_reads_the_same_on_both(decision: Decision) -> None:
+    notice = Outcome(use_case=decided(decision))
+    assert slack_words(notice) == console.render_notice(notice, UTC).text().rsplit("\n[1]", 1)[0]
+
+
+def test_a_person_without_a_slack_account_is_named_on_slack() -> None:
+    notice = ReviewNudge(use_case=use_case(reviewer=AWAY), waited_hours=80, escalation=True, leads=[LEE, VIC])
+    _, body = slack.render(notice)
+    assert "<@ULEE>, Vic: please reassign it." in body[0]["text"]["text"]
+    assert console.render_notice(notice, UTC).lines[0].endswith("Lee, Vic: please reassign it.")
+
+
+# --- The action vocabulary ------------------------------------------------------------------------------------
+
+DECIDE = [Action.APPROVE, Action.REQUEST_CHANGES, Action.REJECT]
+IN_REVIEW = use_case()
+CHANGES = decided(Decision.REQUEST_CHANGES, "Name the data owner.")
+
+
+def slack_actions(uc: UseCaseView, viewer: Viewer) -> list[str]:
+    """The action ids of every button, then every reviewer picker, on Slack's status view for `viewer`."""
+    body = blocks.build_status(uc, viewer)
+    found = [e["action_id"] for b in body if b["type"] == "actions" for e in b["elements"]]
+    return found + [b["accessory"]["action_id"] for b in body if b.get("accessory", {}).get("type") == "users_select"]
+
+
+def console_actions(uc: UseCaseView, viewer: Viewer) -> list[Action]:
+    return [b.action for b in render_status(uc, UTC, viewer=viewer).buttons]
+
+
+def drawn(actions: list[Action]) -> tuple[list[str], list[Action]]:
+    """What both renderers should draw for these actions: Slack ids, console buttons."""
+    shown = [a for a in actions if a in BUTTONS]
+    return [blocks.ACTION_IDS[a] for a in shown], shown
+
+
+@pytest.mark.parametrize(
+    ("viewer", "uc", "expected"),
+    [
+        pytest.param(STRANGER, IN_REVIEW, [], id="stranger"),
+        pytest.param(Viewer(99), IN_REVIEW, [], id="someone else"),
+        pytest.param(Viewer.of(RITA), IN_REVIEW, [*DECIDE, Action.REASSIGN], id="reviewer"),
+        pytest.param(Viewer.of(LEE), IN_REVIEW, [*DECIDE, Action.REASSIGN, Action.MOVE_STAGE], id="lead"),
+        pytest.param(Viewer.of(SAM), IN_REVIEW, [Action.MOVE_STAGE], id="owner in review"),
+        pytest.param(Viewer.of(SAM), CHANGES, [Action.EDIT_RESUBMIT, Action.MOVE_STAGE], id="owner, changes asked"),
+        pytest.param(Viewer.of(RITA), CHANGES, [], id="reviewer after deciding"),
+        pytest.param(Viewer(1, is_reviewer=True), IN_REVIEW, [Action.REASSIGN, Action.MOVE_STAGE], id="own"),
+        pytest.param(
+            Viewer.of(LEE),
+            use_case(reviewer=None),
+            [*DECIDE, Action.PICK_REVIEWER, Action.MOVE_STAGE],
+            id="lead, nobody assigned",
+        ),
+    ],
+)
+def test_what_each_person_may_do_is_decided_once_and_drawn_by_both(
+    viewer: Viewer, uc: UseCaseView, expected: list[Action]
+) -> None:
+    assert list(available_actions(uc, viewer)) == expected
+    slack_ids, console_buttons = drawn(expected)
+    assert slack_actions(uc, viewer) == slack_ids
+    assert console_actions(uc, viewer) == console_buttons
+    moves = "Can move to: experimentation"
+    assert (moves in str(blocks.build_status(uc, viewer))) is (Action.MOVE_STAGE in expected)
+    assert (moves in render_status(uc, UTC, viewer=viewer).text()) is (Action.MOVE_STAGE in expected)
+
+
+def test_a_stranger_sees_no_decision_buttons_a_reviewer_decides_a_lead_reassigns_the_owner_resubmits() -> None:
+    for platform in (slack_actions, console_actions):
+        assert not platform(IN_REVIEW, STRANGER)
+    decide = [SlackAction.APPROVE, SlackAction.REQUEST_CHANGES, SlackAction.REJECT]
+    assert slack_actions(IN_REVIEW, Viewer.of(RITA))[:3] == decide
+    assert console_actions(IN_REVIEW, Viewer.of(RITA))[:3] == DECIDE
+    assert SlackAction.REASSIGN in slack_actions(IN_REVIEW, Viewer.of(LEE))
+    assert Action.REASSIGN in console_actions(IN_REVIEW, Viewer.of(LEE))
+    assert slack_actions(CHANGES, Viewer.of(SAM)) == [SlackAction.EDIT_RESUBMIT]
+    assert console_actions(CHANGES, Viewer.of(SAM)) == [Action.EDIT_RESUBMIT]
+    assert not slack_actions(IN_REVIEW, Viewer.of(SAM)) and not console_actions(IN_REVIEW, Viewer.of(SAM))
+
+
+def test_cards_and_nudges_offer_the_hub_the_same_actions_on_both() -> None:
+    for notice in [*SAMPLES[ReviewCard], *SAMPLES[ReviewNudge], *SAMPLES[Outcome]]:
+        expected = list(notice_actions(notice))
+        _, body = slack.render(notice)  # type: ignore[arg-type]
+        ids = [e["action_id"] for b in body if b["type"] == "actions" for e in b["elements"]]
+        ids += [b["accessory"]["action_id"] for b in body if b.get("accessory", {}).get("type") == "users_select"]
+        assert sorted(ids) == sorted(drawn(expected)[0]), expected
+        assert [b.action for b in console.render_notice(notice, UTC).buttons] == drawn(expected)[1]  # type: ignore[arg-type]
+
+
+def test_the_hub_audience_is_offered_decisions_on_an_open_card() -> None:
+    assert list(available_actions(IN_REVIEW, HUB_AUDIENCE))[:4] == [*DECIDE, Action.REASSIGN]
+
+
+def test_every_button_in_the_vocabulary_has_one_slack_action_id() -> None:
+    assert set(blocks.ACTION_IDS) == set(BUTTONS)
+    assert len(set(blocks.ACTION_IDS.values())) == len(BUTTONS)
