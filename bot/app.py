@@ -15,7 +15,7 @@ from bot.core import Core
 from bot.outbox import OutboxWorker
 from bot.settings import Settings
 from bot.tasks import TASKS, TaskRunner
-from storage.db import is_current, is_embedded, make_engine, make_session_factory, upgrade
+from storage.db import configure_delivery, is_current, is_embedded, make_engine, make_session_factory, upgrade
 from storage.types import utcnow
 
 if TYPE_CHECKING:  # Slack's SDK loads only when Slack is configured (the console starts faster)
@@ -94,11 +94,16 @@ def create_app(
             chat = SlackChat(client, settings.hub_channel, post_interval=settings.slack_post_interval)
         if not settings.hub_channel:
             log.warning("HUB_CHANNEL is not set: review cards have nowhere to go until it is")
+    # Messages are addressed to people and to the hub; the outbox sends each through the platform
+    # they are on (storage.repo.enqueue). A platform without a sender here keeps its messages for one.
+    platforms = (chat.platform,) if chat is not None else ("slack",)
+    has_hub = chat is not None and (chat.platform != "slack" or bool(settings.hub_channel))
+    configure_delivery(factory, platforms, platforms if has_hub else ())
     worker = None
     if chat is not None and (settings.delivers_in_process if deliver is None else deliver):
-        # The chat port takes every platform's messages (one platform per process); the task runner
-        # carries out the durable work requests started (decisions clicked on cards).
-        ports: dict[str | None, ChatPort | TaskPort] = {None: chat, TASKS: TaskRunner(core)}
+        # Each platform's rows go to its port; the task runner carries out the durable work requests
+        # started (decisions clicked on cards).
+        ports: dict[str | None, ChatPort | TaskPort] = {chat.platform: chat, TASKS: TaskRunner(core)}
         worker = OutboxWorker(
             factory,
             ports,

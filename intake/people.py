@@ -88,7 +88,7 @@ def _new_person(session: Session, ref: PersonRef, now: dt.datetime) -> Person:
     session.flush()
     if ref.platform in PROFILED:
         # Read their real name and time zone from the platform, after this request, as durable work.
-        repo.enqueue(session, {"platform": ref.platform}, operation="profile", person_id=person.id, at=now)
+        repo.enqueue(session, {}, operation="profile", person_id=person.id, platform=ref.platform, at=now)
     return person
 
 

@@ -7,7 +7,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -172,23 +172,42 @@ def make_engine(
     return engine
 
 
+# Where a deployment delivers, kept in its sessions' info (configure_delivery): "platforms" it has a
+# sender for, most preferred first; "hub_platforms" those with a hub channel.
+PLATFORMS = "platforms"
+HUB_PLATFORMS = "hub_platforms"
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (services return plain data anyway)."""
-    return sessionmaker(engine, expire_on_commit=False)
+    # `info` is shared with the background and read-only factories derived from this one.
+    return sessionmaker(engine, expire_on_commit=False, info={})
+
+
+def configure_delivery(factory: sessionmaker[Session], platforms: Sequence[str], hub_platforms: Sequence[str]) -> None:
+    """Say where this deployment delivers: the platforms it sends to (preferred first), those with a hub channel.
+
+    The outbox addresses people and the hub by it (storage.repo.enqueue).
+    """
+    info = factory.kw.setdefault("info", {})
+    info[PLATFORMS] = tuple(platforms)
+    info[HUB_PLATFORMS] = tuple(hub_platforms)
 
 
 @functools.lru_cache(maxsize=64)
 def background(factory: sessionmaker[Session]) -> sessionmaker[Session]:
     """Sessions for work nobody is waiting on (outbox delivery): on SQLite, requests' writes go first."""
     bind = factory.kw["bind"]
-    return sessionmaker(bind.execution_options(**{BACKGROUND: True}), expire_on_commit=False)
+    info = factory.kw.setdefault("info", {})
+    return sessionmaker(bind.execution_options(**{BACKGROUND: True}), expire_on_commit=False, info=info)
 
 
 @functools.lru_cache(maxsize=64)
 def read_only(factory: sessionmaker[Session]) -> sessionmaker[Session]:
     """Sessions for reads: on SQLite they do not take the write lock."""
     bind = factory.kw["bind"]
-    return sessionmaker(bind.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+    info = factory.kw.setdefault("info", {})
+    return sessionmaker(bind.execution_options(**{READ_ONLY: True}), expire_on_commit=False, info=info)
 
 
 class UnitOfWork:

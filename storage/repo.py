@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from storage.db import HUB_PLATFORMS, PLATFORMS
 from storage.evidence import Kind
 from storage.models import (
     AuditEvent,
@@ -135,6 +136,9 @@ def destination_of(operation: str, *, channel: str | None, person_id: int | None
     return "hub" if channel == "hub" else f"channel:{channel}"
 
 
+DEFAULT_PLATFORMS = ("slack",)  # where a deployment that has not said (storage.db.configure_delivery) delivers
+
+
 def enqueue(
     session: Session,
     payload: dict[str, Any],
@@ -144,30 +148,80 @@ def enqueue(
     person_id: int | None = None,
     ref_key: str | None = None,
     operation: str = "post",
-    platform: str = "slack",
+    platform: str | None = None,
     destination: str | None = None,
 ) -> None:
     """Stage an outbound message (or durable work) in the outbox, in the caller's transaction.
 
-    `destination` (default: derived from where it goes) names what the row is ordered within.
+    Without `platform`, where it goes is resolved here: a person's message to the platform they
+    use (the one they spoke to the bot on most recently, among those this deployment delivers to;
+    else their latest, so it waits for a sender of that platform rather than being dropped); a hub
+    post to every platform with a hub channel; a card's update to every platform the card went to.
+    `destination` (default: derived from where it goes) names what the row is ordered within; a
+    message going to several platforms gets one row per platform, each its own destination.
     """
     if operation == "post" and (channel is None) == (person_id is None):
         raise ValueError("a post goes to exactly one of channel or person")
-    session.add(
-        OutboxMessage(
-            operation=operation,
-            platform=platform,
-            channel=channel,
-            person_id=person_id,
-            ref_key=ref_key,
-            destination=destination or destination_of(operation, channel=channel, person_id=person_id, ref_key=ref_key),
-            payload=payload,
-            created_at=at,
-            next_attempt_at=at,
+    if platform is not None:
+        targets: tuple[str, ...] = (platform,)
+    elif person_id is not None:
+        targets = (platform_for(session, person_id),)
+    elif channel == "hub":
+        targets = tuple(session.info.get(HUB_PLATFORMS) or ()) or _served(session)[:1]
+    elif operation == "update":
+        targets = _card_platforms(session, ref_key) or _served(session)[:1]
+    else:
+        targets = _served(session)[:1]
+    targets = tuple(dict.fromkeys(targets))
+    base = destination or destination_of(operation, channel=channel, person_id=person_id, ref_key=ref_key)
+    for target in targets:
+        session.add(
+            OutboxMessage(
+                operation=operation,
+                platform=target,
+                channel=channel,
+                person_id=person_id,
+                ref_key=ref_key,
+                # Each platform's copy is its own conversation, ordered on its own.
+                destination=base if len(targets) == 1 else f"{base}@{target}",
+                payload=payload,
+                created_at=at,
+                next_attempt_at=at,
+            )
         )
-    )
     # On PostgreSQL a statement trigger NOTIFYs OUTBOX_CHANNEL (migration 0004): every worker wakes when
     # this transaction commits, at no extra round trip.
+
+
+def _served(session: Session) -> tuple[str, ...]:
+    return tuple(session.info.get(PLATFORMS) or DEFAULT_PLATFORMS)
+
+
+def platform_for(session: Session, person_id: int) -> str:
+    """The platform a person's messages go to: where they were seen last, preferring ones delivered to."""
+    rows = session.execute(
+        select(Identity.platform, Identity.last_seen_at, Identity.id).where(Identity.person_id == person_id)
+    ).all()
+    if not rows:
+        return _served(session)[0]  # nobody to reach: its sender reports it as undeliverable, with why
+    served = _served(session)
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    def rank(row: Any) -> tuple[bool, dt.datetime, int]:
+        return (row.platform in served, row.last_seen_at or epoch, row.id)
+
+    return str(max(rows, key=rank).platform)
+
+
+def _card_platforms(session: Session, ref_key: str | None) -> tuple[str, ...]:
+    """The platforms a card was (or is about to be) posted to."""
+    if ref_key is None:
+        return ()
+    o = OutboxMessage
+    found = session.scalars(
+        select(o.platform).where(o.ref_key == ref_key, o.operation == "post").distinct().order_by(o.platform)
+    )
+    return tuple(found)
 
 
 def get_setting(session: Session, key: str) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from handlers.console.commands import COMMANDS, handle_who
 from handlers.console.render import when
 from handlers.console.session import Cancelled, ConsoleSession, EndOfInput, LineReader
 from intake.errors import AlreadyDecided, HubError
+from storage.db import configure_delivery
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ def run_console(
 ) -> int:
     """Talk to the person at the terminal until /quit or the end of input; returns the exit status."""
     screen = Screen(stdout)
+    # The console delivers every message itself, the hub's included, whichever platform it is for.
+    configure_delivery(core.session_factory, (ConsoleChat.platform,), (ConsoleChat.platform,))
     session = ConsoleSession(
         core, screen, LineReader(stdin, screen, interactive=interactive), ConsoleChat(screen, core.zone_of)
     )
