@@ -18,7 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from intake import people
 from intake.read_models import Actor
 from storage.db import UnitOfWork, make_engine, make_session_factory, upgrade
+from tests import network_guard
 from tests.factories import slack
+
+network_guard.install()  # every test, from collection on: nothing beyond loopback
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 NOW = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)  # a Monday
