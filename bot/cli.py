@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from bot import cli_console, cli_expertise, cli_register
-from bot.app import NotConfigured, create_app, open_database
+from bot.app import NotConfigured, create_app
 from bot.core import Core
 from bot.settings import Settings
 from intake import guidelines, hub, people
@@ -33,7 +33,8 @@ def _settings() -> Settings:
 
 
 def _core(settings: Settings) -> Core:
-    return Core(settings=settings, session_factory=open_database(settings))
+    """The core, built by the one composition root (no listeners, no delivery: a CLI command only writes)."""
+    return create_app(settings, deliver=False, listen=False).core
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -10,8 +10,7 @@ import os
 import sys
 from typing import TextIO
 
-from bot.app import open_database
-from bot.core import Core
+from bot.app import create_app
 from bot.demo import HINT, LEAD, seed_demo
 from bot.settings import Settings
 from handlers.console.people import console_ref
@@ -54,7 +53,7 @@ def start_console(
 
     if not verbose:  # migrations and the like log at INFO; the console is for people
         logging.getLogger().setLevel(logging.WARNING)
-    core = Core(settings=settings, session_factory=open_database(settings))
+    core = create_app(settings, deliver=False, listen=False).core  # the console delivers to its own screen
     lines, hint = list(intro or []), None
     if not no_platform_credentials(settings):
         lines.append(
