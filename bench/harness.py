@@ -276,7 +276,7 @@ def seed_reviews(url: str, count: int, reviewer: str = "UREV", spoke: str = "USP
     """`count` use cases waiting for `reviewer`'s review, submitted through the services by `spoke`."""
     from bot.core import Core
     from bot.settings import Settings
-    from intake import hub, people, services
+    from intake import hub, people, submission
     from intake.people import SYSTEM, PersonRef
     from intake.schema import Submission
     from storage.db import UnitOfWork, make_engine, make_session_factory
@@ -290,7 +290,7 @@ def seed_reviews(url: str, count: int, reviewer: str = "UREV", spoke: str = "USP
         core.run(hub.add_reviewer, SYSTEM, PersonRef("slack", reviewer, "Rita"), skills=["forecasting"])
         return [
             core.run(
-                services.submit_use_case,
+                submission.submit_use_case,
                 actor,
                 Submission.model_validate({**SEED_ANSWERS, "title": f"Forecast invoice volumes {n}"}),
             ).use_case.id

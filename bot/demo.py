@@ -9,7 +9,7 @@ from bot.chat import ChatPort
 from bot.core import Core
 from bot.outbox import deliver_due
 from handlers.console.people import console_ref
-from intake import hub, services
+from intake import decisions, hub, stages, submission
 from intake.people import resolve_actor
 from intake.read_models import Actor
 from intake.schema import Affected, Autonomy, DataAvailability, Decision, Sensitivity, Stage, Submission
@@ -159,13 +159,13 @@ def seed_demo(core: Core, *, chat: ChatPort | None = None) -> bool:
         core.run(hub.add_reviewer, lead, console_ref(name), skills=skills, now=tick(0.1))
         people[name] = core.run(resolve_actor, console_ref(name), now=tick(0.1))[0]
     for row in USE_CASES:
-        result = core.run(services.submit_use_case, person(row.submitter), _submission(row), now=tick(16))
+        result = core.run(submission.submit_use_case, person(row.submitter), _submission(row), now=tick(16))
         uc = result.use_case
         if row.decision and uc.reviewer:
             decision, reason = row.decision
-            core.run(services.decide, people[uc.reviewer.name], uc.id, decision, reason=reason, now=tick(4))
+            core.run(decisions.decide, people[uc.reviewer.name], uc.id, decision, reason=reason, now=tick(4))
         for stage in row.stages:
-            core.run(services.move_stage, person(row.submitter), uc.id, stage, now=tick(12))
+            core.run(stages.move_stage, person(row.submitter), uc.id, stage, now=tick(12))
     core.run(hub.set_away, lead, console_ref(AWAY), True, now=tick(1))
     if chat is not None:
         while deliver_due(core.session_factory, chat, now=core.now()).get("delivered"):

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from bot.chat import DeliveryError
-from intake import services
+from intake import decisions
 from intake.errors import AlreadyDecided, FieldErrors, HubError
 from intake.notices import Refusal
 from intake.people import actor_of
@@ -104,9 +104,9 @@ class TaskRunner:
             use_case_id = int(payload["use_case_id"])
             if payload["task"] == "decide":
                 decision = Decision(payload["decision"])
-                core.run_with(done, services.decide, actor, use_case_id, decision, round_=int(payload["round"]))
+                core.run_with(done, decisions.decide, actor, use_case_id, decision, round_=int(payload["round"]))
             elif payload["task"] == "assign":
-                core.run_with(done, services.assign_reviewer, actor, use_case_id, int(payload["reviewer_id"]))
+                core.run_with(done, decisions.assign_reviewer, actor, use_case_id, int(payload["reviewer_id"]))
             else:
                 raise DeliveryError(f"unknown task {payload['task']!r}", permanent=True)
         except AlreadyDecided as exc:

@@ -18,7 +18,7 @@ from bot.clock import build_scheduler, remind_reviews
 from bot.core import Core
 from bot.settings import Settings
 from handlers.slack.chat import render
-from intake import hub, services
+from intake import hub, submission
 from intake.notices import HUB, NOTICE
 from intake.people import SYSTEM
 from intake.schema import Submission
@@ -30,7 +30,7 @@ from tests.factories import on_slack, slack
 HOUR = dt.timedelta(hours=1)
 
 
-def submission(title: str) -> Submission:
+def proposal(title: str) -> Submission:
     return Submission.model_validate({
         "title": title, "problem": "Finance guesses monthly invoice volumes by hand.",
         "department": "Finance", "benefit": "Right-sized team", "success_metric": "Late payments -30%",
@@ -52,7 +52,7 @@ def core(session_factory: sessionmaker[Session]) -> Core:
 def submit_at(core: Core, when: dt.datetime, title: str = "Forecast invoice volumes") -> int:
     spoke = make_actor(core.session_factory, "USAM", "Sam")
     with UnitOfWork(core.session_factory) as u:
-        return services.submit_use_case(u, spoke, submission(title), now=when).use_case.id
+        return submission.submit_use_case(u, spoke, proposal(title), now=when).use_case.id
 
 
 def nudges(core: Core) -> list[OutboxMessage]:

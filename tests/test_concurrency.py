@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake import hub, services
+from intake import decisions, hub, submission
 from intake.errors import AlreadyDecided
 from intake.notices import card_key
 from intake.people import SYSTEM
@@ -59,7 +59,7 @@ def open_review(sf: sessionmaker[Session], reviewers: int) -> tuple[UseCaseView,
         }
     )
     with UnitOfWork(sf) as u:
-        uc = services.submit_use_case(u, spoke, sub, now=NOW).use_case
+        uc = submission.submit_use_case(u, spoke, sub, now=NOW).use_case
     assert uc.review is not None and uc.review.decision is None
     return uc, actors
 
@@ -81,7 +81,7 @@ def race(sf: sessionmaker[Session], uc_id: int, clickers: list[Actor]) -> Race:
         try:
             barrier.wait(timeout=30)
             with UnitOfWork(sf) as u:
-                view = services.decide(u, actor, uc_id, Decision.APPROVE, now=NOW)
+                view = decisions.decide(u, actor, uc_id, Decision.APPROVE, now=NOW)
             with lock:
                 result.wins.append(view)
         except AlreadyDecided as lost:

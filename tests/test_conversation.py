@@ -18,7 +18,7 @@ from handlers.console.admin import render as console_render
 from handlers.console.people import console_ref
 from handlers.slack.commands import MENTIONS as SLACK
 from handlers.slack.commands import render as slack_render
-from intake import hub, people, services
+from intake import hub, people, queries, submission
 from intake.errors import HubError, NotAllowed
 from intake.people import SYSTEM, PersonRef
 from intake.schema import Stage, Submission
@@ -98,7 +98,7 @@ def test_a_person_on_two_platforms_linked_by_a_lead_is_one_person(uow: UowFactor
     with uow() as u:
         in_console, _ = people.resolve_actor(u, console_ref("sam"), now=NOW)
     with uow() as u:
-        services.submit_use_case(u, in_console, Submission.model_validate(ANSWERS), now=NOW)
+        submission.submit_use_case(u, in_console, Submission.model_validate(ANSWERS), now=NOW)
     with uow() as u, pytest.raises(NotAllowed):
         people.link_people(u, on_slack, slack("USAM"), console_ref("sam"), now=NOW)
     with uow() as u:
@@ -108,7 +108,7 @@ def test_a_person_on_two_platforms_linked_by_a_lead_is_one_person(uow: UowFactor
         s = u.session
         assert s.scalar(select(func.count()).select_from(Person)) == 1
         assert s.scalar(select(UseCase.submitter_id)) == on_slack.person_id  # their use case came along
-        assert services.my_use_cases(u, people.resolve_actor(u, console_ref("sam"), now=NOW)[0])[0].title
+        assert queries.my_use_cases(u, people.resolve_actor(u, console_ref("sam"), now=NOW)[0])[0].title
 
 
 def test_the_same_email_on_a_second_platform_joins_the_person_it_belongs_to(uow: UowFactory) -> None:

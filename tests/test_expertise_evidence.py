@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.expertise import skills
 from bot.expertise.index import ExpertiseIndex
-from intake import hub, services
+from intake import decisions, hub, stages, submission
 from intake.errors import NotAllowed, NotFound
 from intake.people import SYSTEM
 from intake.read_models import Actor
@@ -46,16 +46,16 @@ def test_submit_decide_and_build_each_leave_evidence(
 ) -> None:
     sam = make_actor(session_factory, "USAM", "Sam")
     with uow() as u:
-        uc = services.submit_use_case(u, sam, answers(), now=NOW).use_case
+        uc = submission.submit_use_case(u, sam, answers(), now=NOW).use_case
     assert ("submitted", sam.person_id, uc.id, f"uc:{uc.id}:submitted:{sam.person_id}") in rows(uow)
     with uow() as u:
-        services.decide(u, rita, uc.id, Decision.APPROVE, now=LATER)
+        decisions.decide(u, rita, uc.id, Decision.APPROVE, now=LATER)
     assert ("reviewed", rita.person_id, uc.id, f"uc:{uc.id}:reviewed:{rita.person_id}") in rows(uow)
     with uow() as u:
-        services.move_stage(u, sam, uc.id, Stage.EXPERIMENTATION, now=LATER)
+        stages.move_stage(u, sam, uc.id, Stage.EXPERIMENTATION, now=LATER)
     assert not [r for r in rows(uow) if r[0] == "built"]  # experimenting is not building yet
     with uow() as u:
-        services.move_stage(u, sam, uc.id, Stage.PRODUCTION_ENGINEERING, now=LATER)
+        stages.move_stage(u, sam, uc.id, Stage.PRODUCTION_ENGINEERING, now=LATER)
     assert ("built", sam.person_id, uc.id, f"uc:{uc.id}:built:{sam.person_id}") in rows(uow)
 
     with uow() as u:
@@ -73,11 +73,11 @@ def test_resubmitting_updates_evidence_instead_of_duplicating(
 ) -> None:
     sam = make_actor(session_factory, "USAM", "Sam")
     with uow() as u:
-        uc = services.submit_use_case(u, sam, answers(), now=NOW).use_case
+        uc = submission.submit_use_case(u, sam, answers(), now=NOW).use_case
     with uow() as u:
-        services.decide(u, rita, uc.id, Decision.REQUEST_CHANGES, reason="Name the stores", now=LATER)
+        decisions.decide(u, rita, uc.id, Decision.REQUEST_CHANGES, reason="Name the stores", now=LATER)
     with uow() as u:
-        services.resubmit_use_case(u, sam, uc.id, answers(problem="Fifty stores over-order bread."), now=LATER)
+        submission.resubmit_use_case(u, sam, uc.id, answers(problem="Fifty stores over-order bread."), now=LATER)
     submitted = [r for r in rows(uow) if r[0] == "submitted"]
     assert len(submitted) == 1
     with uow() as u:
@@ -88,7 +88,7 @@ def test_resubmitting_updates_evidence_instead_of_duplicating(
 def test_rederiving_is_idempotent(uow: UowFactory, session_factory: sessionmaker[Session], rita: Actor) -> None:
     sam = make_actor(session_factory, "USAM", "Sam")
     with uow() as u:
-        services.submit_use_case(u, sam, answers(**SELF_SERVE), now=NOW)
+        submission.submit_use_case(u, sam, answers(**SELF_SERVE), now=NOW)
     before = rows(uow)
     for _ in range(2):
         with uow() as u:
@@ -104,7 +104,7 @@ def test_rederiving_skips_use_cases_nobody_can_be_asked_about(uow: UowFactory) -
         u.commit()
     importer = Actor(stand_in.id, stand_in.name, is_reviewer=False, is_lead=False)
     with uow() as u:
-        services.submit_use_case(u, importer, answers(**SELF_SERVE), now=NOW)
+        submission.submit_use_case(u, importer, answers(**SELF_SERVE), now=NOW)
     with uow() as u:
         u.session.execute(delete(Evidence))
         evidence.rederive(u.session, LATER)

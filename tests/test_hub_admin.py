@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake import guidelines, hub, services
+from intake import guidelines, hub, submission
 from intake.errors import HubError, NotAllowed, NotFound
 from intake.read_models import Actor
 from intake.schema import Route, Sensitivity, Status, Submission
@@ -57,7 +57,7 @@ def audits(sf: sessionmaker[Session], action: str) -> list[AuditEvent]:
 def submit(uow: UowFactory, actor: Actor, **overrides: Any) -> Any:
     base = ANSWERS
     with uow() as u:
-        return services.submit_use_case(u, actor, Submission(**(base | overrides)), now=NOW).use_case
+        return submission.submit_use_case(u, actor, Submission(**(base | overrides)), now=NOW).use_case
 
 
 # --- reviewers ------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from bot.chat import DeliveryError, FakeChat, Profile
 from bot.outbox import LEASE, MAX_ATTEMPTS, OutboxWorker, claims, deliver_due
 from handlers.slack.app import build_client
 from handlers.slack.chat import SlackChat
-from intake import hub, people, services
+from intake import decisions, hub, people, submission
 from intake.notices import HUB, BusFactorNotice, card_key
 from intake.people import SYSTEM
 from intake.read_models import PersonView, jsonable
@@ -42,7 +42,7 @@ def submit(sf: sessionmaker[Session], now: dt.datetime = NOW) -> int:
         hub.add_reviewer(u, SYSTEM, slack("UREV", "Rita"), skills=["forecasting"], now=now)
     spoke = make_actor(sf, "USAM", "Sam")
     with UnitOfWork(sf) as u:
-        return services.submit_use_case(u, spoke, SUBMISSION, now=now).use_case.id
+        return submission.submit_use_case(u, spoke, SUBMISSION, now=now).use_case.id
 
 
 def notices(sf: sessionmaker[Session], channels: int, per_channel: int) -> None:
@@ -145,7 +145,7 @@ def test_card_update_waits_for_the_card_post(session_factory: sessionmaker[Sessi
     rita = make_actor(sf, "UREV", "Rita")
     later = NOW + dt.timedelta(seconds=2)
     with UnitOfWork(sf) as u:
-        services.decide(u, rita, use_case_id, Decision.APPROVE, now=later)
+        decisions.decide(u, rita, use_case_id, Decision.APPROVE, now=later)
     update = next(r for r in rows(sf) if r.operation == "update")
     assert update.ref_key == card_key(use_case_id, 1)
 
@@ -176,10 +176,10 @@ def test_reassigning_back_to_an_earlier_reviewer_keeps_and_updates_every_copy(
     deliver_all(sf, chat)
     for step, target in enumerate((omar, rita), start=1):  # Rita -> Omar -> Rita
         with UnitOfWork(sf) as u:
-            services.assign_reviewer(u, lead, use_case_id, target, now=NOW + dt.timedelta(minutes=step))
+            decisions.assign_reviewer(u, lead, use_case_id, target, now=NOW + dt.timedelta(minutes=step))
         deliver_all(sf, chat, NOW + dt.timedelta(minutes=step))
     with UnitOfWork(sf) as u:
-        services.decide(u, make_actor(sf, "UREV", "Rita"), use_case_id, Decision.APPROVE,
+        decisions.decide(u, make_actor(sf, "UREV", "Rita"), use_case_id, Decision.APPROVE,
                         now=NOW + dt.timedelta(minutes=5))
     assert deliver_all(sf, chat, NOW + dt.timedelta(minutes=5)) == {"delivered": 2}  # update, outcome
 

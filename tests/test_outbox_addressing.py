@@ -16,7 +16,7 @@ from bot.chat import FakeChat
 from bot.outbox import deliver_due
 from handlers.slack.app import build_client
 from handlers.slack.chat import SlackChat
-from intake import hub, people, services
+from intake import decisions, hub, people, submission
 from intake.notices import HUB, BusFactorNotice
 from intake.people import SYSTEM, PersonRef
 from intake.read_models import Actor, PersonView, jsonable
@@ -52,7 +52,7 @@ def test_each_message_reaches_its_person_on_their_platform_and_the_hub_on_every_
         rita = hub.add_reviewer(u, SYSTEM, PersonRef("slack", "UREV", "Rita"), skills=["forecasting"], now=NOW)
     sam = person(sf, "console", "sam", "Sam", NOW)  # only ever used the console
     with UnitOfWork(sf) as u:
-        use_case = services.submit_use_case(u, sam, PERSONAL, now=NOW).use_case
+        use_case = submission.submit_use_case(u, sam, PERSONAL, now=NOW).use_case
     deliver_due(sf, ports, now=NOW)
 
     assert sent(slack) == [("post", HUB, "review_card"), ("post", "dm:Rita", "review_card")]
@@ -60,7 +60,7 @@ def test_each_message_reaches_its_person_on_their_platform_and_the_hub_on_every_
 
     reviewer = Actor(person_id=rita.id, name="Rita", is_reviewer=True, is_lead=False, handles={"slack": "UREV"})
     with UnitOfWork(sf) as u:
-        services.decide(u, reviewer, use_case.id, Decision.APPROVE, now=NOW + dt.timedelta(hours=1))
+        decisions.decide(u, reviewer, use_case.id, Decision.APPROVE, now=NOW + dt.timedelta(hours=1))
     slack.transcript.clear()
     console.transcript.clear()
     deliver_due(sf, ports, now=NOW + dt.timedelta(hours=1))
@@ -86,7 +86,7 @@ def test_a_person_on_two_platforms_hears_where_they_were_seen_last(session_facto
     with UnitOfWork(sf) as u:
         people.link_people(u, SYSTEM, PersonRef("slack", "USAM"), PersonRef("console", "sam"), now=later)
     with UnitOfWork(sf) as u:
-        services.submit_use_case(u, sam, Submission.model_validate(ANSWERS), now=later)
+        submission.submit_use_case(u, sam, Submission.model_validate(ANSWERS), now=later)
     deliver_due(sf, {"slack": slack, "console": console}, now=later)
 
     assert sent(console) == [("post", "dm:Sam", "receipt")]  # the receipt: where Sam was last
@@ -109,7 +109,7 @@ def test_a_message_to_someone_no_platform_reaches_waits_or_is_reported_with_why(
             u.session.add(nobody)
             u.commit()
         with UnitOfWork(sf) as u:
-            services.submit_use_case(u, ana, Submission.model_validate(ANSWERS), now=NOW)
+            submission.submit_use_case(u, ana, Submission.model_validate(ANSWERS), now=NOW)
             notice = BusFactorNotice(topic="ocr", expert=PersonView(id=nobody.id, name="register import"))
             repo.enqueue(u.session, jsonable(notice), person_id=nobody.id, at=NOW)
             u.commit()

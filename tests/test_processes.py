@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from bot.core import Core
 from bot.settings import Settings
 from handlers.slack.ids import Action
-from intake import hub, people, services
+from intake import hub, people, submission
 from intake.schema import Submission
 from storage.db import UnitOfWork, make_engine, make_session_factory, upgrade
 from storage.models import AuditEvent, OutboxMessage, Review
@@ -80,7 +80,7 @@ def pending_reviews(database_url: str, count: int) -> list[int]:
     core.run(hub.add_reviewer, lead, slack("UREV", "rita"), skills=["forecasting"])
     with UnitOfWork(core.session_factory) as u:
         spoke, _ = people.resolve_actor(u, slack("USPOKE", "sam"), leads=settings.hub_leads, now=core.now())
-    ids = [core.run(services.submit_use_case, spoke,
+    ids = [core.run(submission.submit_use_case, spoke,
                     Submission.model_validate({**SUBMISSION, "title": f"Use case {n}"})).use_case.id
            for n in range(count)]
     engine.dispose()

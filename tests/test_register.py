@@ -31,7 +31,7 @@ from intake.register import (
 from intake.register.presets import EXPORT_COLUMNS
 from intake.register.service import Progress
 from intake.schema import Affected, Autonomy, DataAvailability, Sensitivity, Submission
-from intake.services import submit_use_case
+from intake.submission import submit_use_case
 from storage.db import UnitOfWork
 from storage.models import AuditEvent, Department, Person, UseCase
 from tests.conftest import NOW, SHARED_DATA, make_actor

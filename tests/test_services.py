@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake import hub, services
+from intake import decisions, hub, queries, stages, submission
 from intake.errors import AlreadyDecided, FieldErrors, InvalidMove, NotAllowed, NotFound
 from intake.notices import HUB, card_key
 from intake.people import SYSTEM
@@ -73,13 +73,13 @@ SELF_SERVE: dict[str, Any] = {"data_sensitivity": "internal", "data_sources": "t
 
 def submit(uow: UowFactory, actor: Actor, *, at: dt.datetime = NOW, **overrides: Any) -> UseCaseView:
     with uow() as u:
-        return services.submit_use_case(u, actor, answers(**overrides), now=at).use_case
+        return submission.submit_use_case(u, actor, answers(**overrides), now=at).use_case
 
 
 def decide(uow: UowFactory, actor: Actor, uc_id: int, decision: Decision, **kw: Any) -> UseCaseView:
     kw.setdefault("now", LATER)
     with uow() as u:
-        return services.decide(u, actor, uc_id, decision, **kw)
+        return decisions.decide(u, actor, uc_id, decision, **kw)
 
 
 def set_away(uow: UowFactory, actor: Actor) -> None:
@@ -148,7 +148,7 @@ def test_review_submission_goes_to_the_reviewer_with_matching_skills(
     people: People, uow: UowFactory, session_factory: sessionmaker[Session]
 ) -> None:
     with uow() as u:
-        result = services.submit_use_case(u, people.sam, answers(), now=NOW)
+        result = submission.submit_use_case(u, people.sam, answers(), now=NOW)
     uc = result.use_case
 
     assert (uc.status, uc.stage, uc.risk_tier) == (Status.IN_REVIEW, Stage.IDEATION, RiskTier.MEDIUM)
@@ -388,7 +388,7 @@ def request_changes(uow: UowFactory, people: People) -> UseCaseView:
 
 def resubmit(uow: UowFactory, actor: Actor, uc_id: int, **overrides: Any) -> UseCaseView:
     with uow() as u:
-        return services.resubmit_use_case(u, actor, uc_id, answers(**overrides), now=LATEST).use_case
+        return submission.resubmit_use_case(u, actor, uc_id, answers(**overrides), now=LATEST).use_case
 
 
 def test_resubmission_goes_back_to_the_same_reviewer_with_the_changes(
@@ -473,7 +473,7 @@ def test_resubmission_returns_to_the_reviewer_even_when_routing_would_pick_anoth
 ) -> None:
     uc = submit(uow, people.sam)  # routing picks Rita (skill match)
     with uow() as u:
-        services.assign_reviewer(u, people.lead, uc.id, people.omar.person_id, now=LATER)
+        decisions.assign_reviewer(u, people.lead, uc.id, people.omar.person_id, now=LATER)
     decide(uow, people.omar, uc.id, Decision.REQUEST_CHANGES, reason="Say which stores.")
 
     view = resubmit(uow, people.sam, uc.id, title="Forecast demand for 40 city stores")
@@ -514,7 +514,7 @@ def test_a_lead_reassigns_an_open_review(
         last_id = s.scalar(select(func.max(OutboxMessage.id)))
 
     with uow() as u:
-        view = services.assign_reviewer(
+        view = decisions.assign_reviewer(
             u, people.lead, uc.id, people.omar.person_id, note=" knows the data ", now=LATER
         )
 
@@ -545,7 +545,7 @@ def test_a_review_nobody_could_take_is_assigned(
         hub.set_away(u, people.lead, slack("UOMAR"), False, now=NOW)
 
     with uow() as u:
-        view = services.assign_reviewer(u, people.rita, uc.id, people.omar.person_id, now=LATER)
+        view = decisions.assign_reviewer(u, people.rita, uc.id, people.omar.person_id, now=LATER)
 
     assert view.reviewer is not None and view.reviewer.name == "Omar"
     with session_factory() as s:
@@ -573,7 +573,7 @@ def test_assigning_to_someone_who_cannot_take_it(
     before = db_state(session_factory)
 
     with uow() as u, pytest.raises(FieldErrors) as refused:
-        services.assign_reviewer(u, people.lead, uc.id, getattr(people, target).person_id, now=LATER)
+        decisions.assign_reviewer(u, people.lead, uc.id, getattr(people, target).person_id, now=LATER)
 
     assert refused.value.errors == {"reviewer": error}
     assert db_state(session_factory) == before
@@ -587,7 +587,7 @@ def test_assigning_to_an_away_reviewer_is_refused(
     before = db_state(session_factory)
 
     with uow() as u, pytest.raises(FieldErrors) as refused:
-        services.assign_reviewer(u, people.lead, uc.id, people.omar.person_id, now=LATER)
+        decisions.assign_reviewer(u, people.lead, uc.id, people.omar.person_id, now=LATER)
 
     assert refused.value.errors == {"reviewer": "Omar is away. Pick someone else."}
     assert db_state(session_factory) == before
@@ -596,11 +596,11 @@ def test_assigning_to_an_away_reviewer_is_refused(
 def test_a_spoke_cannot_assign_and_a_decided_review_cannot_move(people: People, uow: UowFactory) -> None:
     uc = submit(uow, people.sam)
     with uow() as u, pytest.raises(NotAllowed) as spoke:
-        services.assign_reviewer(u, people.ada, uc.id, people.omar.person_id, now=LATER)
+        decisions.assign_reviewer(u, people.ada, uc.id, people.omar.person_id, now=LATER)
     decide(uow, people.rita, uc.id, Decision.APPROVE)
 
     with uow() as u, pytest.raises(AlreadyDecided) as decided:
-        services.assign_reviewer(u, people.lead, uc.id, people.omar.person_id, now=LATEST)
+        decisions.assign_reviewer(u, people.lead, uc.id, people.omar.person_id, now=LATEST)
 
     assert spoke.value.message == "Only hub reviewers and leads can assign reviews."
     assert decided.value.message == "Rita already approved this one."
@@ -611,7 +611,7 @@ def test_a_spoke_cannot_assign_and_a_decided_review_cannot_move(people: People, 
 
 def move(uow: UowFactory, actor: Actor, uc_id: int, target: Stage) -> UseCaseView:
     with uow() as u:
-        return services.move_stage(u, actor, uc_id, target, now=LATER)
+        return stages.move_stage(u, actor, uc_id, target, now=LATER)
 
 
 def test_owner_and_lead_move_the_stage_and_it_is_audited(
@@ -680,5 +680,5 @@ def test_every_state_change_leaves_one_audit_row_with_its_actor(
         ("stage", people.sam.person_id),
     ]
     with uow() as u:
-        mine = services.my_use_cases(u, people.sam)
+        mine = queries.my_use_cases(u, people.sam)
     assert [(v.id, v.status, v.stage) for v in mine] == [(uc.id, Status.APPROVED, Stage.EXPERIMENTATION)]

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from handlers.slack.ids import Action, View
-from intake import hub, services
+from intake import hub, submission
 from intake.schema import Submission
 from storage.db import UnitOfWork
 from storage.models import OutboxMessage, Person, Review, UseCase
@@ -55,7 +55,7 @@ def submit_directly(sc: Scenario, slack_id: str, name: str) -> int:
     """A use case submitted through the service (the modal path is covered elsewhere); its id."""
     core = sc.app.core
     actor, _ = slack_actor(core, slack_id, name)
-    return int(core.run(services.submit_use_case, actor, Submission.model_validate(SUBMISSION)).use_case.id)
+    return int(core.run(submission.submit_use_case, actor, Submission.model_validate(SUBMISSION)).use_case.id)
 
 
 def home_event(user_id: str) -> dict[str, Any]:

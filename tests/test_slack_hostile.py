@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.core import Core
 from handlers.slack.ids import Action, View
-from intake import hub, services
+from intake import hub, submission
 from intake.people import SYSTEM
 from intake.schema import Submission
 from storage.db import UnitOfWork
@@ -164,8 +164,8 @@ def test_a_reviewer_removed_elsewhere_is_refused_at_the_next_click(scenario: Sce
     core = sc.app.core
     lead, spoke = slack_actor(core, "ULEAD", "lee")[0], slack_actor(core, "USPOKE", "sam")[0]
     core.run(hub.add_reviewer, lead, slack("UREV", "rita"), skills=["forecasting"])
-    first = core.run(services.submit_use_case, spoke, Submission.model_validate(SUBMISSION)).use_case.id
-    second = core.run(services.submit_use_case, spoke,
+    first = core.run(submission.submit_use_case, spoke, Submission.model_validate(SUBMISSION)).use_case.id
+    second = core.run(submission.submit_use_case, spoke,
                       Submission.model_validate({**SUBMISSION, "title": "Second one"})).use_case.id
     rita = sc.user("UREV", "rita")
     assert sc.slack.command(rita, "/usecase", "list").status_code == 200  # this replica now caches her roles
@@ -212,7 +212,7 @@ def test_links_already_stored_are_labelled_by_host_and_encoded(scenario: Scenari
     sc = scenario
     core = sc.app.core
     spoke = slack_actor(core, "USPOKE", "sam")[0]
-    uc = core.run(services.submit_use_case, spoke, Submission.model_validate(SUBMISSION)).use_case
+    uc = core.run(submission.submit_use_case, spoke, Submission.model_validate(SUBMISSION)).use_case
     forged = UseCaseView.model_validate({**uc.model_dump(), "links": ["https://evil.example/login|https://intranet.example/sso"]})
     text = json.dumps(build_status(forged))
     assert "<https://evil.example/login%7Chttps://intranet.example/sso|evil.example>" in text
@@ -318,7 +318,7 @@ def test_a_database_failure_keeps_the_form_open_and_says_it_was_not_saved(
     def down(*args: object, **kwargs: object) -> None:
         raise OperationalError("INSERT INTO use_cases", {}, Exception("server closed the connection unexpectedly"))
 
-    monkeypatch.setattr(services, "submit_use_case", down)
+    monkeypatch.setattr(submission, "submit_use_case", down)
     r = sc.slack.submit_view(spoke, view, intake_values())
     body = r.json()
     assert body["response_action"] == "errors"  # the form, with everything typed, stays where it is

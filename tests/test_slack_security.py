@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from handlers.slack.ids import Action, View
-from intake import hub, people, services
+from intake import hub, people, submission
 from intake.schema import Submission
 from storage.db import UnitOfWork
 from storage.models import AuditEvent, Department, Person, PersonSkill, Review, UseCase
@@ -168,7 +168,7 @@ def test_forged_reason_submission_by_non_reviewer_records_no_decision(scenario: 
     core = sc.app.core
     lead, spoke = slack_actor(core, "ULEAD", "lee")[0], slack_actor(core, "USPOKE", "sam")[0]
     core.run(hub.add_reviewer, lead, slack("UREV", "rita"), skills=["forecasting"])
-    result = core.run(services.submit_use_case, spoke, Submission.model_validate(SUBMISSION))
+    result = core.run(submission.submit_use_case, spoke, Submission.model_validate(SUBMISSION))
     use_case_id = result.use_case.id
     assert result.use_case.reviewer is not None
 
@@ -196,7 +196,7 @@ def test_forged_reassign_and_resubmit_by_outsiders_change_nothing(scenario: Scen
     lead, spoke = slack_actor(core, "ULEAD", "lee")[0], slack_actor(core, "USPOKE", "sam")[0]
     core.run(hub.add_reviewer, lead, slack("UREV", "rita"), skills=["forecasting"])
     core.run(hub.add_reviewer, lead, slack("UVIC", "victor"), skills=[])
-    use_case_id = core.run(services.submit_use_case, spoke, Submission.model_validate(SUBMISSION)).use_case.id
+    use_case_id = core.run(submission.submit_use_case, spoke, Submission.model_validate(SUBMISSION)).use_case.id
     rita = core.read(people.person_id_for, slack("UREV"))
     outsider = sc.user("UOTHER", "otto")
 

@@ -7,14 +7,14 @@ from typing import Any
 
 from handlers.slack.ids import Action
 from handlers.slack.whoknows import topic_of
-from intake import hub, services
+from intake import decisions, hub, submission
 from intake.schema import Decision, Submission
 from tests.conftest import HUB_CHANNEL, Scenario
 from tests.factories import slack, slack_actor
 from tests.fakes.slack_api import blocks_text
 
 
-def submission(title: str, problem: str) -> Submission:
+def proposal(title: str, problem: str) -> Submission:
     return Submission(
         title=title, problem=problem, department="Finance", benefit="Less manual work",
         success_metric="Hours saved per week", data_availability="available", data_sensitivity="personal",
@@ -30,10 +30,10 @@ def seed(sc: Scenario) -> int:
     core.run(hub.add_reviewer, lead, slack("UREV", "rita"), skills=["forecasting"])
     core.run(hub.add_reviewer, lead, slack("UOMAR", "omar"), skills=["computer vision"])
     sam, _ = slack_actor(core, "USAM", "sam")
-    result = core.run(services.submit_use_case, sam,
-                      submission("Forecast invoice volumes", "We forecast invoice volumes by hand each month"))
+    result = core.run(submission.submit_use_case, sam,
+                      proposal("Forecast invoice volumes", "We forecast invoice volumes by hand each month"))
     rita, _ = slack_actor(core, "UREV", "rita")
-    core.run(services.decide, rita, result.use_case.id, Decision.APPROVE)
+    core.run(decisions.decide, rita, result.use_case.id, Decision.APPROVE)
     return result.use_case.id
 
 

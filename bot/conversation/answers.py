@@ -16,7 +16,7 @@ from bot.core import Core
 from bot.expertise import skills
 from bot.expertise.ask import ask_who_knows
 from bot.expertise.models import ExpertResult
-from intake import guidelines, hub, services
+from intake import guidelines, hub, queries, stages
 from intake.errors import HubError
 from intake.forms import Draft, draft_from_text
 from intake.notices import Command, Mention, Part, Parts, Plain, Strong, plain
@@ -83,12 +83,12 @@ def answer(core: Core, actor: Actor, request: g.Request) -> Answer:
         case g.OpenForm(text):
             return Form(draft_from_text(text) if text else Draft())
         case g.ListMine():
-            mine = core.read(services.my_use_cases, actor)
+            mine = core.read(queries.my_use_cases, actor)
             return UseCaseList("Your use cases", mine, _said(("None yet: ", Command("/usecase"), " to submit one.")))
         case g.ShowStatus(use_case_id):
-            return Status(core.read(services.get_use_case, use_case_id))
+            return Status(core.read(queries.get_use_case, use_case_id))
         case g.MoveStage(use_case_id, stage):
-            uc = core.run(services.move_stage, actor, use_case_id, stage)
+            uc = core.run(stages.move_stage, actor, use_case_id, stage)
             return _said((f"#{uc.id} ", uc.title, " is now in ", Strong(label(uc.stage).lower()), "."))
         case g.AddReviewer(person, wanted):
             view = core.run(hub.add_reviewer, actor, person, skills=list(wanted))

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from bot.expertise.skills import parse_skills
 from intake.errors import HubError
 from intake.people import PersonRef
+from intake.queries import parse_id
 from intake.schema import Stage, label, parse_stage
-from intake.services import parse_id
 
 USECASE = "/usecase"
 HUB = "/hub"

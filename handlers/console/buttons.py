@@ -7,7 +7,7 @@ from handlers.console.people import console_key, console_ref
 from handlers.console.render import Button, quoted
 from handlers.console.replies import render_submitted
 from handlers.console.session import Cancelled, ConsoleSession
-from intake import hub, people, services
+from intake import decisions, hub, people, queries, submission
 from intake.actions import DECIDER_ACTIONS, Action
 from intake.errors import FieldErrors, HubError, NotAllowed
 from intake.forms import REASON_PROMPTS, Draft
@@ -22,7 +22,7 @@ REASONED = {Action.REJECT: Decision.REJECT, Action.REQUEST_CHANGES: Decision.REQ
 
 def decide_with_reason(session: ConsoleSession, actor: Actor, button: Button, decision: Decision) -> None:
     """Ask why (reject and request changes need a reason), then record the decision."""
-    uc = session.core.read(services.get_use_case, button.use_case_id)
+    uc = session.core.read(queries.get_use_case, button.use_case_id)
     verb = "Reject" if decision is Decision.REJECT else "Request changes on"
     session.reply(f"{verb} #{uc.id} {uc.title}: the submitter sees your reason in their DM. /cancel stops.")
     error = None
@@ -31,7 +31,7 @@ def decide_with_reason(session: ConsoleSession, actor: Actor, button: Button, de
             session.screen.write(f"  ! {error}")
         reason = session.ask(f"{REASON_PROMPTS[decision]} ")
         try:
-            session.core.run(services.decide, actor, uc.id, decision, reason=reason, round_=button.round)
+            session.core.run(decisions.decide, actor, uc.id, decision, reason=reason, round_=button.round)
             return
         except FieldErrors as exc:
             error = next(iter(exc.errors.values()))
@@ -39,7 +39,7 @@ def decide_with_reason(session: ConsoleSession, actor: Actor, button: Button, de
 
 def assign(session: ConsoleSession, actor: Actor, button: Button, *, with_note: bool) -> None:
     """Ask which reviewer should take the review (and a note for them), then hand it over."""
-    uc = session.core.read(services.get_use_case, button.use_case_id)
+    uc = session.core.read(queries.get_use_case, button.use_case_id)
     reviewers = session.core.read(hub.list_reviewers)
     names = ", ".join(f"@{p.handle(CONSOLE) or console_key(p.name)}" + (" (away)" if p.away else "") for p in reviewers)
     verb = "Reassign" if with_note else "Pick a reviewer for"
@@ -56,7 +56,7 @@ def assign(session: ConsoleSession, actor: Actor, button: Button, *, with_note: 
         if with_note and note is None:
             note = session.ask("Note for them (optional): ")
         try:
-            session.core.run(services.assign_reviewer, actor, uc.id, person_id, note=note)
+            session.core.run(decisions.assign_reviewer, actor, uc.id, person_id, note=note)
             return
         except FieldErrors as exc:
             error = next(iter(exc.errors.values()))
@@ -64,13 +64,13 @@ def assign(session: ConsoleSession, actor: Actor, button: Button, *, with_note: 
 
 def edit_and_resubmit(session: ConsoleSession, actor: Actor, button: Button) -> None:
     """The intake form pre-filled with the use case, for its submitter to edit and resubmit."""
-    uc = session.core.read(services.use_case_to_edit, actor, button.use_case_id)
+    uc = session.core.read(submission.use_case_to_edit, actor, button.use_case_id)
     reviewer = uc.review.decided_by.name if uc.review and uc.review.decided_by else "The reviewer"
     note = [f"{reviewer} asked for changes:", *quoted(uc.review.reason if uc.review else "")]
     result = fill_intake(
         session,
         Draft.of(uc.submission()),
-        lambda sub: session.core.run(services.resubmit_use_case, actor, uc.id, sub),
+        lambda sub: session.core.run(submission.resubmit_use_case, actor, uc.id, sub),
         heading=f"Edit use case #{uc.id}",
         note=note,
     )
@@ -91,7 +91,7 @@ def click(session: ConsoleSession, number: int) -> None:
         raise NotAllowed(REVIEWERS_ONLY)
     try:
         if button.action is Action.APPROVE:
-            session.core.run(services.decide, actor, button.use_case_id, Decision.APPROVE, round_=button.round)
+            session.core.run(decisions.decide, actor, button.use_case_id, Decision.APPROVE, round_=button.round)
         elif button.action in REASONED:
             decide_with_reason(session, actor, button, REASONED[button.action])
         elif button.action in (Action.REASSIGN, Action.PICK_REVIEWER):

@@ -16,7 +16,7 @@ from handlers.console.replies import render_home, roles
 from handlers.console.session import ConsoleSession
 from handlers.console.usecase import handle_usecase_command
 from handlers.console.whoknows import handle_whoknows
-from intake import hub, services
+from intake import hub, queries
 from intake.errors import HubError
 from intake.notices import ReviewCard
 from intake.read_models import PersonView
@@ -48,8 +48,8 @@ def handle_who(session: ConsoleSession, text: str = "") -> None:
 def handle_home(session: ConsoleSession, text: str = "") -> None:
     """Show your use cases and, for reviewers, your review queue with a card ready to click."""
     actor = session.me()
-    mine = session.core.read(services.my_use_cases, actor)
-    queue = session.core.read(services.my_review_queue, actor) if actor.can_decide else None
+    mine = session.core.read(queries.my_use_cases, actor)
+    queue = session.core.read(queries.my_review_queue, actor) if actor.can_decide else None
     session.reply(render_home(_person(session), mine, queue, session.zone()))
     if queue:
         # The card just shown if it waits for this person (they switched to act on it), else the oldest.

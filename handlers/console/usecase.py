@@ -8,7 +8,7 @@ from handlers.console.admin import MENTIONS, render
 from handlers.console.forms import fill_intake
 from handlers.console.replies import render_list, render_status, render_submitted
 from handlers.console.session import ConsoleSession
-from intake import services
+from intake import queries, submission
 from intake.forms import Draft
 
 
@@ -16,7 +16,7 @@ def submit(session: ConsoleSession, draft: Draft) -> None:
     """Ask the intake form and save the use case as the current person."""
     actor = session.me()
     result = fill_intake(
-        session, draft, lambda sub: session.core.run(services.submit_use_case, actor, sub), heading="New AI use case"
+        session, draft, lambda sub: session.core.run(submission.submit_use_case, actor, sub), heading="New AI use case"
     )
     if result is not None:
         session.reply(render_submitted(result))
@@ -25,7 +25,7 @@ def submit(session: ConsoleSession, draft: Draft) -> None:
 def show_status(session: ConsoleSession, use_case_id: int) -> None:
     """Everything about one use case, with the buttons this person may click on it."""
     actor = session.me()
-    uc = session.core.read(services.get_use_case, use_case_id)
+    uc = session.core.read(queries.get_use_case, use_case_id)
     session.reply(
         render_status(uc, session.zone(), can_decide=actor.can_decide, is_submitter=uc.submitter.id == actor.person_id)
     )

@@ -16,7 +16,7 @@ from handlers.slack.ids import Action
 from handlers.slack.middleware import error_text, reviewers_only, tell, telling_errors
 from handlers.slack.modals import Draft, ModalContext, build_reason_modal, build_reassign_modal, changes_note
 from handlers.slack.people import slack_ref
-from intake import hub, people, services
+from intake import hub, people, queries, submission
 from intake.errors import HubError
 from intake.read_models import Actor
 from intake.schema import Decision
@@ -98,7 +98,7 @@ def handle_reason_decision(
     with telling_errors(respond, context, client):
         use_case_id, round_ = _card_value(action)
         decision = Decision.REJECT if action["action_id"] == Action.REJECT else Decision.REQUEST_CHANGES
-        uc = context["core"].read(services.get_use_case, use_case_id)
+        uc = context["core"].read(queries.get_use_case, use_case_id)
         view = build_reason_modal(decision, use_case_id, round_, uc.title)
         client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -115,7 +115,7 @@ def handle_reassign(
     ack()
     with telling_errors(respond, context, client):
         use_case_id, round_ = _card_value(action)
-        uc = context["core"].read(services.get_use_case, use_case_id)
+        uc = context["core"].read(queries.get_use_case, use_case_id)
         client.views_open(trigger_id=body["trigger_id"], view=build_reassign_modal(use_case_id, round_, uc.title))
 
 
@@ -153,7 +153,7 @@ def handle_edit_resubmit(
     core: Core = context["core"]
     actor: Actor = context["actor"]
     with telling_errors(respond, context, client):
-        uc = core.read(services.use_case_to_edit, actor, services.parse_id(str(action.get("value", ""))))
+        uc = core.read(submission.use_case_to_edit, actor, queries.parse_id(str(action.get("value", ""))))
         reviewer = uc.review.decided_by.name if uc.review and uc.review.decided_by else "The reviewer"
         note = changes_note(uc.review.reason if uc.review else None, reviewer)
         draft = Draft.of(uc.submission())

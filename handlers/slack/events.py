@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from bot.core import Core
 from handlers.slack.blocks import build_home
-from intake import services
+from intake import queries
 from intake.read_models import Actor
 
 
@@ -19,8 +19,8 @@ def handle_app_home_opened(event: dict[str, Any], context: BoltContext, client: 
         return
     core: Core = context["core"]
     actor: Actor = context["actor"]
-    mine = core.read(services.my_use_cases, actor)
-    queue = core.read(services.my_review_queue, actor) if actor.can_decide else None
+    mine = core.read(queries.my_use_cases, actor)
+    queue = core.read(queries.my_review_queue, actor) if actor.can_decide else None
     client.views_publish(user_id=event["user"], view=build_home(mine, queue))
 
 

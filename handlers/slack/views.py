@@ -14,7 +14,7 @@ from handlers.slack.ids import Block, View
 from handlers.slack.middleware import error_text, is_unavailable, log_error
 from handlers.slack.modals import ModalContext, build_submitted_view, parse_intake, value_of
 from handlers.slack.people import slack_ref
-from intake import hub, people, services
+from intake import decisions, hub, people, submission
 from intake.errors import FieldErrors, HubError
 from intake.read_models import Actor
 from intake.schema import Decision
@@ -90,11 +90,11 @@ def handle_intake_submission(ack: Callable[..., None], view: dict[str, Any], con
             ack,
             "Not saved",
             Block.TITLE,
-            lambda: core.run(services.resubmit_use_case, actor, _use_case_id(ctx), sub, request_key=key),
+            lambda: core.run(submission.resubmit_use_case, actor, _use_case_id(ctx), sub, request_key=key),
         )
     else:
         result = _attempt(
-            ack, "Not saved", Block.TITLE, lambda: core.run(services.submit_use_case, actor, sub, request_key=key)
+            ack, "Not saved", Block.TITLE, lambda: core.run(submission.submit_use_case, actor, sub, request_key=key)
         )
     if result is not None:
         ack(response_action="update", view=build_submitted_view(result))
@@ -109,7 +109,7 @@ def handle_reason_submission(ack: Callable[..., None], view: dict[str, Any], con
         if ctx.decision is None:
             raise HubError("This form is out of date. Please click the button on the card again.")
         return context["core"].run(
-            services.decide,
+            decisions.decide,
             context["actor"],
             _use_case_id(ctx),
             Decision(ctx.decision),
@@ -132,7 +132,7 @@ def handle_reassign_submission(ack: Callable[..., None], view: dict[str, Any], c
         if person_id is None:
             raise FieldErrors({"reviewer": hub.NOT_A_REVIEWER})
         return core.run(
-            services.assign_reviewer, context["actor"], _use_case_id(ctx), person_id, note=value_of(values, Block.NOTE)
+            decisions.assign_reviewer, context["actor"], _use_case_id(ctx), person_id, note=value_of(values, Block.NOTE)
         )
 
     if _attempt(ack, "Not reassigned", Block.REVIEWER, assign) is not None:

@@ -1,0 +1,161 @@
+"""Decisions on a review (approve, request changes, reject) and handing a review to another reviewer."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from intake.errors import AlreadyDecided, FieldErrors, InvalidMove, NotAllowed
+from intake.notices import Outcome, ReviewCard, card_key
+from intake.read_models import Actor, UseCaseView, jsonable
+from intake.reviews import load_use_case, require_decider, update_card
+from intake.schema import Decision, Status, label
+from storage import evidence, repo
+from storage.db import UnitOfWork
+from storage.models import Person, Review
+
+REASON_REQUIRED = {Decision.REJECT, Decision.REQUEST_CHANGES}
+
+
+_DECISION_STATUS = {
+    Decision.APPROVE: Status.APPROVED,
+    Decision.REJECT: Status.REJECTED,
+    Decision.REQUEST_CHANGES: Status.CHANGES_REQUESTED,
+}
+
+
+def _already_decided(review: Review) -> AlreadyDecided:
+    who = review.decided_by.name if review.decided_by else "Someone"
+    verb = label(Decision(review.decision)).lower() if review.decision else "decided"
+    verb = verb.replace("changes requested", "requested changes on")
+    return AlreadyDecided(
+        f"{who} already {verb} this one.", decided_at=review.decided_at, decided_by_id=review.decided_by_id
+    )
+
+
+def decide(
+    uow: UnitOfWork,
+    actor: Actor,
+    use_case_id: int,
+    decision: Decision,
+    *,
+    reason: str | None = None,
+    round_: int | None = None,
+    now: dt.datetime,
+) -> UseCaseView:
+    """Record a reviewer's decision once; a second click is told who decided first."""
+    s = uow.session
+    require_decider(s, actor, "Only hub reviewers can decide on use cases.")
+    uc = load_use_case(s, use_case_id)
+    if uc.submitter_id == actor.person_id:
+        raise NotAllowed("You submitted this use case, so another hub reviewer decides on it.")
+    review = repo.current_review(s, uc.id)
+    if review is None:
+        raise InvalidMove(f"#{uc.id} went ahead self-serve; there is no review to decide.")
+    if round_ is not None and round_ != review.round:
+        old = s.scalar(select(Review).where(Review.use_case_id == uc.id, Review.round == round_))
+        if old is not None and old.decision:
+            raise _already_decided(old)
+        raise InvalidMove("This card is out of date: the use case was resubmitted. Use the newest card.")
+    reason = (reason or "").strip() or None
+    if decision in REASON_REQUIRED and not reason:
+        raise FieldErrors({"reason": "Give the submitter a reason, so they know what to do next."})
+    before = {"status": uc.status, "round": review.round, "decision": None}
+    won = s.execute(
+        update(Review)
+        .where(Review.id == review.id, Review.decision.is_(None))
+        .values(decision=decision.value, reason=reason, decided_by_id=actor.person_id, decided_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if won != 1:
+        # Someone else's decision committed first; under READ COMMITTED (and SQLite's
+        # serialised writers) a fresh read in this transaction sees it.
+        s.refresh(review)
+        raise _already_decided(review)
+    # The conditional UPDATE above wrote these; mirror them on the loaded row instead of re-reading it.
+    for key, value in (
+        ("decision", decision.value),
+        ("reason", reason),
+        ("decided_by_id", actor.person_id),
+        ("decided_at", now),
+        ("decided_by", s.get(Person, actor.person_id)),
+    ):
+        set_committed_value(review, key, value)
+    uc.status = _DECISION_STATUS[decision].value
+    uc.updated_at = now
+    evidence.for_use_case(s, uc, evidence.Kind.REVIEWED, actor.person_id, now)
+    view = UseCaseView.of(uc, review)
+    after = {"status": uc.status, "round": review.round, "decision": decision.value, "reason": reason}
+    repo.audit(
+        s,
+        action=f"decision:{decision.value}",
+        actor_id=actor.person_id,
+        use_case_id=uc.id,
+        before=before,
+        after=after,
+        at=now,
+    )
+    update_card(s, view, now)
+    repo.enqueue(s, jsonable(Outcome(use_case=view)), person_id=uc.submitter_id, at=now)
+    uow.commit()
+    return view
+
+
+def assign_reviewer(
+    uow: UnitOfWork,
+    actor: Actor,
+    use_case_id: int,
+    reviewer_person_id: int,
+    *,
+    note: str | None = None,
+    now: dt.datetime,
+) -> UseCaseView:
+    """Give an undecided review to another reviewer (reassign, or pick one when routing found none)."""
+    s = uow.session
+    require_decider(s, actor, "Only hub reviewers and leads can assign reviews.")
+    uc = load_use_case(s, use_case_id)
+    review = repo.current_review(s, uc.id)
+    if review is None:
+        raise InvalidMove(f"#{uc.id} went ahead self-serve; there is no review to assign.")
+    if review.decision:
+        raise _already_decided(review)
+    target = s.get(Person, reviewer_person_id)
+    if target is None or not target.is_reviewer:
+        raise FieldErrors({"reviewer": "Pick a hub reviewer (a lead adds them with /hub reviewer add)."})
+    if target.away:
+        raise FieldErrors({"reviewer": f"{target.name} is away. Pick someone else."})
+    if target.id == uc.submitter_id:
+        raise FieldErrors({"reviewer": "Submitters cannot review their own use case."})
+    if target.id == review.reviewer_id:
+        raise FieldErrors({"reviewer": f"{target.name} already has this review."})
+    before = jsonable(UseCaseView.of(uc, review))
+    previous = review.reviewer
+    review.reviewer_id = target.id
+    review.reviewer = target
+    review.assigned_at = now
+    review.reminded_at = None
+    review.escalated_at = None
+    uc.reviewer_id = target.id
+    uc.reviewer = target
+    uc.updated_at = now
+    target.last_assigned_at = now
+    s.flush()
+    view = UseCaseView.of(uc, review)
+    repo.audit(
+        s,
+        action="assigned",
+        actor_id=actor.person_id,
+        use_case_id=uc.id,
+        before=before,
+        after=jsonable(view),
+        at=now,
+    )
+    what = f"Reassigned from {previous.name} to {target.name}" if previous else f"Assigned to {target.name}"
+    full_note = f"{what} by {actor.name}" + (f": {note.strip()}" if note and note.strip() else "")
+    update_card(s, view, now, note=full_note)
+    payload = jsonable(ReviewCard(use_case=view, note=full_note))
+    repo.enqueue(s, payload, person_id=target.id, ref_key=card_key(uc.id, review.round), at=now)
+    uow.commit()
+    return view
