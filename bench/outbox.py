@@ -37,7 +37,7 @@ from storage.types import utcnow  # noqa: E402
 
 
 def text_of(n: int) -> str:
-    """The fallback text Slack receives for notice `n` (see handlers/slack/experts.build_bus_factor)."""
+    """The fallback text Slack receives for notice `n` (see handlers/slack/blocks.build_bus_factor)."""
     return f"Bus factor of one: topic {n}"
 
 

@@ -251,3 +251,17 @@ def test_refused_click_is_answered_within_slacks_three_seconds(scenario: Scenari
     refusal = "is in hub review; only use cases with changes requested can be resubmitted"
     assert refusal in sc.api.wait_for_hook(refusal)
     assert elapsed < 2.0, f"Slack gives up after 3 s; this click was answered after {elapsed:.2f} s"
+
+
+def test_status_shows_each_viewer_what_they_may_do(scenario: Scenario) -> None:
+    sc = scenario
+    sc.user("USPOKE", "sam")
+    rita = sc.user("UREV", "rita")
+    lead, _ = slack_actor(sc.app.core, "ULEAD", "lee")
+    sc.app.core.run(hub.add_department, lead, "Finance")
+    sc.app.core.run(hub.add_reviewer, lead, slack("UREV", "rita"), skills=["forecasting"])
+    use_case_id = submit_directly(sc, "USPOKE", "sam")
+    as_reviewer = command_text(sc.slack.command(rita, "/usecase", f"status {use_case_id}"))
+    as_owner = command_text(sc.slack.command(sc.user("USPOKE", "sam"), "/usecase", f"status {use_case_id}"))
+    assert Action.APPROVE.value in as_reviewer and Action.REASSIGN.value in as_reviewer
+    assert Action.APPROVE.value not in as_owner and Action.REASSIGN.value not in as_owner

@@ -9,6 +9,7 @@ from handlers.console.forms import fill_intake
 from handlers.console.replies import render_list, render_status, render_submitted
 from handlers.console.session import ConsoleSession
 from intake import queries, submission
+from intake.actions import Viewer
 from intake.forms import Draft
 
 
@@ -26,9 +27,7 @@ def show_status(session: ConsoleSession, use_case_id: int) -> None:
     """Everything about one use case, with the buttons this person may click on it."""
     actor = session.me()
     uc = session.core.read(queries.get_use_case, use_case_id)
-    session.reply(
-        render_status(uc, session.zone(), can_decide=actor.can_decide, is_submitter=uc.submitter.id == actor.person_id)
-    )
+    session.reply(render_status(uc, session.zone(), viewer=Viewer.of(actor)))
 
 
 def handle_usecase_command(session: ConsoleSession, text: str) -> None:

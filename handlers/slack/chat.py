@@ -11,7 +11,6 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.chat import DeliveryError, Posted, Profile, Recipient
 from handlers.slack import blocks
-from handlers.slack.experts import build_bus_factor
 from intake.notices import (
     HUB,
     BusFactorNotice,
@@ -31,7 +30,7 @@ RENDER: dict[type, Callable[[Any], tuple[str, blocks.Blocks]]] = {
     Receipt: blocks.build_receipt,
     Outcome: blocks.build_outcome,
     ReviewNudge: blocks.build_nudge,
-    BusFactorNotice: build_bus_factor,
+    BusFactorNotice: blocks.build_bus_factor,
     Refusal: blocks.build_refusal,
 }
 

@@ -24,6 +24,7 @@ from handlers.slack.middleware import error_text, telling_errors
 from handlers.slack.modals import ModalContext, build_intake_modal
 from handlers.slack.mrkdwn import escape, mrkdwn
 from handlers.slack.people import MENTION, slack_ref
+from intake.actions import Viewer
 from intake.errors import HubError
 from intake.forms import Draft
 from intake.read_models import Actor
@@ -71,10 +72,10 @@ def handle_usecase_command(
             ctx = ModalContext(channel_id=str(command.get("channel_id") or "")[:32] or None)
             open_intake(core, client, str(command.get("trigger_id") or ""), result.draft, ctx)
     else:
-        answer_in_place(ack, result, core.now())
+        answer_in_place(ack, result, core.now(), actor)
 
 
-def answer_in_place(ack: Callable[..., None], result: Answer, now: dt.datetime) -> None:
+def answer_in_place(ack: Callable[..., None], result: Answer, now: dt.datetime, viewer: Actor) -> None:
     """Answer a command privately in its HTTP response, drawn for Slack."""
     if isinstance(result, Said):
         text = render(result)
@@ -83,7 +84,7 @@ def answer_in_place(ack: Callable[..., None], result: Answer, now: dt.datetime) 
         reply(ack, result.title, blocks.build_use_case_list(result.items, result.title, render(result.empty)))
     elif isinstance(result, Status):
         uc = result.use_case
-        reply(ack, f"#{uc.id} {escape(uc.title)}", blocks.build_status(uc))
+        reply(ack, f"#{uc.id} {escape(uc.title)}", blocks.build_status(uc, Viewer.of(viewer)))
     elif isinstance(result, ExpertResult):
         text, drawn = build_experts(result, now)
         reply(ack, text, drawn)
@@ -96,7 +97,7 @@ def handle_hub_command(ack: Callable[..., None], command: dict[str, Any], contex
     core: Core = context["core"]
     try:
         result = answer(core, context["actor"], g.parse(g.HUB, command.get("text") or "", MENTIONS))
-        answer_in_place(ack, result, core.now())
+        answer_in_place(ack, result, core.now(), context["actor"])
     except HubError as exc:
         reply(ack, error_text(exc))
     finally:

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from bot.core import Core
 from handlers.slack.blocks import build_home
 from intake import queries
+from intake.actions import Viewer
 from intake.read_models import Actor
 
 
@@ -21,7 +22,7 @@ def handle_app_home_opened(event: dict[str, Any], context: BoltContext, client: 
     actor: Actor = context["actor"]
     mine = core.read(queries.my_use_cases, actor)
     queue = core.read(queries.my_review_queue, actor) if actor.can_decide else None
-    client.views_publish(user_id=event["user"], view=build_home(mine, queue))
+    client.views_publish(user_id=event["user"], view=build_home(mine, queue, Viewer.of(actor)))
 
 
 def register(app: App, middleware: list[Any]) -> None:

@@ -11,7 +11,6 @@ from bot.expertise.models import Expert, ExpertResult, Freshness
 from handlers.slack.blocks import Blocks, button, context, section
 from handlers.slack.ids import Action
 from handlers.slack.mrkdwn import clip, escape, link, mention
-from intake.notices import BusFactorNotice
 from intake.people import SLACK
 from intake.schema import Stage, Status, label
 
@@ -102,13 +101,3 @@ def build_experts(result: ExpertResult, now: dt.datetime) -> tuple[str, Blocks]:
         blocks.append({"type": "actions", "elements": [button("Show more", Action.WHOKNOWS_MORE, value)]})
     names = ", ".join(e.name for e in result.experts)
     return f"Who knows {clip(topic, 200)}: {escape(names)}", blocks[:50]
-
-
-def build_bus_factor(notice: BusFactorNotice) -> tuple[str, Blocks]:
-    """Tells the hub that a topic people ask about rests on one person."""
-    who = mention(notice.expert.handle(SLACK), notice.expert.name)
-    text = (
-        f":warning: *Bus factor of one:* only {who} has real evidence on *{clip(escape(notice.topic), 200)}*, "
-        "and people are asking about it. Consider a showcase, pairing, or a second reviewer with this skill."
-    )
-    return f"Bus factor of one: {clip(escape(notice.topic), 200)}", [section(text)]

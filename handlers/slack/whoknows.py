@@ -57,7 +57,7 @@ def handle_whoknows_command(ack: Callable[..., None], command: dict[str, Any], c
         if isinstance(request, g.Help):
             reply(ack, WHOKNOWS_HELP)
             return
-        answer_in_place(ack, answer(core, context["actor"], request), core.now())
+        answer_in_place(ack, answer(core, context["actor"], request), core.now(), context["actor"])
     except HubError as exc:
         reply(ack, error_text(exc))
 
