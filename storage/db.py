@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -194,20 +194,30 @@ def configure_delivery(factory: sessionmaker[Session], platforms: Sequence[str],
     info[HUB_PLATFORMS] = tuple(hub_platforms)
 
 
-@functools.lru_cache(maxsize=64)
+# Derived factories, one per factory, kept only while the factory itself is alive (a test suite
+# builds hundreds of factories; holding them would keep each one's engine and its connections open).
+_DERIVED: weakref.WeakKeyDictionary[sessionmaker[Session], dict[str, sessionmaker[Session]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _derived(factory: sessionmaker[Session], option: str) -> sessionmaker[Session]:
+    made = _DERIVED.setdefault(factory, {})
+    if option not in made:
+        bind = factory.kw["bind"]
+        info = factory.kw.setdefault("info", {})  # shared: configure_delivery reaches every derived factory
+        made[option] = sessionmaker(bind.execution_options(**{option: True}), expire_on_commit=False, info=info)
+    return made[option]
+
+
 def background(factory: sessionmaker[Session]) -> sessionmaker[Session]:
     """Sessions for work nobody is waiting on (outbox delivery): on SQLite, requests' writes go first."""
-    bind = factory.kw["bind"]
-    info = factory.kw.setdefault("info", {})
-    return sessionmaker(bind.execution_options(**{BACKGROUND: True}), expire_on_commit=False, info=info)
+    return _derived(factory, BACKGROUND)
 
 
-@functools.lru_cache(maxsize=64)
 def read_only(factory: sessionmaker[Session]) -> sessionmaker[Session]:
     """Sessions for reads: on SQLite they do not take the write lock."""
-    bind = factory.kw["bind"]
-    info = factory.kw.setdefault("info", {})
-    return sessionmaker(bind.execution_options(**{READ_ONLY: True}), expire_on_commit=False, info=info)
+    return _derived(factory, READ_ONLY)
 
 
 class UnitOfWork:

@@ -79,6 +79,16 @@ def pg_url() -> Iterator[str]:
         yield url.render_as_string(hide_password=False)
     finally:
         with admin.begin() as conn:
+            # A test may leave a session open in a transaction (the outage tests black-hole theirs):
+            # end whoever still holds locks in the schema, so dropping it never waits on them.
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(l.pid) FROM pg_locks l "
+                    "JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = :schema AND l.pid <> pg_backend_pid()"
+                ),
+                {"schema": schema},
+            )
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
@@ -168,4 +178,5 @@ def scenario(database_url: str) -> Iterator[Scenario]:
             yield Scenario(app=app, api=api, slack=SignedSlack(f"{base}/slack/events", api.hook_url), url=base)
     finally:
         api.stop()
+        app.core.session_factory.kw["bind"].dispose()  # its pooled connections, now, not at garbage collection
         assert not api.invalid, f"the bot sent Block Kit Slack would refuse: {api.invalid}"
