@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from bot import cli_console, cli_expertise, cli_register
+from bot import cli_console, cli_expertise, cli_register, startup
 from bot.app import NotConfigured, create_app
 from bot.core import Core
 from bot.settings import Settings
@@ -47,15 +47,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
     if cli_console.no_platform_credentials(settings) and not args.no_console:
         return cli_console.run_without_platform(settings, verbose=args.verbose)
-    missing = settings.missing_for_slack()
-    if missing:
+    if problem := startup.missing_message(settings):
         print(
-            f"hubspoke: cannot connect to Slack: {', '.join(missing)} not set.\n"
-            "Create the Slack app from manifest.json (see README, 'Connect Slack'), then put the tokens "
-            "in the environment or a .env file.",
+            f"hubspoke: {problem}\nCreate the Slack app from manifest.json, then put the tokens in the "
+            "environment or a .env file.",
             file=sys.stderr,
         )
         return 2
+    startup.check_slack(settings)
     app = create_app(settings)
     asgi = build_asgi(app, serve_slack_http=not settings.socket_mode)
     if settings.socket_mode:
@@ -92,6 +91,7 @@ def cmd_clock(_: argparse.Namespace) -> int:
     from bot.clock import run_clock
 
     settings = _settings()
+    startup.check_slack(settings)  # what it schedules is sent with this token: refuse a bad one now
     run_clock(create_app(settings, deliver=False, listen=False))
     return 0
 
@@ -106,6 +106,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if missing:
         print("hubspoke: the worker sends to Slack: SLACK_BOT_TOKEN is not set.", file=sys.stderr)
         return 2
+    startup.check_slack(settings)
     app = create_app(settings, deliver=True, listen=False)
     assert app.outbox is not None
     done = threading.Event()

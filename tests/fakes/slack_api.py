@@ -69,6 +69,7 @@ class FakeSlack:
     rate_limit_next: int = 0  # answer this many chat.* calls with HTTP 429 first
     latency: float = 0.0  # seconds each Web API call takes to answer (benchmarks: a real Slack's ~50 ms)
     validate: bool = True  # check every view and message with slack_sdk.models (benchmarks turn it off)
+    auth_error: str | None = None  # auth.test answers {"ok": false, "error": this} (a refused token)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -140,6 +141,8 @@ class FakeSlack:
             if self.validate:
                 self._validate(method, params)
             ts = f"{int(time.time())}.{n:06d}"
+        if method == "auth.test" and self.auth_error:
+            return 200, {"ok": False, "error": self.auth_error}, {}
         if method == "auth.test":
             return (
                 200,
