@@ -56,6 +56,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     startup.check_slack(settings)
     app = create_app(settings)
+    if not settings.hub_leads and not app.core.read(hub.list_leads):
+        log.warning(
+            "the hub has no lead: nobody can run /hub set-up commands. Put your Slack member id in HUB_LEADS, "
+            "or run `hubspoke hub lead add U…`"
+        )
     asgi = build_asgi(app, serve_slack_http=not settings.socket_mode)
     if settings.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -146,6 +151,16 @@ def cmd_hub(args: argparse.Namespace) -> int:
                 away = " (away)" if r.away else ""
                 handles = ",".join(f"{k}:{v}" for k, v in r.handles.items()) or "-"
                 print(f"{handles}\t{r.name}{away}\t{', '.join(r.skills)}\t{r.open_reviews} open")
+    elif args.area == "lead":
+        if args.action == "add":
+            p = core.run(hub.add_lead, actor, ref_from_handle(args.user_id))
+            print(f"{p.name} is a hub lead")
+        elif args.action == "remove":
+            p = core.run(hub.remove_lead, actor, ref_from_handle(args.user_id), configured=core.settings.hub_leads)
+            print(f"{p.name} is no longer a hub lead")
+        else:
+            for p in core.read(hub.list_leads):
+                print(f"{','.join(f'{k}:{v}' for k, v in p.handles.items()) or '-'}\t{p.name}")
     elif args.area == "department":
         if args.action == "add":
             print(f"added department {core.run(hub.add_department, actor, ' '.join(args.name))}")
@@ -203,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name", help="display name until Slack's profile is read")
     reviewer.add_parser("remove").add_argument("user_id")
     reviewer.add_parser("list").add_argument("--json", action="store_true")
+    lead = areas.add_parser("lead", help="hub leads (HUB_LEADS only bootstraps them)")
+    lead_actions = lead.add_subparsers(dest="action", required=True)
+    lead_actions.add_parser("add", help="make a person a hub lead").add_argument("user_id", help=HANDLE_HELP)
+    lead_actions.add_parser("remove", help="take the lead role away").add_argument("user_id", help=HANDLE_HELP)
+    lead_actions.add_parser("list", help="the hub's leads")
     dept = areas.add_parser("department", help="departments").add_subparsers(dest="action", required=True)
     dept.add_parser("add").add_argument("name", nargs="+")
     dept.add_parser("list")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import func, select
+
 from intake.errors import HubError, NotAllowed, NotFound
 from intake.people import PersonRef, find, person_for
 from intake.read_models import Actor, PersonView
@@ -126,3 +128,50 @@ def list_reviewers(uow: UnitOfWork) -> list[PersonView]:
 
 def list_departments(uow: UnitOfWork) -> list[str]:
     return [d.name for d in repo.departments(uow.session)]
+
+
+LAST_LEAD = "They are the hub's only lead: add another lead first, so someone can still set the hub up."
+
+
+def add_lead(uow: UnitOfWork, actor: Actor, target: PersonRef, *, now: dt.datetime) -> PersonView:
+    """Make a person a hub lead (leads only): they may then set the hub up, decide and reassign."""
+    _require_lead(actor)
+    person = person_for(uow, target, now)
+    if not person.is_lead:
+        person.is_lead = True
+        repo.audit(uow.session, action="lead_added", actor_id=_actor_id(actor), after={"person": person.id}, at=now)
+    view = PersonView.of(person)
+    uow.commit()
+    return view
+
+
+def remove_lead(
+    uow: UnitOfWork, actor: Actor, target: PersonRef, *, configured: frozenset[str] = frozenset(), now: dt.datetime
+) -> PersonView:
+    """Take a person's lead role away (leads only); never the last lead's.
+
+    `configured` are the ids in HUB_LEADS on the target's platform: a person still listed there is a
+    lead again on their next request, so removing them is refused with where to remove them.
+    """
+    _require_lead(actor)
+    person = find(uow.session, target)
+    if person is None or not person.is_lead:
+        raise NotFound("That person is not a hub lead.")
+    if target.external_id in configured:
+        raise HubError("They are listed in HUB_LEADS: take them out of it (and restart), or they lead again.")
+    others = uow.session.scalar(
+        select(func.count()).select_from(Person).where(Person.is_lead.is_(True), Person.id != person.id)
+    )
+    if not others:
+        raise HubError(LAST_LEAD)
+    person.is_lead = False
+    repo.audit(uow.session, action="lead_removed", actor_id=_actor_id(actor), before={"person": person.id}, at=now)
+    view = PersonView.of(person)
+    uow.commit()
+    return view
+
+
+def list_leads(uow: UnitOfWork) -> list[PersonView]:
+    """The hub's leads."""
+    found = uow.session.scalars(select(Person).where(Person.is_lead.is_(True)).order_by(Person.name))
+    return [PersonView.of(p, with_skills=False) for p in found]

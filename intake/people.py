@@ -104,7 +104,7 @@ def _identity(person: Person, platform: str) -> Identity | None:
 def find_actor(uow: UnitOfWork, ref: PersonRef, *, leads: frozenset[str] | None) -> Actor | None:
     """The Actor for a known person whose record needs no update, else None (resolve it instead)."""
     person = find(uow.session, ref)
-    if person is None or (leads is not None and person.is_lead != (ref.external_id in leads)):
+    if person is None or (leads is not None and ref.external_id in leads and not person.is_lead):
         return None
     if ref.name and person.name == ref.external_id:
         return None
@@ -124,9 +124,11 @@ def resolve_actor(
 ) -> tuple[Actor, bool]:
     """The Actor for a platform's user, creating their person on first sight; True when newly created.
 
-    `leads` are the platform ids configured as hub leads (their flag follows the configuration);
-    None keeps the roles stored. `first_is_lead` makes the first person of an empty hub a lead, so
-    a fresh console can set the hub up.
+    `leads` are the platform ids configured as hub leads (HUB_LEADS): they are made leads on sight,
+    a bootstrap; leads are otherwise added and removed in the hub (`/hub lead add|remove`), which a
+    configured lead's next request does not undo unless they are still configured. `first_is_lead`
+    makes the first person of a hub with no lead a lead, so a fresh console (or one on an imported
+    register) can set the hub up.
     """
     if not ref.external_id:
         raise HubError("Who are you? Give a name.")
@@ -135,11 +137,11 @@ def resolve_actor(
     created = person is None
     try:
         if person is None:
-            first = first_is_lead and not repo.has_people(s)
+            first = first_is_lead and not repo.has_lead(s)
             person = _new_person(s, ref, now)
             if first:
                 person.is_lead = True
-                why = "first user of an empty hub"
+                why = "first user of a hub with no lead"
                 repo.audit(s, action="lead_added", actor_id=person.id, after={"person": person.id, "why": why}, at=now)
         else:
             if ref.name and person.name == ref.external_id:
@@ -147,8 +149,10 @@ def resolve_actor(
             seen = _identity(person, ref.platform)
             if seen is not None and (seen.last_seen_at is None or seen.last_seen_at < now - SEEN_EVERY):
                 seen.last_seen_at = now
-        if leads is not None and person.is_lead != (ref.external_id in leads):
-            person.is_lead = ref.external_id in leads
+        if leads is not None and ref.external_id in leads and not person.is_lead:
+            person.is_lead = True
+            why = "configured in HUB_LEADS"
+            repo.audit(s, action="lead_added", actor_id=person.id, after={"person": person.id, "why": why}, at=now)
         if created or s.new or s.dirty:
             uow.commit()
     except IntegrityError:  # the same person's first two requests raced; the other one won

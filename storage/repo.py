@@ -65,6 +65,11 @@ def repoint_person(session: Session, gone: int, keep: int) -> None:
                 session.execute(update(table).where(column == gone).values({column.name: keep}))
 
 
+def has_lead(session: Session) -> bool:
+    """True once the hub has a lead."""
+    return session.scalar(select(Person.id).where(Person.is_lead.is_(True)).limit(1)) is not None
+
+
 def has_people(session: Session) -> bool:
     """True once anyone at all has used the hub."""
     return session.scalar(select(Person.id).limit(1)) is not None

@@ -100,6 +100,17 @@ def answer(core: Core, actor: Actor, request: g.Request) -> Answer:
             return _said((who(removed), f" is no longer a hub reviewer.{tail}"))
         case g.ListReviewers():
             return _reviewers(core)
+        case g.ChangeLead(True, person):
+            new_lead = core.run(hub.add_lead, actor, person)
+            return _said((who(new_lead), " is a hub lead: they may set the hub up, decide and reassign."))
+        case g.ChangeLead(False, person):
+            removed_lead = core.run(hub.remove_lead, actor, person, configured=core.settings.hub_leads)
+            return _said((who(removed_lead), " is no longer a hub lead."))
+        case g.ListLeads():
+            leads = core.read(hub.list_leads)
+            if not leads:
+                return _said(("The hub has no lead yet. Set HUB_LEADS, or ", Command("hubspoke hub lead add ID"), "."))
+            return _said((Strong("Hub leads"),), *(("• ", who(p)) for p in leads))
         case g.ChangeSkills(add, listed, person):
             return _change_skills(core, actor, add, list(listed), person)
         case g.ListSkills(person):

@@ -85,6 +85,19 @@ class ListReviewers:
 
 
 @dataclass(frozen=True)
+class ChangeLead:
+    """Make someone a hub lead, or take it away."""
+
+    add: bool
+    person: PersonRef
+
+
+@dataclass(frozen=True)
+class ListLeads:
+    pass
+
+
+@dataclass(frozen=True)
 class ChangeSkills:
     """Add or remove declared skills; `person` None is the one asking."""
 
@@ -140,6 +153,8 @@ Request = (
     | AddReviewer
     | RemoveReviewer
     | ListReviewers
+    | ChangeLead
+    | ListLeads
     | ChangeSkills
     | ListSkills
     | AddDepartment
@@ -177,6 +192,9 @@ HELP: dict[str, tuple[str, tuple[Usage, ...]]] = {
             Usage("/hub reviewer add @person skill, skill", "make them a hub reviewer"),
             Usage("/hub reviewer remove @person", "take them off the rota"),
             Usage("/hub reviewer list", "reviewers, their skills and open reviews (anyone)"),
+            Usage("/hub lead add @person", "make them a hub lead (they may set the hub up)"),
+            Usage("/hub lead remove @person", "take the lead role away (never the last lead's)"),
+            Usage("/hub lead list", "the hub's leads (anyone)"),
             Usage("/hub skills add forecasting, nlp", "declare your skills (leads add @person for others)"),
             Usage("/hub skills remove nlp", "take a skill off (leads: @person too)"),
             Usage("/hub skills list [@person]", "declared skills (anyone)"),
@@ -199,6 +217,7 @@ HELP: dict[str, tuple[str, tuple[Usage, ...]]] = {
 # Where a person can go wrong, the usage line that sets them right.
 REVIEWER_ADD = "Mention the person: /hub reviewer add @person forecasting, nlp"
 REVIEWER_REMOVE = "Mention the person: /hub reviewer remove @person"
+LEAD_USAGE = "Mention the person: /hub lead add @person (or remove)"
 STAGE_USAGE = "Usage: /usecase stage 12 experimentation. Stages: " + ", ".join(s.value.replace("_", " ") for s in Stage)
 AWAY_USAGE = "Usage: /hub away on (or off) for yourself; leads add @person."
 STATUS_USAGE = "Which one? /usecase status 12"
@@ -225,13 +244,18 @@ def parse(command: str, text: str, mentions: MentionSyntax = NO_MENTIONS) -> Req
     raise HubError(f"I don't know {command[:40]}. Try /usecase, /hub or /whoknows.")
 
 
+# Words that read as a sub-command, not as an idea for the form: alone, or with what does not fit,
+# they get the help (`/usecase edit`, `/usecase list all`).
+SUB_COMMANDS = frozenset({"help", "?", "list", "status", "stage", "edit", "close", "reopen", "withdraw", "show"})
+
+
 def _usecase(text: str) -> Request:
     verb, _, rest = text.partition(" ")
     verb, rest = verb.lower(), rest.strip()
     if verb in ("help", "?"):
         return Help(USECASE)
     if verb == "list":
-        return ListMine()
+        return ListMine() if not rest else Help(USECASE)
     if verb == "status":
         if not rest:
             raise HubError(STATUS_USAGE)
@@ -242,6 +266,8 @@ def _usecase(text: str) -> Request:
         if not ident or stage is None:
             raise HubError(STAGE_USAGE)
         return MoveStage(parse_id(ident), stage)
+    if verb in SUB_COMMANDS:
+        return Help(USECASE)  # a sub-command used wrongly, or one this version lacks, is not an idea for the form
     return OpenForm(text)
 
 
@@ -262,6 +288,13 @@ def _hub(text: str, mentions: MentionSyntax) -> Request:
         return RemoveReviewer(person)
     if area == "reviewer" and action in ("list", ""):
         return ListReviewers()
+    if area == "lead" and action in ("add", "remove"):
+        person, _ = mentions.first(rest)
+        if person is None:
+            raise HubError(LEAD_USAGE)
+        return ChangeLead(action == "add", person)
+    if area == "lead" and action in ("list", ""):
+        return ListLeads()
     if area == "skills":
         person, listed = mentions.first(rest)
         if action in ("add", "remove"):
