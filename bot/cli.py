@@ -246,12 +246,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Processes that run until stopped say what they do at INFO; one-off commands print their answer only.
+SERVICES = frozenset({"run", "worker", "clock"})
+
+
+def configure_logging(args: argparse.Namespace) -> None:
+    """Quiet by default: warnings only for one-off commands, INFO for services; `--verbose` or LOG_LEVEL for more.
+
+    Migrations, Slack's client and the HTTP stack log every step at INFO: that detail is for
+    --verbose, never shown on a plain command.
+    """
+    chosen = os.environ.get("LOG_LEVEL", "").strip().upper()
+    if args.verbose:
+        level = logging.DEBUG
+    elif chosen in logging.getLevelNamesMapping():
+        level = logging.getLevelNamesMapping()[chosen]
+    else:
+        level = logging.INFO if args.command in SERVICES else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose and not chosen:
+        for noisy in ("alembic", "slack_sdk", "slack_bolt", "httpx", "apscheduler"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args)
     try:
         return int(args.func(args))
     except BrokenPipeError:  # e.g. `hubspoke export usecases | head`

@@ -59,7 +59,7 @@ def build_scheduler(app: Hubspoke) -> BlockingScheduler:
 def run_clock(app: Hubspoke) -> None:
     """Run the scheduler until interrupted."""
     scheduler = build_scheduler(app)
-    log.info("clock running: %s", ", ".join(job.id for job in scheduler.get_jobs()))
+    log.info("clock running: %s", "; ".join(f"{job.id} ({job.trigger})" for job in scheduler.get_jobs()))
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
