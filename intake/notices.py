@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from intake.lifecycle import allowed_moves
 from intake.read_models import PersonView, UseCaseView
-from intake.schema import Decision, Route, label
+from intake.schema import Decision, Route, Stage, label
 
 
 class ReviewCard(BaseModel):
@@ -68,6 +68,15 @@ class BusFactorNotice(BaseModel):
     expert: PersonView
 
 
+class StageMoved(BaseModel):
+    """Tells the hub a use case reached production engineering or deployment, or its owner that a lead moved it."""
+
+    kind: Literal["stage_moved"] = "stage_moved"
+    use_case: UseCaseView
+    from_stage: Stage
+    moved_by: PersonView
+
+
 class Refusal(BaseModel):
     """Tells the person who clicked why their click changed nothing (already decided, not allowed...)."""
 
@@ -77,7 +86,7 @@ class Refusal(BaseModel):
 
 
 Notice = Annotated[
-    ReviewCard | SelfServeNotice | Receipt | Outcome | ReviewNudge | BusFactorNotice | Refusal,
+    ReviewCard | SelfServeNotice | Receipt | Outcome | ReviewNudge | BusFactorNotice | StageMoved | Refusal,
     Field(discriminator="kind"),
 ]
 NOTICE = TypeAdapter(Notice)
@@ -446,6 +455,23 @@ def compose_bus_factor(notice: BusFactorNotice) -> Message:
     return Message((Plain("Bus factor of one: "), Plain(notice.topic)), Paragraph(lead, tone=Tone.WARNING))
 
 
+def compose_stage_moved(notice: StageMoved) -> Message:
+    uc = notice.use_case
+    to = label(uc.stage).lower()
+    lead = (
+        _ref(uc),
+        Plain(" moved from "),
+        Plain(label(notice.from_stage).lower()),
+        Plain(" to "),
+        Strong(to),
+        Plain(", by "),
+        Mention(notice.moved_by),
+        Plain("."),
+    )
+    summary = (Plain(f"#{uc.id} "), Plain(uc.title), Plain(f" is now in {to}"))
+    return Message(summary, Paragraph(lead, tone=Tone.GO))
+
+
 def compose_refusal(notice: Refusal) -> Message:
     parts: Parts = (Plain(notice.text),)
     if notice.at:
@@ -460,6 +486,7 @@ COMPOSE: dict[type, Callable[[Any], Message]] = {
     Outcome: compose_outcome,
     ReviewNudge: compose_nudge,
     BusFactorNotice: compose_bus_factor,
+    StageMoved: compose_stage_moved,
     Refusal: compose_refusal,
 }
 

@@ -6,15 +6,24 @@ import datetime as dt
 
 from intake import lifecycle
 from intake.errors import NotAllowed
-from intake.read_models import Actor, UseCaseView
+from intake.notices import HUB, StageMoved
+from intake.read_models import Actor, PersonView, UseCaseView, jsonable
 from intake.reviews import load_use_case
 from intake.schema import Stage, Status
 from storage import evidence, repo
 from storage.db import UnitOfWork
+from storage.models import Person
+
+# The stages the hub channel hears about: where a use case starts to cost and to matter.
+TOLD_TO_THE_HUB = frozenset({Stage.PRODUCTION_ENGINEERING, Stage.DEPLOYMENT})
 
 
 def move_stage(uow: UnitOfWork, actor: Actor, use_case_id: int, target: Stage, *, now: dt.datetime) -> UseCaseView:
-    """Move a use case one step through its lifecycle, for its owner or a lead."""
+    """Move a use case one step through its lifecycle, for its owner or a lead.
+
+    The hub channel hears when one reaches production engineering or deployment; the owner hears
+    when a lead moved it.
+    """
     s = uow.session
     uc = load_use_case(s, use_case_id)
     if uc.submitter_id != actor.person_id and not actor.is_lead:
@@ -33,5 +42,13 @@ def move_stage(uow: UnitOfWork, actor: Actor, use_case_id: int, target: Stage, *
         after={"stage": target.value},
         at=now,
     )
+    view = UseCaseView.of(uc, repo.current_review(s, uc.id))
+    mover = s.get(Person, actor.person_id) if actor.person_id else None
+    moved_by = PersonView.of(mover, with_skills=False) if mover else PersonView(id=0, name=actor.name)
+    notice = jsonable(StageMoved(use_case=view, from_stage=Stage(before["stage"]), moved_by=moved_by))
+    if target in TOLD_TO_THE_HUB:
+        repo.enqueue(s, notice, channel=HUB, at=now)
+    if uc.submitter_id != actor.person_id:  # a lead moved it: the owner hears it
+        repo.enqueue(s, notice, person_id=uc.submitter_id, at=now)
     uow.commit()
-    return UseCaseView.of(uc, repo.current_review(s, uc.id))
+    return view

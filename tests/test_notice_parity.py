@@ -26,9 +26,10 @@ from intake.notices import (
     ReviewCard,
     ReviewNudge,
     SelfServeNotice,
+    StageMoved,
 )
 from intake.read_models import PersonView, ReviewView, UseCaseView
-from intake.schema import Decision
+from intake.schema import Decision, Stage
 from tests.factories import use_case_view
 
 T0 = dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC)
@@ -67,6 +68,10 @@ SAMPLES: dict[type, list[BaseModel]] = {
         ReviewNudge(use_case=use_case(reviewer=None), waited_hours=80, escalation=True),
     ],
     BusFactorNotice: [BusFactorNotice(topic="forecasting", expert=RITA)],
+    StageMoved: [
+        StageMoved(use_case=decided(Decision.APPROVE).model_copy(update={"stage": Stage.DEPLOYMENT}),
+                   from_stage=Stage.PRODUCTION_ENGINEERING, moved_by=LEE),
+    ],
     Refusal: [Refusal(text="Rita already approved this.", at=T0), Refusal(text="Only hub reviewers can decide.")],
 }
 ALL = [n for samples in SAMPLES.values() for n in samples]

@@ -29,6 +29,7 @@ from intake.notices import (
     ReviewCard,
     ReviewNudge,
     SelfServeNotice,
+    StageMoved,
     Strong,
     UseCaseRef,
     compose,
@@ -233,6 +234,11 @@ def render_bus_factor(notice: BusFactorNotice, zone: Zone) -> Rendered:
     return Rendered(tuple(_composed(compose(notice), zone)))
 
 
+def render_stage_moved(notice: StageMoved, zone: Zone) -> Rendered:
+    """A use case reached a stage the hub watches, or a lead moved the owner's use case."""
+    return Rendered(tuple(_composed(compose(notice), zone)))
+
+
 def render_refusal(notice: Refusal, zone: Zone) -> Rendered:
     """Why a click changed nothing."""
     return Rendered(tuple(_composed(compose(notice), zone)))
@@ -245,6 +251,7 @@ RENDER: dict[type, Callable[[Any, Zone], Rendered]] = {
     Outcome: render_outcome,
     ReviewNudge: render_nudge,
     BusFactorNotice: render_bus_factor,
+    StageMoved: render_stage_moved,
     Refusal: render_refusal,
 }
 
@@ -266,4 +273,6 @@ def people_in(notice: Notice) -> list[PersonView]:
         people.append(uc.review.decided_by)
     if isinstance(notice, ReviewNudge):
         people += notice.leads
+    if isinstance(notice, StageMoved):
+        people.append(notice.moved_by)
     return people

@@ -18,6 +18,7 @@ from intake.notices import (
     ReviewCard,
     ReviewNudge,
     SelfServeNotice,
+    StageMoved,
     Tone,
     compose,
 )
@@ -196,7 +197,9 @@ def next_steps(uc: UseCaseView) -> str:
     return paragraph_text(notices.next_steps(uc))
 
 
-def _lead(notice: Receipt | SelfServeNotice | Outcome | ReviewNudge | BusFactorNotice) -> tuple[str, Blocks, Blocks]:
+def _lead(
+    notice: Receipt | SelfServeNotice | Outcome | ReviewNudge | BusFactorNotice | StageMoved,
+) -> tuple[str, Blocks, Blocks]:
     """The fallback text, the lead section and the rest of a composed notice."""
     message = compose(notice)
     lead = [section(paragraph_text(message.lead))] if message.lead else []
@@ -292,6 +295,12 @@ def build_home(
             )
             blocks += action_blocks(uc, available_actions(uc, viewer))
     return {"type": "home", "blocks": blocks[:100]}
+
+
+def build_stage_moved(notice: StageMoved) -> tuple[str, Blocks]:
+    """A use case reached a stage the hub watches, or a lead moved the owner's use case."""
+    text, lead, rest = _lead(notice)
+    return text, [*lead, *rest]
 
 
 def build_refusal(notice: Refusal) -> tuple[str, Blocks]:

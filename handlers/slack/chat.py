@@ -21,6 +21,7 @@ from intake.notices import (
     ReviewCard,
     ReviewNudge,
     SelfServeNotice,
+    StageMoved,
 )
 from intake.people import SLACK
 
@@ -31,6 +32,7 @@ RENDER: dict[type, Callable[[Any], tuple[str, blocks.Blocks]]] = {
     Outcome: blocks.build_outcome,
     ReviewNudge: blocks.build_nudge,
     BusFactorNotice: blocks.build_bus_factor,
+    StageMoved: blocks.build_stage_moved,
     Refusal: blocks.build_refusal,
 }
 
