@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from intake.errors import AlreadyDecided, FieldErrors, InvalidMove, NotAllowed
+from intake.guidelines import load_guidelines
 from intake.notices import Outcome, ReviewCard, card_key
 from intake.read_models import Actor, UseCaseView, jsonable
 from intake.reviews import load_use_case, require_decider, update_card
@@ -35,6 +37,24 @@ def _already_decided(review: Review) -> AlreadyDecided:
     )
 
 
+def held_by_someone_else(holder: str) -> str:
+    """What a reviewer who does not hold a review is told when they try to decide it."""
+    return (
+        f"{holder} holds this review, so they (or a hub lead) decide it. To decide it yourself, take it over: "
+        "Reassign it to yourself on the card, then decide."
+    )
+
+
+def _require_holder(session: Session, actor: Actor, reviewer_id: int | None) -> None:
+    """The assigned reviewer or a lead decides, unless the hub's guidelines let any reviewer."""
+    if reviewer_id is None or reviewer_id == actor.person_id or actor.is_lead or actor.person_id == 0:
+        return
+    if load_guidelines(session).any_reviewer_decides:
+        return
+    holder = session.get(Person, reviewer_id)
+    raise NotAllowed(held_by_someone_else(holder.name if holder else "Another reviewer"))
+
+
 def decide(
     uow: UnitOfWork,
     actor: Actor,
@@ -59,6 +79,9 @@ def decide(
         if old is not None and old.decision:
             raise _already_decided(old)
         raise InvalidMove("This card is out of date: the use case was resubmitted. Use the newest card.")
+    if review.decision is not None:
+        raise _already_decided(review)
+    _require_holder(s, actor, uc.reviewer_id)
     reason = (reason or "").strip() or None
     if decision in REASON_REQUIRED and not reason:
         raise FieldErrors({"reason": "Give the submitter a reason, so they know what to do next."})
@@ -116,6 +139,8 @@ def assign_reviewer(
     s = uow.session
     require_decider(s, actor, "Only hub reviewers and leads can assign reviews.")
     uc = load_use_case(s, use_case_id)
+    if uc.submitter_id == actor.person_id:
+        raise NotAllowed("You submitted this use case, so someone else in the hub chooses its reviewer.")
     review = repo.current_review(s, uc.id)
     if review is None:
         raise InvalidMove(f"#{uc.id} went ahead self-serve; there is no review to assign.")

@@ -31,6 +31,9 @@ class Guidelines(BaseModel):
     self_serve_requires_available_data: bool = Field(
         default=True, description="self-serve only when the data is available now"
     )
+    any_reviewer_decides: bool = Field(
+        default=False, description="any hub reviewer may decide a review, not only the one it is assigned to"
+    )
 
 
 class Triage(BaseModel):

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake import decisions, hub, submission
+from intake import decisions, guidelines, hub, submission
 from intake.errors import AlreadyDecided
 from intake.notices import card_key
 from intake.people import SYSTEM
@@ -39,7 +39,9 @@ def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
 
 
 def open_review(sf: sessionmaker[Session], reviewers: int) -> tuple[UseCaseView, list[Actor]]:
-    """A use case waiting in review, and `reviewers` reviewers who could decide it."""
+    """A use case waiting in review, and `reviewers` reviewers who could decide it (the hub lets any reviewer)."""
+    with UnitOfWork(sf) as u:
+        guidelines.set_guideline(u, SYSTEM, "any_reviewer_decides", "on", now=NOW)
     for i in range(reviewers):
         with UnitOfWork(sf) as u:
             hub.add_reviewer(u, SYSTEM, slack(f"UREV{i:02d}", f"Reviewer {i:02d}"), skills=[], now=NOW)

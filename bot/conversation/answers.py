@@ -174,5 +174,10 @@ def _guidelines(core: Core) -> Said:
             Command("self_serve_requires_available_data"),
             f": {'on' if rules.self_serve_requires_available_data else 'off'}",
         ),
+        (
+            "• ",
+            Command("any_reviewer_decides"),
+            f": {'on' if rules.any_reviewer_decides else 'off'} (off: the assigned reviewer or a lead decides)",
+        ),
         ("Change with ", Command("/hub guidelines set KEY VALUE"), "."),
     )
