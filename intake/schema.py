@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
 from enum import StrEnum
 from urllib.parse import urlparse
 
@@ -213,28 +212,3 @@ class Submission(BaseModel):
         if self.target_date is not None and self.target_date < today:
             return "The target date is in the past."
         return None
-
-
-class _FieldLabels(Mapping[str, str]):
-    """The intake fields' labels, read from the one form spec (`intake.forms.INTAKE_FIELDS`) when first used.
-
-    Kept for callers that import it from here; new code uses `intake.forms.FIELD_LABELS`. It is lazy because
-    the form spec is built on this module's enums and model.
-    """
-
-    def _labels(self) -> Mapping[str, str]:
-        from intake.forms import FIELD_LABELS
-
-        return FIELD_LABELS
-
-    def __getitem__(self, name: str) -> str:
-        return self._labels()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._labels())
-
-    def __len__(self) -> int:
-        return len(self._labels())
-
-
-FIELD_LABELS: Mapping[str, str] = _FieldLabels()

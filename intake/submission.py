@@ -8,11 +8,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intake.errors import FieldErrors, InvalidMove, NotAllowed
+from intake.forms import FIELD_LABELS, unknown_department
 from intake.guidelines import load_guidelines
 from intake.notices import HUB, Receipt, SelfServeNotice
 from intake.read_models import Actor, Change, SubmitResult, UseCaseView, jsonable
 from intake.reviews import load_use_case, open_round, post_card, route
-from intake.schema import FIELD_LABELS, Route, Stage, Status, Submission, label
+from intake.schema import Route, Stage, Status, Submission, label
 from intake.triage import triage
 from storage import evidence, repo
 from storage.db import UnitOfWork
@@ -25,8 +26,7 @@ def _resolve_department(session: Session, name: str, actor: Actor, now: dt.datet
         return found
     known = repo.departments(session)
     if known:
-        names = ", ".join(d.name for d in known[:15])
-        raise FieldErrors({"department": f"Unknown department '{name}'. Choose one of: {names}."})
+        raise FieldErrors({"department": unknown_department(name, [d.name for d in known])})
     # The hub has not set up departments yet: the first submissions create them rather than fail.
     dept = Department(name=" ".join(name.split()), key=repo.department_key(name), created_at=now)
     session.add(dept)
