@@ -57,7 +57,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     ran, skipped = _pg_outcomes["passed"] + _pg_outcomes["failed"], _pg_outcomes["skipped"]
     print(f"\nPostgreSQL tests: {ran} ran, {skipped} skipped", end="")
-    print(f" ({_pg_outcomes['data']} more skipped: shared/data is not beside this clone)" if _pg_outcomes["data"] else "")
+    data = _pg_outcomes["data"]
+    print(f" ({data} more skipped: shared/data is not beside this clone)" if data else "")
     if ran == 0 or skipped:
         print("FAIL: HUBSPOKE_REQUIRE_POSTGRES=1 but PostgreSQL tests were skipped (is TEST_DATABASE_URL set?)")
         session.exitstatus = 1
