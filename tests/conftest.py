@@ -64,6 +64,38 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = 1
 
 
+EXPECTED_SKIPS = {
+    "need PostgreSQL (set TEST_DATABASE_URL)": NO_POSTGRES,
+    "need ../shared/data beside this clone": "shared/data",
+}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Skips for want of PostgreSQL or shared/data are one line each; any other skip is listed with its reason.
+
+    pytest's own `-rs` would list every expected skip (over a hundred on a clone without PostgreSQL), burying
+    the one that matters; addopts therefore leaves skips out of `-r` and this summary adds them back.
+    """
+    counts = dict.fromkeys(EXPECTED_SKIPS, 0)
+    unexpected: list[str] = []
+    for report in terminalreporter.stats.get("skipped", []):
+        if hasattr(report, "wasxfail"):
+            continue
+        reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        what = next((what for what, mark in EXPECTED_SKIPS.items() if mark in reason), None)
+        if what is None:
+            unexpected.append(f"SKIPPED {report.nodeid}: {reason}")
+        else:
+            counts[what] += 1
+    expected = [f"{n} {what}" for what, n in counts.items() if n]
+    if expected or unexpected:
+        terminalreporter.write_sep("-", "skipped")
+        if expected:
+            terminalreporter.write_line("expected: " + "; ".join(expected))
+        for line in unexpected:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'hubspoke.db'}"
