@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from storage.types import UTCDateTime
 
 # Objects migration 0003 creates outside the models; autogenerate and the model check skip them.
-SEARCH_OBJECTS = frozenset({"evidence_fts", "search_vector", "ix_evidence_search_vector"})
+SEARCH_OBJECTS = frozenset({"evidence_fts", "search_vector", "ix_evidence_search_vector", "ix_use_cases_search_vector"})
 DENSE = 2000  # a term in more rows than this is scored approximately (see above)
 DENSE_POSTGRES = 500  # lower there: ranking a row means fetching it from the heap
 DENSE_NEWEST = 50  # how many of a dense term's newest matches count
@@ -40,7 +40,7 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
     if name is None:
         return True
     if type_ == "table":
-        return not (name == "evidence_fts" or name.startswith("evidence_fts_"))
+        return not name.startswith(("evidence_fts", "use_cases_fts"))  # FTS5 tables and their shadows (0003, 0006)
     return name not in SEARCH_OBJECTS
 
 
