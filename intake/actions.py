@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from intake.lifecycle import allowed_moves
+from intake.lifecycle import allowed_moves, can_reopen
 from intake.notices import Notice, Outcome, ReviewCard, ReviewNudge
 from intake.read_models import Actor, PersonView, UseCaseView
-from intake.schema import Status
+from intake.schema import Stage, Status
 
 
 class Action(StrEnum):
@@ -18,6 +18,10 @@ class Action(StrEnum):
     REASSIGN = "reassign"
     PICK_REVIEWER = "pick_reviewer"
     EDIT_RESUBMIT = "edit_resubmit"
+    EDIT = "edit"
+    WITHDRAW = "withdraw"
+    CLOSE = "close"
+    REOPEN = "reopen"
     MOVE_STAGE = "move_stage"
 
 
@@ -28,13 +32,19 @@ LABELS = {
     Action.REASSIGN: "Reassign",
     Action.PICK_REVIEWER: "Pick a reviewer",
     Action.EDIT_RESUBMIT: "Edit and resubmit",
+    Action.EDIT: "Edit",
+    Action.WITHDRAW: "Withdraw",
+    Action.CLOSE: "Close",
+    Action.REOPEN: "Reopen",
     Action.MOVE_STAGE: "Move stage",
 }
 DECISIONS = (Action.APPROVE, Action.REQUEST_CHANGES, Action.REJECT)
 ASSIGNING = (Action.REASSIGN, Action.PICK_REVIEWER)
 DECIDER_ACTIONS = (*DECISIONS, *ASSIGNING)  # what only hub reviewers and leads may do
+# What an owner or a lead does with the use case itself: offered on its status, never on a card or a DM.
+MANAGING = (Action.EDIT, Action.WITHDRAW, Action.CLOSE, Action.REOPEN)
 # Drawn as buttons (or a picker); moving a stage needs a target, so surfaces offer it as a command.
-BUTTONS = (*DECIDER_ACTIONS, Action.EDIT_RESUBMIT)
+BUTTONS = (*DECIDER_ACTIONS, Action.EDIT_RESUBMIT, *MANAGING)
 
 
 @dataclass(frozen=True)
@@ -67,11 +77,26 @@ def available_actions(uc: UseCaseView, viewer: Viewer) -> tuple[Action, ...]:
         if not owner:  # a submitter never decides on their own use case
             actions += DECISIONS
         actions.append(Action.PICK_REVIEWER if uc.reviewer is None else Action.REASSIGN)
+    closed = uc.stage is Stage.CLOSED
+    waiting = undecided and uc.status is Status.IN_REVIEW and not closed
     if owner and uc.status is Status.CHANGES_REQUESTED:
-        actions.append(Action.EDIT_RESUBMIT)
+        actions.append(Action.EDIT_RESUBMIT)  # an edit now goes back to the reviewer who asked for it
+    elif owner or viewer.is_lead:
+        actions.append(Action.EDIT)
+    if owner and waiting:
+        actions.append(Action.WITHDRAW)  # rather than Close: it takes it out of review
+    elif (owner or viewer.is_lead) and Stage.CLOSED in allowed_moves(uc.stage, uc.status):
+        actions.append(Action.CLOSE)
+    if viewer.is_lead and can_reopen(uc.stage, uc.status):
+        actions.append(Action.REOPEN)
     if (owner or viewer.is_lead) and allowed_moves(uc.stage, uc.status):
         actions.append(Action.MOVE_STAGE)
     return tuple(actions)
+
+
+def card_actions(uc: UseCaseView, viewer: Viewer) -> tuple[Action, ...]:
+    """What `viewer` may do with `uc` from a review card, a DM or the Home tab: no editing or closing there."""
+    return tuple(a for a in available_actions(uc, viewer) if a not in MANAGING)
 
 
 def audience(notice: Notice) -> Viewer:
@@ -88,5 +113,5 @@ def audience(notice: Notice) -> Viewer:
 def notice_actions(notice: Notice) -> tuple[Action, ...]:
     """The actions a notice offers its audience."""
     if isinstance(notice, ReviewCard | ReviewNudge | Outcome):
-        return available_actions(notice.use_case, audience(notice))
+        return card_actions(notice.use_case, audience(notice))
     return ()

@@ -11,7 +11,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from intake.errors import AlreadyDecided, FieldErrors, InvalidMove, NotAllowed
 from intake.guidelines import load_guidelines
 from intake.notices import Outcome, ReviewCard, card_key
-from intake.read_models import Actor, UseCaseView, jsonable
+from intake.read_models import Actor, PersonView, UseCaseView, jsonable
 from intake.reviews import load_use_case, require_decider, update_card
 from intake.schema import Decision, Status, label
 from storage import evidence, repo
@@ -28,8 +28,15 @@ _DECISION_STATUS = {
 }
 
 
-def _already_decided(review: Review) -> AlreadyDecided:
+def already_decided(review: Review) -> AlreadyDecided:
+    """The refusal for acting on a review round that has ended: who ended it (and when, for the surfaces)."""
     who = review.decided_by.name if review.decided_by else "Someone"
+    if review.decision == Decision.WITHDRAWN:
+        return AlreadyDecided(
+            f"{who} took this use case out of review, so there is nothing left to decide.",
+            decided_at=review.decided_at,
+            decided_by_id=review.decided_by_id,
+        )
     verb = label(Decision(review.decision)).lower() if review.decision else "decided"
     verb = verb.replace("changes requested", "requested changes on")
     return AlreadyDecided(
@@ -67,6 +74,8 @@ def decide(
 ) -> UseCaseView:
     """Record a reviewer's decision once; a second click is told who decided first."""
     s = uow.session
+    if decision not in _DECISION_STATUS:
+        raise InvalidMove("Withdrawing is for the use case's owner: /usecase withdraw ID.")
     require_decider(s, actor, "Only hub reviewers can decide on use cases.")
     uc = load_use_case(s, use_case_id)
     if uc.submitter_id == actor.person_id:
@@ -77,10 +86,10 @@ def decide(
     if round_ is not None and round_ != review.round:
         old = s.scalar(select(Review).where(Review.use_case_id == uc.id, Review.round == round_))
         if old is not None and old.decision:
-            raise _already_decided(old)
+            raise already_decided(old)
         raise InvalidMove("This card is out of date: the use case was resubmitted. Use the newest card.")
     if review.decision is not None:
-        raise _already_decided(review)
+        raise already_decided(review)
     _require_holder(s, actor, uc.reviewer_id)
     reason = (reason or "").strip() or None
     if decision in REASON_REQUIRED and not reason:
@@ -96,7 +105,7 @@ def decide(
         # Someone else's decision committed first; under READ COMMITTED (and SQLite's
         # serialised writers) a fresh read in this transaction sees it.
         s.refresh(review)
-        raise _already_decided(review)
+        raise already_decided(review)
     # The conditional UPDATE above wrote these; mirror them on the loaded row instead of re-reading it.
     for key, value in (
         ("decision", decision.value),
@@ -126,6 +135,43 @@ def decide(
     return view
 
 
+def cannot_take(target: Person | None, submitter_id: int, holder_id: int | None) -> str | None:
+    """Why `target` cannot take a review over (None when they can): not a reviewer, away, its submitter, or
+    the one who holds it."""
+    if target is None or not target.is_reviewer:
+        return "Pick a hub reviewer (a lead adds them with /hub reviewer add)."
+    if target.away:
+        return f"{target.name} is away. Pick someone else."
+    if target.id == submitter_id:
+        return "Submitters cannot review their own use case."
+    if target.id == holder_id:
+        return f"{target.name} already has this review."
+    return None
+
+
+def reviewers_for(uow: UnitOfWork, use_case_id: int) -> list[PersonView]:
+    """The reviewers who could take this use case's review now, the least loaded first: the ones to offer."""
+    s = uow.session
+    uc = load_use_case(s, use_case_id)
+    review = repo.current_review(s, uc.id)
+    holder = review.reviewer_id if review else None
+    counts = repo.open_review_counts(s)
+    able = [p for p in repo.reviewers(s) if cannot_take(p, uc.submitter_id, holder) is None]
+    able.sort(key=lambda p: (counts.get(p.id, 0), p.name.casefold()))
+    return [PersonView.of(p, counts.get(p.id, 0)) for p in able]
+
+
+def check_pick(uow: UnitOfWork, use_case_id: int, reviewer_person_id: int) -> None:
+    """Raise FieldErrors with the reason when this reviewer cannot take the review (asked before a note is)."""
+    s = uow.session
+    uc = load_use_case(s, use_case_id)
+    review = repo.current_review(s, uc.id)
+    if refusal := cannot_take(
+        s.get(Person, reviewer_person_id), uc.submitter_id, review.reviewer_id if review else None
+    ):
+        raise FieldErrors({"reviewer": refusal})
+
+
 def assign_reviewer(
     uow: UnitOfWork,
     actor: Actor,
@@ -145,16 +191,11 @@ def assign_reviewer(
     if review is None:
         raise InvalidMove(f"#{uc.id} went ahead self-serve; there is no review to assign.")
     if review.decision:
-        raise _already_decided(review)
+        raise already_decided(review)
     target = s.get(Person, reviewer_person_id)
-    if target is None or not target.is_reviewer:
-        raise FieldErrors({"reviewer": "Pick a hub reviewer (a lead adds them with /hub reviewer add)."})
-    if target.away:
-        raise FieldErrors({"reviewer": f"{target.name} is away. Pick someone else."})
-    if target.id == uc.submitter_id:
-        raise FieldErrors({"reviewer": "Submitters cannot review their own use case."})
-    if target.id == review.reviewer_id:
-        raise FieldErrors({"reviewer": f"{target.name} already has this review."})
+    if refusal := cannot_take(target, uc.submitter_id, review.reviewer_id):
+        raise FieldErrors({"reviewer": refusal})
+    assert target is not None
     before = jsonable(UseCaseView.of(uc, review))
     previous = review.reviewer
     review.reviewer_id = target.id

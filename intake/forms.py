@@ -12,7 +12,7 @@ from typing import Any
 from annotated_types import MaxLen
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from intake.schema import Affected, Autonomy, DataAvailability, Decision, Sensitivity, Submission, label
+from intake.schema import MAX_TITLE, Affected, Autonomy, DataAvailability, Decision, Sensitivity, Submission, label
 
 
 class Draft(BaseModel):
@@ -35,13 +35,26 @@ class Draft(BaseModel):
     def of(cls, sub: Submission) -> Draft:
         return cls(**{**sub.model_dump(), "links": "\n".join(sub.links)})
 
+    @classmethod
+    def of_answers(cls, answers: Mapping[str, Any]) -> Draft:
+        """A draft of stored answers (`UseCaseView.answers()`), to pre-fill an edit."""
+        return cls(**{**answers, "links": "\n".join(answers.get("links") or [])})
+
+
+TRAILING = " ,;:-\u2013\u2014"  # what a cut title does not end in (en and em dashes too)
+
 
 def draft_from_text(text: str) -> Draft:
-    """Pre-fill title and problem from free text: the first sentence or line becomes the title."""
+    """Pre-fill title and problem from free text: the first sentence or line is the title, all of it the problem.
+
+    A sentence that fits the title's limit is kept whole (without its full stop); a longer one is cut at the
+    last word that fits, never with a "…" that would be stored as part of the title.
+    """
     text = " ".join(text.split()) if "\n" not in text else text.strip()
-    first = re.split(r"(?<=[.!?])\s|\n", text, maxsplit=1)[0].strip().rstrip(".!?")
-    if len(first) > 80:
-        first = first[:80].rsplit(" ", 1)[0] + "…"
+    first = re.split(r"(?<=[.!?])\s|\n", text, maxsplit=1)[0].strip().rstrip(".").strip()
+    if len(first) > MAX_TITLE:
+        cut = first[: MAX_TITLE + 1].rsplit(" ", 1)[0]
+        first = (cut if " " in first[: MAX_TITLE + 1] else first[:MAX_TITLE]).rstrip(TRAILING)
     return Draft(title=first, problem=text)
 
 
@@ -151,6 +164,53 @@ REASON_PROMPTS: dict[Decision, str] = {
 }
 
 
+@dataclass(frozen=True)
+class ReasonForm:
+    """A short form that asks why before a use case is closed or reopened, as every surface asks it.
+
+    Slack draws it as a modal whose submit button is the confirmation; the console asks `prompt`, then `confirm`
+    as a y/N question when there is one.
+    """
+
+    title: str  # "Close #12" (a Slack modal title: at most 24 characters)
+    intro: str  # what will happen
+    prompt: str  # the question
+    hint: str
+    submit: str  # the button that carries it out
+    confirm: str | None = None
+    initial: str = ""  # a reason typed with the command
+
+
+REASON_HINT = "Kept in its audit trail and shown on its status."
+
+
+def close_form(use_case_id: int, title: str, *, ends_review: bool, initial: str = "") -> ReasonForm:
+    """Asks why a use case is being closed; the submit confirms it."""
+    ends = " The review waiting on it ends, and its reviewer is told." if ends_review else ""
+    return ReasonForm(
+        title=f"Close #{use_case_id}",
+        intro=f"Close #{use_case_id} {title}: its lifecycle stops here, and a hub lead can reopen it.{ends}",
+        prompt="Why close it?",
+        hint=REASON_HINT,
+        submit="Close it",
+        confirm=f"Close #{use_case_id} {title}?",
+        initial=initial,
+    )
+
+
+def reopen_form(use_case_id: int, title: str, *, back_to_review: bool, initial: str = "") -> ReasonForm:
+    """Asks a lead why a use case is being reopened."""
+    review = " It goes back to hub review, routed as usual." if back_to_review else ""
+    return ReasonForm(
+        title=f"Reopen #{use_case_id}",
+        intro=f"Reopen #{use_case_id} {title}: it goes back to the stage it was in.{review}",
+        prompt="Why reopen it?",
+        hint=REASON_HINT + " The owner is told.",
+        submit="Reopen",
+        initial=initial,
+    )
+
+
 def too_long(max_length: int | None) -> str:
     """The message for an answer over its limit (the model's and the form's limits say it alike)."""
     return f"Please keep this under {max_length} characters."
@@ -167,7 +227,9 @@ def friendly(err: Any) -> str:
         return too_long(ctx.get("max_length"))
     if kind == "value_error":
         message = str(ctx.get("error", err["msg"]))
-        return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+        # A message may quote what was typed ('"not" is not a web link'): only its own first letter is capitalised,
+        # and one ending in an address ("links start with https://") takes no full stop.
+        return message[:1].upper() + message[1:] + ("" if message.endswith((".", "://")) else ".")
     if kind.startswith("date_"):
         return "Please give a date as YYYY-MM-DD, e.g. 2027-03-31."
     if kind == "enum":

@@ -75,6 +75,25 @@ class StageMoved(BaseModel):
     use_case: UseCaseView
     from_stage: Stage
     moved_by: PersonView
+    reason: str | None = None  # why it was closed
+
+
+class Withdrawn(BaseModel):
+    """Tells a reviewer that the use case waiting for their review left it: its owner withdrew it, or it was closed."""
+
+    kind: Literal["withdrawn"] = "withdrawn"
+    use_case: UseCaseView
+    by: PersonView
+    reason: str | None = None
+
+
+class Reopened(BaseModel):
+    """Tells the owner that a lead reopened their use case: where it went back to, and why."""
+
+    kind: Literal["reopened"] = "reopened"
+    use_case: UseCaseView
+    by: PersonView
+    reason: str | None = None
 
 
 class Refusal(BaseModel):
@@ -86,7 +105,16 @@ class Refusal(BaseModel):
 
 
 Notice = Annotated[
-    ReviewCard | SelfServeNotice | Receipt | Outcome | ReviewNudge | BusFactorNotice | StageMoved | Refusal,
+    ReviewCard
+    | SelfServeNotice
+    | Receipt
+    | Outcome
+    | ReviewNudge
+    | BusFactorNotice
+    | StageMoved
+    | Withdrawn
+    | Reopened
+    | Refusal,
     Field(discriminator="kind"),
 ]
 NOTICE = TypeAdapter(Notice)
@@ -179,6 +207,7 @@ class Tone(StrEnum):
     REMINDER = "reminder"
     INBOX = "inbox"
     GO = "go"
+    ENDED = "ended"  # closed or withdrawn
 
 
 @dataclass(frozen=True)
@@ -207,6 +236,7 @@ DECISION_TONE = {
     Decision.APPROVE: Tone.APPROVED,
     Decision.REJECT: Tone.REJECTED,
     Decision.REQUEST_CHANGES: Tone.CHANGES,
+    Decision.WITHDRAWN: Tone.ENDED,
 }
 
 
@@ -250,6 +280,31 @@ def decision_paragraph(uc: UseCaseView) -> Paragraph | None:
     if review.decided_at:
         parts += [Plain(" on "), Moment(review.decided_at)]
     return Paragraph((*parts, *_quote(review.reason)), tone=DECISION_TONE[review.decision])
+
+
+def closure_paragraph(uc: UseCaseView) -> Paragraph | None:
+    """`Closed by Lee on <time>` (or withdrawn) and the reason, on a closed use case's status."""
+    closed = uc.closed
+    if closed is None:
+        return None
+    parts: Parts = (
+        Strong("Withdrawn" if closed.withdrawn else "Closed"),
+        Plain(" by "),
+        Mention(closed.by, "the hub"),
+        Plain(" on "),
+        Moment(closed.at),
+        *_quote(closed.reason),
+    )
+    return Paragraph(parts, tone=Tone.ENDED)
+
+
+def status_paragraphs(uc: UseCaseView) -> list[Paragraph]:
+    """What a status shows of the hub's review and of the use case's end: the decision, then the closure."""
+    decided = decision_paragraph(uc)
+    closed = closure_paragraph(uc)
+    if closed is not None and uc.review is not None and uc.review.decision is Decision.WITHDRAWN:
+        decided = None  # the closure says the same, with the reason
+    return [p for p in (decided, closed) if p]
 
 
 def moves_paragraph(uc: UseCaseView) -> Paragraph | None:
@@ -331,7 +386,8 @@ def compose_review_card(card: ReviewCard) -> Message:
         summary += (Plain(f" ({label(review.decision)})"),)
     rest: list[Paragraph] = []
     if review and review.changes:
-        parts: list[Part] = [Strong(f"Changed since round {review.round - 1}:")]
+        since = f"round {review.round - 1}" if review.round > 1 else "it went ahead self-serve"
+        parts: list[Part] = [Strong(f"Changed since {since}:")]
         for c in review.changes:
             parts += [Break(), Plain("• "), Strong(c.field), Plain(f": {c.before} → {c.after}")]
         rest.append(Paragraph(tuple(parts)))
@@ -385,6 +441,11 @@ def compose_outcome(notice: Outcome) -> Message:
             Plain("."),
         )
         return Message(summary, lead, (Paragraph(steps),))
+    if review.decision is Decision.WITHDRAWN:
+        lead = Paragraph(
+            (_ref(uc), Plain(" was "), Strong("withdrawn"), Plain(" by "), by, Plain("."), *reason), tone=tone
+        )
+        return Message(summary, lead)
     if review.decision is Decision.REJECT:
         lead = Paragraph(
             (_ref(uc), Plain(" was "), Strong("rejected"), Plain(" by "), by, Plain("."), *reason), tone=tone
@@ -458,6 +519,17 @@ def compose_bus_factor(notice: BusFactorNotice) -> Message:
 def compose_stage_moved(notice: StageMoved) -> Message:
     uc = notice.use_case
     to = label(uc.stage).lower()
+    if uc.stage is Stage.CLOSED:
+        closed = (
+            _ref(uc),
+            Plain(" was "),
+            Strong("closed"),
+            Plain(" by "),
+            Mention(notice.moved_by),
+            Plain(f" (it was in {label(notice.from_stage).lower()})."),
+            *_quote(notice.reason),
+        )
+        return Message((Plain(f"#{uc.id} "), Plain(uc.title), Plain(" was closed")), Paragraph(closed, tone=Tone.ENDED))
     lead = (
         _ref(uc),
         Plain(" moved from "),
@@ -470,6 +542,60 @@ def compose_stage_moved(notice: StageMoved) -> Message:
     )
     summary = (Plain(f"#{uc.id} "), Plain(uc.title), Plain(f" is now in {to}"))
     return Message(summary, Paragraph(lead, tone=Tone.GO))
+
+
+def compose_withdrawn(notice: Withdrawn) -> Message:
+    uc = notice.use_case
+    withdrew = notice.by.id == uc.submitter.id
+    lead = (
+        Mention(notice.by),
+        Plain(" withdrew " if withdrew else " closed "),
+        _ref(uc),
+        Plain(", which was waiting for your review: there is nothing left to decide."),
+        *_quote(notice.reason),
+    )
+    summary = (Plain(f"#{uc.id} "), Plain(uc.title), Plain(" was withdrawn" if withdrew else " was closed"))
+    return Message(summary, Paragraph(lead, tone=Tone.ENDED))
+
+
+def compose_reopened(notice: Reopened) -> Message:
+    uc = notice.use_case
+    lead = (
+        _ref(uc),
+        Plain(" was "),
+        Strong("reopened"),
+        Plain(" by "),
+        Mention(notice.by),
+        Plain(f": it is back in {label(uc.stage).lower()}."),
+        *_quote(notice.reason),
+    )
+    rest: list[Paragraph] = []
+    if uc.review is not None and uc.review.decision is None:
+        if uc.reviewer:
+            review: Parts = (Plain("It is back in hub review, with "), Mention(uc.reviewer), Plain("."))
+        else:
+            review = (Plain("It is back in hub review; the hub is picking a reviewer."),)
+        rest.append(Paragraph(review, tone=Tone.INBOX))
+    summary = (Plain(f"#{uc.id} "), Plain(uc.title), Plain(" was reopened"))
+    return Message(summary, Paragraph(lead, tone=Tone.GO), tuple(rest))
+
+
+def edit_paragraph(uc: UseCaseView, changes: Iterable[Any], back_to_review: bool) -> Paragraph:
+    """What the person who edited a use case reads: what changed, and whether it went back to hub review."""
+    fields = ", ".join(c.field for c in changes) or "nothing"
+    if back_to_review:
+        parts: Parts = (
+            Plain(f"Saved ({fields} changed). The risk tier rose to "),
+            Strong(label(uc.risk_tier)),
+            Plain(", so "),
+            *route_parts(uc, resubmitted=True),
+        )
+        return Paragraph(parts, tone=Tone.INBOX)
+    still = label(uc.status).lower()
+    parts = (Plain(f"Saved ({fields} changed) on "), _ref(uc), Plain(f". It is still {still}."))
+    if uc.review is not None and uc.review.decision is None:
+        parts += (Plain(" Its review card shows the change."),)
+    return Paragraph(parts)
 
 
 def compose_refusal(notice: Refusal) -> Message:
@@ -487,6 +613,8 @@ COMPOSE: dict[type, Callable[[Any], Message]] = {
     ReviewNudge: compose_nudge,
     BusFactorNotice: compose_bus_factor,
     StageMoved: compose_stage_moved,
+    Withdrawn: compose_withdrawn,
+    Reopened: compose_reopened,
     Refusal: compose_refusal,
 }
 

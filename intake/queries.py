@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from intake.closing import view_of
 from intake.errors import HubError, NotFound
 from intake.read_models import Actor, UseCaseView
 from intake.reviews import load_use_case
@@ -10,9 +11,9 @@ from storage.db import UnitOfWork
 
 
 def get_use_case(uow: UnitOfWork, use_case_id: int) -> UseCaseView:
-    """One use case with its current review round."""
+    """One use case with its current review round and, once closed, who closed it and why."""
     uc = load_use_case(uow.session, use_case_id)
-    return UseCaseView.of(uc, repo.current_review(uow.session, uc.id))
+    return view_of(uow.session, uc, repo.current_review(uow.session, uc.id))
 
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on every backend

@@ -109,6 +109,16 @@ class ReviewView(BaseModel):
         )
 
 
+class Closure(BaseModel):
+    """Who closed (or withdrew) a use case, when and why: read from its audit trail."""
+
+    by: PersonView | None = None
+    at: dt.datetime
+    reason: str | None = None
+    withdrawn: bool = False  # its owner took it out of review
+    from_stage: Stage | None = None  # where it was before; a reopen goes back there
+
+
 class UseCaseView(BaseModel):
     id: int
     title: str
@@ -133,6 +143,7 @@ class UseCaseView(BaseModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     review: ReviewView | None = None
+    closed: Closure | None = None  # filled where it is shown (the status), from the audit trail
 
     @classmethod
     def of(cls, uc: UseCase, review: Review | None = None) -> UseCaseView:
@@ -162,6 +173,24 @@ class UseCaseView(BaseModel):
             review=ReviewView.of(review) if review else None,
         )
 
+    def answers(self) -> dict[str, Any]:
+        """The intake answers as stored, in a submission snapshot's shape (not validated: an imported register's
+        rows need not meet today's form rules to be edited)."""
+        return {
+            "title": self.title,
+            "problem": self.problem,
+            "department": self.department,
+            "benefit": self.benefit,
+            "success_metric": self.success_metric,
+            "data_sources": self.data_sources,
+            "data_availability": self.data_availability.value,
+            "data_sensitivity": self.data_sensitivity.value,
+            "people_affected": self.people_affected.value,
+            "autonomy": self.autonomy.value,
+            "target_date": self.target_date.isoformat() if self.target_date else None,
+            "links": list(self.links),
+        }
+
     def submission(self) -> Submission:
         """The answers as a Submission, to pre-fill an edit."""
         return Submission(
@@ -187,6 +216,9 @@ class SubmitResult(BaseModel):
     matched_skills: list[str] = []
     resubmitted: bool = False
     replayed: bool = False  # the same request was carried out before; nothing new was stored
+    edited: bool = False  # an edit (not a submission or a resubmission after changes were asked)
+    changes: list[Change] = []  # what an edit changed
+    back_to_review: bool = False  # the edit raised the risk tier of a use case that had the go-ahead
 
 
 def jsonable(model: BaseModel) -> dict[str, Any]:

@@ -78,9 +78,11 @@ def open_round(
     return review
 
 
-def post_card(session: Session, view: UseCaseView, matched: list[str], now: dt.datetime) -> None:
+def post_card(
+    session: Session, view: UseCaseView, matched: list[str], now: dt.datetime, note: str | None = None
+) -> None:
     assert view.review is not None
-    payload = jsonable(ReviewCard(use_case=view, matched_skills=matched))
+    payload = jsonable(ReviewCard(use_case=view, matched_skills=matched, note=note))
     key = card_key(view.id, view.review.round)
     repo.enqueue(session, payload, channel=HUB, ref_key=key, at=now)
     if view.reviewer:

@@ -55,6 +55,7 @@ class Status(StrEnum):
     APPROVED = "approved"
     SELF_SERVE = "self_serve"
     REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"  # its owner (or a lead closing it) took it out of review
 
 
 class Stage(StrEnum):
@@ -70,6 +71,8 @@ class Decision(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
     REQUEST_CHANGES = "request_changes"
+    # Not a reviewer's decision: the round ended because the use case left review (withdrawn, or closed).
+    WITHDRAWN = "withdrawn"
 
 
 # One table per enum: several enums share values ("internal", "self_serve"), so a flat dict would clash.
@@ -106,6 +109,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         Status.APPROVED: "Approved",
         Status.SELF_SERVE: "Self-serve (go ahead)",
         Status.REJECTED: "Rejected",
+        Status.WITHDRAWN: "Withdrawn",
     },
     Stage: {
         Stage.IDEATION: "Ideation",
@@ -119,6 +123,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         Decision.APPROVE: "Approved",
         Decision.REJECT: "Rejected",
         Decision.REQUEST_CHANGES: "Changes requested",
+        Decision.WITHDRAWN: "Withdrawn",
     },
 }
 
@@ -181,12 +186,12 @@ class Submission(BaseModel):
         for link in value:
             shown = link if len(link) <= 80 else link[:79] + "…"
             if bad := next((c for c in link if c in LINK_FORBIDDEN), None):
-                raise ValueError(f"{shown} contains '{bad}', which chat apps read as the end of a link; remove it")
+                raise ValueError(f"\"{shown}\" contains '{bad}', which chat apps read as the end of a link; remove it")
             parsed = urlparse(link)
             if parsed.scheme not in ("http", "https") or not parsed.hostname:
-                raise ValueError(f"{shown} is not a web link (it should start with https://)")
+                raise ValueError(f'"{shown}" is not a web link: links start with https://')
             if len(link) > 500:
-                raise ValueError(f"{shown} is longer than 500 characters")
+                raise ValueError(f'"{shown}" is longer than 500 characters')
         if len(value) > 10:
             raise ValueError("at most 10 links")
         return value

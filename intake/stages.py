@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from intake import lifecycle
-from intake.errors import NotAllowed
+from intake.errors import InvalidMove, NotAllowed
 from intake.notices import HUB, StageMoved
 from intake.read_models import Actor, PersonView, UseCaseView, jsonable
 from intake.reviews import load_use_case
@@ -29,6 +29,8 @@ def move_stage(uow: UnitOfWork, actor: Actor, use_case_id: int, target: Stage, *
     if uc.submitter_id != actor.person_id and not actor.is_lead:
         raise NotAllowed(f"Only the owner of #{uc.id} ({uc.submitter.name}) or a hub lead can move it.")
     lifecycle.check_move(Stage(uc.stage), Status(uc.status), target)
+    if target is Stage.CLOSED:  # closing asks why (intake.closing); its reason goes in the audit trail
+        raise InvalidMove(f"Closing a use case asks why: /usecase close {uc.id}")
     before = {"stage": uc.stage}
     uc.stage = target.value
     uc.updated_at = now

@@ -20,7 +20,7 @@ from storage.db import UnitOfWork
 from storage.models import Department, RequestKey, UseCase
 
 
-def _resolve_department(session: Session, name: str, actor: Actor, now: dt.datetime) -> Department:
+def resolve_department(session: Session, name: str, actor: Actor, now: dt.datetime) -> Department:
     found = repo.find_department(session, name)
     if found:
         return found
@@ -35,18 +35,18 @@ def _resolve_department(session: Session, name: str, actor: Actor, now: dt.datet
     return dept
 
 
-def _check(sub: Submission, today: dt.date) -> None:
+def check_answers(sub: Submission, today: dt.date) -> None:
     if error := sub.check_target_date(today):
         raise FieldErrors({"target_date": error})
 
 
-def _snapshot(sub: Submission, department: Department) -> dict[str, object]:
+def snapshot(sub: Submission, department: Department) -> dict[str, object]:
     data = sub.model_dump(mode="json")
     data["department"] = department.name
     return data
 
 
-def _apply(uc: UseCase, sub: Submission, department: Department) -> None:
+def apply_answers(uc: UseCase, sub: Submission, department: Department) -> None:
     uc.title = sub.title
     uc.problem = sub.problem
     uc.department_id = department.id
@@ -62,7 +62,7 @@ def _apply(uc: UseCase, sub: Submission, department: Department) -> None:
     uc.links = list(sub.links)
 
 
-def _replayed(session: Session, request_key: str | None) -> SubmitResult | None:
+def replayed_result(session: Session, request_key: str | None) -> SubmitResult | None:
     """The result of a request already carried out under `request_key` (a replayed submission), if any."""
     if request_key is None:
         return None
@@ -74,7 +74,7 @@ def _replayed(session: Session, request_key: str | None) -> SubmitResult | None:
     return SubmitResult(use_case=view, resubmitted=view.review is not None and view.review.round > 1, replayed=True)
 
 
-def _commit_once(uow: UnitOfWork, request_key: str | None, use_case_id: int, now: dt.datetime) -> SubmitResult | None:
+def commit_once(uow: UnitOfWork, request_key: str | None, use_case_id: int, now: dt.datetime) -> SubmitResult | None:
     """Commit, recording `request_key`; when a concurrent replay committed it first, that one's result."""
     if request_key is not None:
         uow.session.add(RequestKey(key=request_key, use_case_id=use_case_id, created_at=now))
@@ -82,7 +82,7 @@ def _commit_once(uow: UnitOfWork, request_key: str | None, use_case_id: int, now
         uow.commit()
     except IntegrityError:
         uow.session.rollback()
-        replayed = _replayed(uow.session, request_key)
+        replayed = replayed_result(uow.session, request_key)
         if replayed is None:
             raise
         return replayed
@@ -98,10 +98,10 @@ def submit_use_case(
     stores nothing (a replayed or double-sent form).
     """
     s = uow.session
-    if replayed := _replayed(s, request_key):
+    if replayed := replayed_result(s, request_key):
         return replayed
-    _check(sub, now.date())
-    department = _resolve_department(s, sub.department, actor, now)
+    check_answers(sub, now.date())
+    department = resolve_department(s, sub.department, actor, now)
     result = triage(sub, load_guidelines(s))
     uc = UseCase(
         submitter_id=actor.person_id,
@@ -113,7 +113,7 @@ def submit_use_case(
         created_at=now,
         updated_at=now,
     )
-    _apply(uc, sub, department)
+    apply_answers(uc, sub, department)
     s.add(uc)
     s.flush()
     evidence.for_use_case(s, uc, evidence.Kind.SUBMITTED, actor.person_id, now)
@@ -121,7 +121,7 @@ def submit_use_case(
     review = None
     if result.route is Route.HUB_REVIEW:
         reviewer, matched = route(s, sub, exclude=actor.person_id)
-        review = open_round(s, uc, 1, reviewer, _snapshot(sub, department), [], now)
+        review = open_round(s, uc, 1, reviewer, snapshot(sub, department), [], now)
     s.refresh(uc)
     view = UseCaseView.of(uc, review)
     repo.audit(s, action="submitted", actor_id=actor.person_id, use_case_id=uc.id, after=jsonable(view), at=now)
@@ -130,12 +130,12 @@ def submit_use_case(
     else:
         post_card(s, view, matched, now)
     repo.enqueue(s, jsonable(Receipt(use_case=view)), person_id=actor.person_id, at=now)
-    if replayed := _commit_once(uow, request_key, uc.id, now):
+    if replayed := commit_once(uow, request_key, uc.id, now):
         return replayed
     return SubmitResult(use_case=view, matched_skills=matched)
 
 
-def _diff(before: dict[str, object], after: dict[str, object]) -> list[Change]:
+def diff(before: dict[str, object], after: dict[str, object]) -> list[Change]:
     changes = []
     for field, name in FIELD_LABELS.items():
         old, new = before.get(field), after.get(field)
@@ -179,17 +179,17 @@ def resubmit_use_case(
 ) -> SubmitResult:
     """Send an edited use case back to its reviewer after changes were requested (idempotent on `request_key`)."""
     s = uow.session
-    if replayed := _replayed(s, request_key):
+    if replayed := replayed_result(s, request_key):
         return replayed
     uc = load_use_case(s, use_case_id)
     _check_editable(uc, actor)
-    _check(sub, now.date())
+    check_answers(sub, now.date())
     previous = repo.current_review(s, uc.id)
     assert previous is not None, "changes requested without a review round"
     before = jsonable(UseCaseView.of(uc, previous))
-    department = _resolve_department(s, sub.department, actor, now)
-    snapshot = _snapshot(sub, department)
-    changes = _diff(previous.submission, snapshot)
+    department = resolve_department(s, sub.department, actor, now)
+    answers = snapshot(sub, department)
+    changes = diff(previous.submission, answers)
     if not changes:
         raise FieldErrors({"problem": "Nothing changed. Edit the answers the reviewer asked about, then resubmit."})
     result = triage(sub, load_guidelines(s))
@@ -197,7 +197,7 @@ def resubmit_use_case(
     if result.route is Route.SELF_SERVE:
         # The reviewer asked for changes, so the edit goes back to them even if it now qualifies.
         reasons = [*reasons[:-1], "Review: back with the reviewer who asked for changes"]
-    _apply(uc, sub, department)
+    apply_answers(uc, sub, department)
     uc.risk_tier = result.tier.value
     uc.triage_reasons = reasons
     uc.status = Status.IN_REVIEW.value
@@ -207,7 +207,7 @@ def resubmit_use_case(
     matched: list[str] = []
     if reviewer is None or reviewer.away or not reviewer.is_reviewer:
         reviewer, matched = route(s, sub, exclude=actor.person_id)
-    review = open_round(s, uc, previous.round + 1, reviewer, snapshot, changes, now)
+    review = open_round(s, uc, previous.round + 1, reviewer, answers, changes, now)
     s.refresh(uc)
     view = UseCaseView.of(uc, review)
     repo.audit(
@@ -221,6 +221,6 @@ def resubmit_use_case(
     )
     post_card(s, view, matched, now)
     repo.enqueue(s, jsonable(Receipt(use_case=view, resubmitted=True)), person_id=actor.person_id, at=now)
-    if replayed := _commit_once(uow, request_key, uc.id, now):
+    if replayed := commit_once(uow, request_key, uc.id, now):
         return replayed
     return SubmitResult(use_case=view, matched_skills=matched, resubmitted=True)

@@ -132,6 +132,17 @@ def audit(
     )
 
 
+def audits_of(session: Session, use_case_id: int, actions: tuple[str, ...]) -> list[AuditEvent]:
+    """A use case's audit rows with one of these actions, newest first."""
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.use_case_id == use_case_id, AuditEvent.action.in_(actions))
+            .order_by(AuditEvent.id.desc())
+        )
+    )
+
+
 def destination_of(operation: str, *, channel: str | None, person_id: int | None, ref_key: str | None) -> str:
     """The conversation an outbox row goes to: rows to one destination are sent one at a time, in order."""
     if operation == "update":

@@ -15,12 +15,14 @@ from handlers.slack.modals import (
     Draft,
     ModalContext,
     build_intake_modal,
+    build_reason_form_modal,
     build_reason_modal,
     build_reassign_modal,
     build_submitted_view,
     parse_intake,
 )
 from handlers.slack.mrkdwn import clip, escape, quote
+from intake.forms import close_form, reopen_form
 from intake.notices import Outcome, Receipt, ReviewCard, ReviewNudge, SelfServeNotice
 from intake.read_models import Change, PersonView, ReviewView, SubmitResult, UseCaseView
 from intake.schema import Decision, RiskTier, Route, Status
@@ -242,8 +244,11 @@ def test_small_modals_fit_title_limits() -> None:
     for view in (
         build_reason_modal(Decision.REQUEST_CHANGES, 123456, 1, "x" * 300),
         build_reason_modal(Decision.REJECT, 7, 2, "t"),
-        build_reassign_modal(123456, 1, "t"),
+        build_reassign_modal(123456, 1, "t", [RITA]),
+        build_reassign_modal(123456, 1, "t", []),
         build_submitted_view(SubmitResult(use_case=use_case())),
+        build_reason_form_modal(close_form(123456, "x" * 300, ends_review=True), View.CLOSE, 123456, 1),
+        build_reason_form_modal(reopen_form(123456, "x" * 300, back_to_review=True), View.REOPEN, 123456),
     ):
         assert validate_view(view) == []
         assert len(view["title"]["text"]) <= 24

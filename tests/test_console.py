@@ -252,9 +252,11 @@ def test_reassign_asks_for_a_reviewer_until_it_gets_one(core: Core) -> None:
     out = console(core, script)
     in_order(
         out,
-        "Rita (reviewer)> 4\n[only you] Reassign #1 Forecast invoice volumes. Reviewers: @omar, @rita.",
+        # Only the reviewers who can take it are offered (not Rita, who holds it), with their load.
+        "Rita (reviewer)> 4\n[only you] Reassign #1 Forecast invoice volumes. Who can take it: @omar (0 open).",
         "New reviewer (e.g. @rita): @zed\n  ! That person is not a hub reviewer",
-        "New reviewer (e.g. @rita): @sam\n  ! That person is not a hub reviewer",
+        # A refused pick is told before a note is asked, so no note is written for the wrong person.
+        "New reviewer (e.g. @rita): @sam\n  ! Pick a hub reviewer (a lead adds them with /hub reviewer add).",
         "New reviewer (e.g. @rita): @omar\nNote for them (optional): He knows the ERP\n",
         "[#hub] Review #1: Forecast invoice volumes (updated)\n",
         "    Reassigned from Rita to Omar by Rita: He knows the ERP\n",

@@ -171,9 +171,9 @@ def test_status_offers_buttons_only_to_people_who_may_click_them() -> None:
     moves = "Can move to: experimentation, closed (/usecase stage 12 experimentation)"
     assert moves in render_status(uc, UTC, viewer=Viewer.of(LEE)).text()
     owner = render_status(uc, UTC, is_submitter=True)
-    assert owner.buttons == () and moves in owner.text()
+    assert [b.label for b in owner.buttons] == ["Edit", "Withdraw"] and moves in owner.text()
     changes = decided(Decision.REQUEST_CHANGES, "More detail.")
-    assert [b.label for b in render_status(changes, UTC, is_submitter=True).buttons] == ["Edit and resubmit"]
+    assert [b.label for b in render_status(changes, UTC, is_submitter=True).buttons] == ["Edit and resubmit", "Close"]
     assert render_status(changes, UTC, can_decide=True).buttons == ()
 
 

@@ -71,7 +71,8 @@ def test_usecase_and_whoknows_words_are_typed_requests() -> None:
     [
         (g.HUB, "reviewer add forecasting", g.REVIEWER_ADD),
         (g.HUB, "away maybe", g.AWAY_USAGE),
-        (g.USECASE, "stage 12 orbit", g.STAGE_USAGE),
+        (g.USECASE, "stage 12 orbit", f"orbit is not a stage: {g.STAGE_NAMES}."),
+        (g.USECASE, "stage 12", g.STAGE_USAGE),
         (g.USECASE, "status", g.STATUS_USAGE),
         (g.USECASE, "status ²", "'²' is not a use case id; ids look like #12."),
     ],

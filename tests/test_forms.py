@@ -209,8 +209,10 @@ def test_every_field_of_the_spec_is_asked_in_the_console_as_the_spec_words_it(co
             "links",
             text_input("intranet/page"),
             "intranet/page",
-            "Intranet/page is not a web link (it should start with https://).",
+            '"intranet/page" is not a web link: links start with https://',
         ),
+        # "Not is not a web link": the word typed was capitalised and read as part of the sentence.
+        ("links", text_input("not yet"), "not yet", '"not" is not a web link: links start with https://'),
         ("target_date", date("2026-01-01"), "2026-01-01", "The target date is in the past."),
     ],
 )

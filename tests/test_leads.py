@@ -63,8 +63,9 @@ def test_the_first_console_person_leads_an_imported_hub_with_no_lead(core: Core)
 
 
 def test_unknown_usecase_sub_commands_get_the_help_not_a_new_form() -> None:
-    for text in ("edit", "edit 12", "list all", "withdraw"):
+    for text in ("list all", "status 12 now", "edit 12 please"):
         assert g.parse(g.USECASE, text) == g.Help(g.USECASE)
+    assert g.parse(g.USECASE, "edit 12") == g.EditUseCase(12)  # edit exists now: it opens #12's answers
     assert g.parse(g.USECASE, "Forecast invoice volumes") == g.OpenForm("Forecast invoice volumes")
 
 

@@ -52,6 +52,9 @@ def test_an_approved_use_case_walks_the_whole_lifecycle_and_closes() -> None:
     assert allowed_moves(path[-1], Status.APPROVED) == []
 
 
+CLOSED_NEVER_MOVES = "It is closed; closed use cases do not move (a hub lead can reopen it)."
+
+
 @pytest.mark.parametrize(
     ("stage", "status", "target", "message"),
     [
@@ -73,8 +76,8 @@ def test_an_approved_use_case_walks_the_whole_lifecycle_and_closes() -> None:
             Stage.DEPLOYMENT,
             "Deployment needs the hub's go-ahead first (it is in hub review).",
         ),
-        (Stage.CLOSED, Status.APPROVED, Stage.MONITORING, "It is closed; closed use cases do not move."),
-        (Stage.CLOSED, Status.IN_REVIEW, Stage.IDEATION, "It is closed; closed use cases do not move."),
+        (Stage.CLOSED, Status.APPROVED, Stage.MONITORING, CLOSED_NEVER_MOVES),
+        (Stage.CLOSED, Status.IN_REVIEW, Stage.IDEATION, CLOSED_NEVER_MOVES),
         (Stage.IDEATION, Status.APPROVED, Stage.IDEATION, "It is already in ideation."),
         (
             Stage.IDEATION,

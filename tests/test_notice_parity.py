@@ -23,10 +23,12 @@ from intake.notices import (
     Outcome,
     Receipt,
     Refusal,
+    Reopened,
     ReviewCard,
     ReviewNudge,
     SelfServeNotice,
     StageMoved,
+    Withdrawn,
 )
 from intake.read_models import PersonView, ReviewView, UseCaseView
 from intake.schema import Decision, Stage
@@ -47,7 +49,12 @@ def use_case(**over: Any) -> UseCaseView:
 
 def decided(decision: Decision, reason: str | None = "Not this year.") -> UseCaseView:
     review = ReviewView(round=1, reviewer=RITA, decision=decision, reason=reason, decided_by=RITA, decided_at=T0)
-    status = {"approve": "approved", "reject": "rejected", "request_changes": "changes_requested"}[decision.value]
+    status = {
+        "approve": "approved",
+        "reject": "rejected",
+        "request_changes": "changes_requested",
+        "withdrawn": "withdrawn",
+    }[decision.value]
     return use_case(review=review, status=status)
 
 
@@ -69,8 +76,25 @@ SAMPLES: dict[type, list[BaseModel]] = {
     ],
     BusFactorNotice: [BusFactorNotice(topic="forecasting", expert=RITA)],
     StageMoved: [
-        StageMoved(use_case=decided(Decision.APPROVE).model_copy(update={"stage": Stage.DEPLOYMENT}),
-                   from_stage=Stage.PRODUCTION_ENGINEERING, moved_by=LEE),
+        StageMoved(
+            use_case=decided(Decision.APPROVE).model_copy(update={"stage": Stage.DEPLOYMENT}),
+            from_stage=Stage.PRODUCTION_ENGINEERING,
+            moved_by=LEE,
+        ),
+        StageMoved(
+            use_case=decided(Decision.APPROVE).model_copy(update={"stage": Stage.CLOSED}),
+            from_stage=Stage.EXPERIMENTATION,
+            moved_by=LEE,
+            reason="Finance runs it now.",
+        ),
+    ],
+    Withdrawn: [
+        Withdrawn(use_case=decided(Decision.WITHDRAWN).model_copy(update={"stage": Stage.CLOSED}), by=SAM),
+        Withdrawn(use_case=decided(Decision.WITHDRAWN), by=LEE, reason="A duplicate of #9."),
+    ],
+    Reopened: [
+        Reopened(use_case=use_case(), by=LEE, reason="The vendor came back."),
+        Reopened(use_case=decided(Decision.APPROVE), by=LEE, reason="Back on the roadmap."),
     ],
     Refusal: [Refusal(text="Rita already approved this.", at=T0), Refusal(text="Only hub reviewers can decide.")],
 }
@@ -122,7 +146,11 @@ def test_each_sample_renders_on_both_platforms(notice: BaseModel) -> None:
 
 @pytest.mark.parametrize(
     "notice",
-    [n for n in ALL if isinstance(n, ReviewNudge | Outcome | BusFactorNotice | Receipt | SelfServeNotice)],
+    [
+        n
+        for n in ALL
+        if isinstance(n, ReviewNudge | Outcome | BusFactorNotice | Receipt | SelfServeNotice | Withdrawn | Reopened)
+    ],
     ids=lambda n: n.kind,
 )
 def test_the_lead_sentence_reads_the_same_on_slack_and_console(notice: BaseModel) -> None:
@@ -190,6 +218,10 @@ def console_actions(uc: UseCaseView, viewer: Viewer) -> list[Action]:
     return [b.action for b in render_status(uc, UTC, viewer=viewer).buttons]
 
 
+# What a lead may do with any open use case besides deciding: edit, close (with a reason), move it.
+LEAD_MANAGES = [Action.EDIT, Action.CLOSE, Action.MOVE_STAGE]
+
+
 def drawn(actions: list[Action]) -> tuple[list[str], list[Action]]:
     """What both renderers should draw for these actions: Slack ids, console buttons."""
     shown = [a for a in actions if a in BUTTONS]
@@ -202,15 +234,24 @@ def drawn(actions: list[Action]) -> tuple[list[str], list[Action]]:
         pytest.param(STRANGER, IN_REVIEW, [], id="stranger"),
         pytest.param(Viewer(99), IN_REVIEW, [], id="someone else"),
         pytest.param(Viewer.of(RITA), IN_REVIEW, [*DECIDE, Action.REASSIGN], id="reviewer"),
-        pytest.param(Viewer.of(LEE), IN_REVIEW, [*DECIDE, Action.REASSIGN, Action.MOVE_STAGE], id="lead"),
-        pytest.param(Viewer.of(SAM), IN_REVIEW, [Action.MOVE_STAGE], id="owner in review"),
-        pytest.param(Viewer.of(SAM), CHANGES, [Action.EDIT_RESUBMIT, Action.MOVE_STAGE], id="owner, changes asked"),
+        pytest.param(Viewer.of(LEE), IN_REVIEW, [*DECIDE, Action.REASSIGN, *LEAD_MANAGES], id="lead"),
+        pytest.param(
+            Viewer.of(SAM), IN_REVIEW, [Action.EDIT, Action.WITHDRAW, Action.MOVE_STAGE], id="owner in review"
+        ),
+        pytest.param(
+            Viewer.of(SAM), CHANGES, [Action.EDIT_RESUBMIT, Action.CLOSE, Action.MOVE_STAGE], id="owner, changes asked"
+        ),
         pytest.param(Viewer.of(RITA), CHANGES, [], id="reviewer after deciding"),
-        pytest.param(Viewer(1, is_reviewer=True), IN_REVIEW, [Action.REASSIGN, Action.MOVE_STAGE], id="own"),
+        pytest.param(
+            Viewer(1, is_reviewer=True),
+            IN_REVIEW,
+            [Action.REASSIGN, Action.EDIT, Action.WITHDRAW, Action.MOVE_STAGE],
+            id="own",
+        ),
         pytest.param(
             Viewer.of(LEE),
             use_case(reviewer=None),
-            [*DECIDE, Action.PICK_REVIEWER, Action.MOVE_STAGE],
+            [*DECIDE, Action.PICK_REVIEWER, *LEAD_MANAGES],
             id="lead, nobody assigned",
         ),
     ],
@@ -220,7 +261,7 @@ def test_what_each_person_may_do_is_decided_once_and_drawn_by_both(
 ) -> None:
     assert list(available_actions(uc, viewer)) == expected
     slack_ids, console_buttons = drawn(expected)
-    assert slack_actions(uc, viewer) == slack_ids
+    assert sorted(slack_actions(uc, viewer)) == sorted(slack_ids)  # Slack draws the reviewer picker on its own
     assert console_actions(uc, viewer) == console_buttons
     moves = "Can move to: experimentation"
     assert (moves in str(blocks.build_status(uc, viewer))) is (Action.MOVE_STAGE in expected)
@@ -235,9 +276,11 @@ def test_a_stranger_sees_no_decision_buttons_a_reviewer_decides_a_lead_reassigns
     assert console_actions(IN_REVIEW, Viewer.of(RITA))[:3] == DECIDE
     assert SlackAction.REASSIGN in slack_actions(IN_REVIEW, Viewer.of(LEE))
     assert Action.REASSIGN in console_actions(IN_REVIEW, Viewer.of(LEE))
-    assert slack_actions(CHANGES, Viewer.of(SAM)) == [SlackAction.EDIT_RESUBMIT]
-    assert console_actions(CHANGES, Viewer.of(SAM)) == [Action.EDIT_RESUBMIT]
-    assert not slack_actions(IN_REVIEW, Viewer.of(SAM)) and not console_actions(IN_REVIEW, Viewer.of(SAM))
+    assert slack_actions(CHANGES, Viewer.of(SAM)) == [SlackAction.EDIT_RESUBMIT, SlackAction.CLOSE]
+    assert console_actions(CHANGES, Viewer.of(SAM)) == [Action.EDIT_RESUBMIT, Action.CLOSE]
+    # The owner of a waiting use case may edit or withdraw it, never decide on it.
+    assert slack_actions(IN_REVIEW, Viewer.of(SAM)) == [SlackAction.EDIT, SlackAction.WITHDRAW]
+    assert console_actions(IN_REVIEW, Viewer.of(SAM)) == [Action.EDIT, Action.WITHDRAW]
 
 
 def test_cards_and_nudges_offer_the_hub_the_same_actions_on_both() -> None:

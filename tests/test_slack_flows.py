@@ -237,18 +237,19 @@ def test_refused_click_is_answered_within_slacks_three_seconds(scenario: Scenari
     """A listener that raised after ack() lost its ack in Bolt's ThreadListenerRunner (it resets ack.response),
     so the click was answered only after Bolt's 3 s ack timeout: too late for Slack."""
     sc = scenario
-    spoke = sc.user("USPOKE", "sam")
+    sc.user("USPOKE", "sam")
     use_case_id = submit_directly(sc, "USPOKE", "sam")
     # Pin down one real interleaving: the listener thread (ack, fail, tell the person) runs to the end
     # before the HTTP thread first looks for the ack. Under load this happens by itself.
     inline = types.SimpleNamespace(submit=lambda fn, *args, **kwargs: fn(*args, **kwargs))
     monkeypatch.setattr(sc.app.slack._listener_runner, "listener_executor", inline)
 
+    stranger = sc.user("UOTHER", "otto")
     started = time.monotonic()
-    r = sc.slack.click(spoke, Action.EDIT_RESUBMIT, str(use_case_id), channel="DSPOKE")
+    r = sc.slack.click(stranger, Action.EDIT_RESUBMIT, str(use_case_id), channel="DOTHER")
     elapsed = time.monotonic() - started
     assert r.status_code == 200
-    refusal = "is in hub review; only use cases with changes requested can be resubmitted"
+    refusal = f"Only sam (who submitted #{use_case_id}) or a hub lead can edit it."
     assert refusal in sc.api.wait_for_hook(refusal)
     assert elapsed < 2.0, f"Slack gives up after 3 s; this click was answered after {elapsed:.2f} s"
 

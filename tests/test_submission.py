@@ -85,14 +85,14 @@ def test_specific_success_metric_that_mentions_tbd_is_fine() -> None:
 )
 def test_links_must_be_web_links(link: str) -> None:
     assert field_errors(links=[link]) == {
-        "links": f"Value error, {link} is not a web link (it should start with https://)"
+        "links": f'Value error, "{link}" is not a web link: links start with https://'
     }
 
 
 def test_bad_link_among_good_ones_is_named() -> None:
     errors = field_errors(links="https://ok.example, intranet/page")
 
-    assert errors == {"links": "Value error, intranet/page is not a web link (it should start with https://)"}
+    assert errors == {"links": 'Value error, "intranet/page" is not a web link: links start with https://'}
 
 
 def test_at_most_ten_links() -> None:

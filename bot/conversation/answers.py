@@ -16,11 +16,15 @@ from bot.core import Core
 from bot.expertise import skills
 from bot.expertise.ask import ask_who_knows
 from bot.expertise.models import ExpertResult
-from intake import guidelines, hub, queries, stages
+from intake import closing, editing, guidelines, hub, queries, stages
+from intake.actions import Action
+from intake.editing import EditTarget
 from intake.errors import HubError
-from intake.forms import Draft, draft_from_text
+from intake.forms import Draft, ReasonForm, close_form, draft_from_text, reopen_form
+from intake.lifecycle import ENDED
 from intake.notices import Command, Mention, Part, Parts, Plain, Strong, plain
 from intake.read_models import Actor, PersonView, UseCaseView
+from intake.schema import Status as UseCaseStatus
 from intake.schema import label
 
 
@@ -46,7 +50,19 @@ class Said:
 
 @dataclass(frozen=True)
 class Form:
+    """Open the intake form; with `edit`, pre-filled to edit that use case."""
+
     draft: Draft
+    edit: EditTarget | None = None
+
+
+@dataclass(frozen=True)
+class AskReason:
+    """Ask why (and, where the form says so, to confirm) before carrying out `action` on a use case."""
+
+    action: Action
+    use_case_id: int
+    form: ReasonForm
 
 
 @dataclass(frozen=True)
@@ -61,7 +77,7 @@ class Status:
     use_case: UseCaseView
 
 
-Answer = Said | Form | UseCaseList | Status | ExpertResult
+Answer = Said | Form | AskReason | UseCaseList | Status | ExpertResult
 
 
 def _said(*lines: tuple[Part | str, ...]) -> Said:
@@ -90,6 +106,15 @@ def answer(core: Core, actor: Actor, request: g.Request) -> Answer:
         case g.MoveStage(use_case_id, stage):
             uc = core.run(stages.move_stage, actor, use_case_id, stage)
             return _said((f"#{uc.id} ", uc.title, " is now in ", Strong(label(uc.stage).lower()), "."))
+        case g.EditUseCase(use_case_id):
+            target = core.read(editing.use_case_for_edit, actor, use_case_id)
+            return Form(Draft.of_answers(target.use_case.answers()), edit=target)
+        case g.CloseUseCase(use_case_id, reason):
+            return ask_reason(core, actor, Action.CLOSE, use_case_id, reason)
+        case g.ReopenUseCase(use_case_id, reason):
+            return ask_reason(core, actor, Action.REOPEN, use_case_id, reason)
+        case g.WithdrawUseCase(use_case_id, reason):
+            return carry_out(core, actor, Action.WITHDRAW, use_case_id, reason)
         case g.AddReviewer(person, wanted):
             view = core.run(hub.add_reviewer, actor, person, skills=list(wanted))
             shown = ", ".join(view.skills) or "no skills yet"
@@ -139,6 +164,37 @@ def answer(core: Core, actor: Actor, request: g.Request) -> Answer:
         case g.WhoKnows(topic, offset):
             return core.run(ask_who_knows, core.expertise, actor, topic, offset=offset)
     raise HubError("I did not understand that. Try /usecase help or /hub help.")
+
+
+def ask_reason(core: Core, actor: Actor, action: Action, use_case_id: int, reason: str = "") -> AskReason:
+    """The reason form for closing or reopening, once `actor` may do it (a refusal comes before any typing)."""
+    if action is Action.CLOSE:
+        uc = core.read(closing.check_close, actor, use_case_id)
+        waiting = uc.review is not None and uc.review.decision is None and uc.status is UseCaseStatus.IN_REVIEW
+        return AskReason(action, uc.id, close_form(uc.id, uc.title, ends_review=waiting, initial=reason))
+    uc = core.read(closing.check_reopen, actor, use_case_id)
+    again = uc.status in ENDED
+    return AskReason(action, uc.id, reopen_form(uc.id, uc.title, back_to_review=again, initial=reason))
+
+
+def carry_out(core: Core, actor: Actor, action: Action, use_case_id: int, reason: str | None) -> Said:
+    """Close, reopen or withdraw a use case, and say what came of it."""
+    if action is Action.CLOSE:
+        uc = core.run(closing.close_use_case, actor, use_case_id, reason)
+        ended = " Its reviewer was told." if uc.status is UseCaseStatus.WITHDRAWN else ""
+        return _said((f"#{uc.id} ", uc.title, " was ", Strong("closed"), f".{ended} A hub lead can reopen it."))
+    if action is Action.REOPEN:
+        uc = core.run(closing.reopen_use_case, actor, use_case_id, reason)
+        where: tuple[Part | str, ...] = (f"#{uc.id} ", uc.title, " was ", Strong("reopened"), ": back in ")
+        where += (label(uc.stage).lower(),)
+        if uc.review is not None and uc.review.decision is None:
+            where += (", and in hub review with ", who(uc.reviewer)) if uc.reviewer else (", and in hub review",)
+        return _said((*where, "."))
+    if action is Action.WITHDRAW:
+        uc = core.run(closing.withdraw_use_case, actor, use_case_id, reason)
+        told: tuple[Part | str, ...] = (" ", who(uc.reviewer), " was told.") if uc.reviewer else ()
+        return _said((f"#{uc.id} ", uc.title, " was ", Strong("withdrawn"), ".", *told, " A hub lead can reopen it."))
+    raise HubError(f"{action.value} is not something that asks why.")
 
 
 def _reviewers(core: Core) -> Said:

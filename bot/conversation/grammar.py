@@ -69,6 +69,35 @@ class MoveStage:
 
 
 @dataclass(frozen=True)
+class EditUseCase:
+    """Open the intake form pre-filled with the use case, to edit it."""
+
+    use_case_id: int
+
+
+@dataclass(frozen=True)
+class CloseUseCase:
+    """Close a use case; `reason` pre-fills the reason it is asked for."""
+
+    use_case_id: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ReopenUseCase:
+    use_case_id: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class WithdrawUseCase:
+    """Take one's own submission out of review."""
+
+    use_case_id: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class AddReviewer:
     person: PersonRef
     skills: tuple[str, ...]
@@ -150,6 +179,10 @@ Request = (
     | ListMine
     | ShowStatus
     | MoveStage
+    | EditUseCase
+    | CloseUseCase
+    | ReopenUseCase
+    | WithdrawUseCase
     | AddReviewer
     | RemoveReviewer
     | ListReviewers
@@ -183,7 +216,11 @@ HELP: dict[str, tuple[str, tuple[Usage, ...]]] = {
             Usage("/usecase <what you want to do>", "the form, pre-filled from your words"),
             Usage("/usecase list", "your use cases"),
             Usage("/usecase status 12", "everything about #12"),
-            Usage("/usecase stage 12 experimentation", f"move #12 along {STAGES}, or closed"),
+            Usage("/usecase stage 12 experimentation", f"move #12 along {STAGES}"),
+            Usage("/usecase edit 12", "change #12's answers (its owner, or a lead)"),
+            Usage("/usecase close 12", "close #12, saying why (its owner, or a lead)"),
+            Usage("/usecase withdraw 12", "take your #12 out of review"),
+            Usage("/usecase reopen 12", "bring a closed or rejected #12 back (leads)"),
         ),
     ),
     HUB: (
@@ -218,9 +255,18 @@ HELP: dict[str, tuple[str, tuple[Usage, ...]]] = {
 REVIEWER_ADD = "Mention the person: /hub reviewer add @person forecasting, nlp"
 REVIEWER_REMOVE = "Mention the person: /hub reviewer remove @person"
 LEAD_USAGE = "Mention the person: /hub lead add @person (or remove)"
-STAGE_USAGE = "Usage: /usecase stage 12 experimentation. Stages: " + ", ".join(s.value.replace("_", " ") for s in Stage)
+STAGE_NAMES = ", ".join(s.value.replace("_", " ") for s in Stage)
+STAGE_USAGE = "Usage: /usecase stage 12 experimentation. Stages: " + STAGE_NAMES
 AWAY_USAGE = "Usage: /hub away on (or off) for yourself; leads add @person."
 STATUS_USAGE = "Which one? /usecase status 12"
+# The sub-commands that name one use case, and the usage each one is told without an id.
+ONE_USE_CASE = {
+    "status": STATUS_USAGE,
+    "edit": "Which one? /usecase edit 12",
+    "close": "Which one? /usecase close 12 (and why, if you like)",
+    "reopen": "Which one? /usecase reopen 12 (and why, if you like)",
+    "withdraw": "Which one? /usecase withdraw 12",
+}
 DEPARTMENT_USAGE = "Give the department a name: /hub department add Finance"
 GUIDELINE_USAGE = "Usage: /hub guidelines set KEY VALUE (see /hub guidelines)"
 
@@ -256,16 +302,30 @@ def _usecase(text: str) -> Request:
         return Help(USECASE)
     if verb == "list":
         return ListMine() if not rest else Help(USECASE)
-    if verb == "status":
-        if not rest:
-            raise HubError(STATUS_USAGE)
-        return ShowStatus(parse_id(rest))
+    if verb in ONE_USE_CASE:
+        ident, _, words = rest.partition(" ")
+        if not ident:
+            raise HubError(ONE_USE_CASE[verb])
+        use_case_id, words = parse_id(ident), words.strip()
+        if verb == "status":
+            return ShowStatus(use_case_id) if not words else Help(USECASE)
+        if verb == "edit":
+            return EditUseCase(use_case_id) if not words else Help(USECASE)
+        if verb == "close":
+            return CloseUseCase(use_case_id, words)
+        if verb == "reopen":
+            return ReopenUseCase(use_case_id, words)
+        return WithdrawUseCase(use_case_id, words)
     if verb == "stage":
         ident, _, stage_text = rest.partition(" ")
-        stage = parse_stage(stage_text)
-        if not ident or stage is None:
+        stage_text = stage_text.strip()
+        if not ident or not stage_text:
             raise HubError(STAGE_USAGE)
-        return MoveStage(parse_id(ident), stage)
+        use_case_id = parse_id(ident)
+        stage = parse_stage(stage_text)
+        if stage is None:
+            raise HubError(f"{stage_text[:40]} is not a stage: {STAGE_NAMES}.")
+        return CloseUseCase(use_case_id) if stage is Stage.CLOSED else MoveStage(use_case_id, stage)
     if verb in SUB_COMMANDS:
         return Help(USECASE)  # a sub-command used wrongly, or one this version lacks, is not an idea for the form
     return OpenForm(text)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from handlers.console.forms import fill_intake
+from bot.conversation.answers import ask_reason, carry_out
+from handlers.console.admin import render
 from handlers.console.people import console_key, console_ref
-from handlers.console.render import Button, quoted
-from handlers.console.replies import render_submitted
+from handlers.console.render import Button
 from handlers.console.session import Cancelled, ConsoleSession
-from intake import decisions, hub, people, queries, submission
+from handlers.console.usecase import YES, ask_why, edit
+from intake import decisions, editing, people, queries
 from intake.actions import DECIDER_ACTIONS, Action
 from intake.errors import FieldErrors, HubError, NotAllowed
-from intake.forms import REASON_PROMPTS, Draft
+from intake.forms import REASON_PROMPTS
 from intake.people import CONSOLE
 from intake.read_models import Actor
 from intake.schema import Decision
@@ -38,44 +39,50 @@ def decide_with_reason(session: ConsoleSession, actor: Actor, button: Button, de
 
 
 def assign(session: ConsoleSession, actor: Actor, button: Button, *, with_note: bool) -> None:
-    """Ask which reviewer should take the review (and a note for them), then hand it over."""
+    """Offer the reviewers who can take the review, ask which (and then a note for them), and hand it over."""
     uc = session.core.read(queries.get_use_case, button.use_case_id)
-    reviewers = session.core.read(hub.list_reviewers)
-    names = ", ".join(f"@{p.handle(CONSOLE) or console_key(p.name)}" + (" (away)" if p.away else "") for p in reviewers)
+    reviewers = session.core.read(decisions.reviewers_for, uc.id)
     verb = "Reassign" if with_note else "Pick a reviewer for"
-    session.reply(f"{verb} #{uc.id} {uc.title}. Reviewers: {names or 'none yet'}. /cancel stops.")
-    error, note = None, None
+    if not reviewers:
+        session.reply(f"{verb} #{uc.id} {uc.title}: no other reviewer can take it now (away, or it is theirs).")
+        return
+    names = ", ".join(f"@{p.handle(CONSOLE) or console_key(p.name)} ({p.open_reviews or 0} open)" for p in reviewers)
+    session.reply(f"{verb} #{uc.id} {uc.title}. Who can take it: {names}. /cancel stops.")
+    error = None
     while True:
         if error:
             session.screen.write(f"  ! {error}")
         typed = session.ask("New reviewer (e.g. @rita): ")
         person_id = session.core.read(people.person_id_for, console_ref(typed)) if typed else None
-        if person_id is None or person_id not in {p.id for p in reviewers}:
+        if person_id is None:
             error = NOT_A_REVIEWER
             continue
-        if with_note and note is None:
-            note = session.ask("Note for them (optional): ")
+        try:
+            session.core.read(decisions.check_pick, uc.id, person_id)  # before a note is written for them
+        except FieldErrors as exc:
+            error = next(iter(exc.errors.values()))
+            continue
+        note = session.ask("Note for them (optional): ") if with_note else None
         try:
             session.core.run(decisions.assign_reviewer, actor, uc.id, person_id, note=note)
             return
         except FieldErrors as exc:
-            error = next(iter(exc.errors.values()))
+            error = next(iter(exc.errors.values()))  # the note goes with the refused pick: asked again next time
 
 
-def edit_and_resubmit(session: ConsoleSession, actor: Actor, button: Button) -> None:
-    """The intake form pre-filled with the use case, for its submitter to edit and resubmit."""
-    uc = session.core.read(submission.use_case_to_edit, actor, button.use_case_id)
-    reviewer = uc.review.decided_by.name if uc.review and uc.review.decided_by else "The reviewer"
-    note = [f"{reviewer} asked for changes:", *quoted(uc.review.reason if uc.review else "")]
-    result = fill_intake(
-        session,
-        Draft.of(uc.submission()),
-        lambda sub: session.core.run(submission.resubmit_use_case, actor, uc.id, sub),
-        heading=f"Edit use case #{uc.id}",
-        note=note,
-    )
-    if result is not None:
-        session.reply(render_submitted(result))
+def edit_use_case(session: ConsoleSession, actor: Actor, button: Button) -> None:
+    """The intake form pre-filled with the use case: an edit, or a resubmission after changes were asked."""
+    edit(session, session.core.read(editing.use_case_for_edit, actor, button.use_case_id))
+
+
+def withdraw(session: ConsoleSession, actor: Actor, button: Button) -> None:
+    """Take one's own use case out of review, once they confirm."""
+    uc = session.core.read(queries.get_use_case, button.use_case_id)
+    told = f" {uc.reviewer.name} is told." if uc.reviewer else ""
+    if session.ask(f"Withdraw #{uc.id} {uc.title} from hub review?{told} [y/N] ").casefold() not in YES:
+        session.reply("Nothing changed.")
+        return
+    session.reply(render(carry_out(session.core, actor, Action.WITHDRAW, uc.id, None), session.zone()))
 
 
 def click(session: ConsoleSession, number: int) -> None:
@@ -96,7 +103,11 @@ def click(session: ConsoleSession, number: int) -> None:
             decide_with_reason(session, actor, button, REASONED[button.action])
         elif button.action in (Action.REASSIGN, Action.PICK_REVIEWER):
             assign(session, actor, button, with_note=button.action is Action.REASSIGN)
-        elif button.action is Action.EDIT_RESUBMIT:
-            edit_and_resubmit(session, actor, button)
+        elif button.action in (Action.EDIT_RESUBMIT, Action.EDIT):
+            edit_use_case(session, actor, button)
+        elif button.action in (Action.CLOSE, Action.REOPEN):
+            ask_why(session, ask_reason(session.core, actor, button.action, button.use_case_id))
+        elif button.action is Action.WITHDRAW:
+            withdraw(session, actor, button)
     except Cancelled:
         session.reply("Nothing recorded.")

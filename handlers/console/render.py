@@ -26,12 +26,14 @@ from intake.notices import (
     Quote,
     Receipt,
     Refusal,
+    Reopened,
     ReviewCard,
     ReviewNudge,
     SelfServeNotice,
     StageMoved,
     Strong,
     UseCaseRef,
+    Withdrawn,
     compose,
 )
 from intake.read_models import PersonView, UseCaseView
@@ -168,6 +170,11 @@ def decision_lines(uc: UseCaseView, zone: Zone) -> list[str]:
     return lines_of([notices.decision_paragraph(uc)], zone)
 
 
+def status_lines(uc: UseCaseView, zone: Zone) -> list[str]:
+    """The decision and, once closed, who closed it, when and why (as a status shows them)."""
+    return lines_of(notices.status_paragraphs(uc), zone)
+
+
 def render_review_card(card: ReviewCard, zone: Zone) -> Rendered:
     """The card reviewers decide on; once decided it says who decided, when and why, and has no buttons."""
     uc = card.use_case
@@ -239,6 +246,16 @@ def render_stage_moved(notice: StageMoved, zone: Zone) -> Rendered:
     return Rendered(tuple(_composed(compose(notice), zone)))
 
 
+def render_withdrawn(notice: Withdrawn, zone: Zone) -> Rendered:
+    """Tells a reviewer the use case waiting for them left review."""
+    return Rendered(tuple(_composed(compose(notice), zone)), use_case_id=notice.use_case.id)
+
+
+def render_reopened(notice: Reopened, zone: Zone) -> Rendered:
+    """Tells the owner a lead reopened their use case."""
+    return Rendered(tuple(_composed(compose(notice), zone)), use_case_id=notice.use_case.id)
+
+
 def render_refusal(notice: Refusal, zone: Zone) -> Rendered:
     """Why a click changed nothing."""
     return Rendered(tuple(_composed(compose(notice), zone)))
@@ -252,6 +269,8 @@ RENDER: dict[type, Callable[[Any, Zone], Rendered]] = {
     ReviewNudge: render_nudge,
     BusFactorNotice: render_bus_factor,
     StageMoved: render_stage_moved,
+    Withdrawn: render_withdrawn,
+    Reopened: render_reopened,
     Refusal: render_refusal,
 }
 
@@ -275,4 +294,6 @@ def people_in(notice: Notice) -> list[PersonView]:
         people += notice.leads
     if isinstance(notice, StageMoved):
         people.append(notice.moved_by)
+    if isinstance(notice, Withdrawn | Reopened):
+        people.append(notice.by)
     return people

@@ -8,11 +8,11 @@ from handlers.console.render import (
     Zone,
     buttons_for,
     clean,
-    decision_lines,
     facts,
     lines_of,
     ref,
     render_receipt,
+    status_lines,
     when,
     who,
     why,
@@ -61,7 +61,7 @@ def render_status(
     if uc.stage is Stage.CLOSED:
         stages += " · [Closed]"
     lines = [ref(uc), f"Problem: {clean(uc.problem)}", *facts(uc), why(uc), f"Hub: {label(uc.status)}"]
-    lines += [f"Lifecycle: {stages}", *decision_lines(uc, zone)]
+    lines += [f"Lifecycle: {stages}", *status_lines(uc, zone)]
     if Action.MOVE_STAGE in actions:
         lines += lines_of([notices.moves_paragraph(uc)], zone)
     lines.append(f"Submitted {when(uc.created_at, zone)} · updated {when(uc.updated_at, zone)}")
@@ -70,6 +70,9 @@ def render_status(
 
 def render_submitted(result: SubmitResult) -> Rendered:
     """What the form turns into once the use case is saved."""
+    if result.edited:
+        saved = lines_of([notices.edit_paragraph(result.use_case, result.changes, result.back_to_review)], UTC)
+        return Rendered((*saved, why(result.use_case)), use_case_id=result.use_case.id)
     receipt = render_receipt(Receipt(use_case=result.use_case, resubmitted=result.resubmitted), zone=UTC)
     return Rendered((*receipt.lines, "A copy of this is in your DMs."), use_case_id=result.use_case.id)
 

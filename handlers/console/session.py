@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import select
 import sys
 from dataclasses import dataclass
 from typing import TextIO
@@ -17,6 +19,7 @@ from intake import people
 from intake.errors import HubError
 from intake.read_models import Actor
 
+PASTE_GAP = 0.03  # seconds: lines that arrive closer together than this were pasted, not typed
 COMMAND_LIKE = re.compile(r"^/[a-z]+(\s|$)", re.I)  # `/as rita` mid-form; a path like /data/x is an answer
 
 
@@ -37,6 +40,26 @@ class LineReader:
         self.interactive = interactive if interactive is not None else (stdin is sys.stdin and stdin.isatty())
         if self.interactive:
             import readline  # noqa: F401  (line editing and history for input())
+
+    def read_answer(self, prompt: str) -> str:
+        """An answer to a question: at a terminal, several lines pasted at once are one answer."""
+        line = self.read(prompt)
+        if not self.interactive:
+            return line  # a script gives one answer a line
+        pasted = self._pasted()
+        return "\n".join([line, *pasted]) if pasted else line
+
+    def _pasted(self) -> list[str]:
+        """Lines already waiting at the terminal, right after the one just read (the rest of a paste)."""
+        chunks: list[bytes] = []
+        fd = self._stdin.fileno()
+        while select.select([fd], [], [], PASTE_GAP)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        text = b"".join(chunks).decode(errors="replace")
+        return text.rstrip("\r\n").splitlines() if text else []
 
     def read(self, prompt: str) -> str:
         """One line without its newline; EndOfInput when there are no more."""
@@ -71,7 +94,7 @@ class ConsoleSession:
     def ask(self, prompt: str) -> str:
         """Ask for one answer; /cancel abandons the form."""
         while True:
-            line = self.reader.read(prompt).strip()
+            line = self.reader.read_answer(prompt).strip()
             if line.lower() == "/cancel":
                 raise Cancelled
             if not COMMAND_LIKE.match(line):

@@ -1,4 +1,4 @@
-"""Button clicks: decide, reassign, pick a reviewer, edit and resubmit, new use case."""
+"""Button clicks: decide, reassign, pick a reviewer, edit (and resubmit), close, reopen, withdraw, new use case."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot import tasks
+from bot.conversation.answers import Said, ask_reason, carry_out
 from bot.core import Core
 from bot.tasks import ReplyTo
-from handlers.slack.commands import open_intake
+from handlers.slack.commands import open_edit, open_intake, open_reason_form, render
 from handlers.slack.ids import Action
 from handlers.slack.middleware import error_text, reviewers_only, tell, telling_errors
-from handlers.slack.modals import Draft, ModalContext, build_reason_modal, build_reassign_modal, changes_note
+from handlers.slack.modals import Draft, ModalContext, build_reason_modal, build_reassign_modal
 from handlers.slack.people import slack_ref
-from intake import hub, people, queries, submission
+from intake import decisions, editing, hub, people, queries
+from intake.actions import Action as Act
 from intake.errors import HubError
-from intake.read_models import Actor
 from intake.schema import Decision
 
 
@@ -115,8 +116,10 @@ def handle_reassign(
     ack()
     with telling_errors(respond, context, client):
         use_case_id, round_ = _card_value(action)
-        uc = context["core"].read(queries.get_use_case, use_case_id)
-        client.views_open(trigger_id=body["trigger_id"], view=build_reassign_modal(use_case_id, round_, uc.title))
+        core: Core = context["core"]
+        uc = core.read(queries.get_use_case, use_case_id)
+        able = core.read(decisions.reviewers_for, use_case_id)  # only those who can take it are offered
+        client.views_open(trigger_id=body["trigger_id"], view=build_reassign_modal(use_case_id, round_, uc.title, able))
 
 
 def handle_pick_reviewer(
@@ -140,7 +143,7 @@ def handle_pick_reviewer(
     record_then_ack(ack, respond, context, client, assign)
 
 
-def handle_edit_resubmit(
+def handle_edit(
     ack: Callable[..., None],
     action: dict[str, Any],
     body: dict[str, Any],
@@ -148,16 +151,45 @@ def handle_edit_resubmit(
     respond: Any,
     client: WebClient,
 ) -> None:
-    """Open the intake form pre-filled with the use case, for the submitter to edit and resubmit."""
+    """Open the intake form pre-filled with the use case: to edit it, or to resubmit it after changes were asked."""
     ack()
     core: Core = context["core"]
-    actor: Actor = context["actor"]
     with telling_errors(respond, context, client):
-        uc = core.read(submission.use_case_to_edit, actor, queries.parse_id(str(action.get("value", ""))))
-        reviewer = uc.review.decided_by.name if uc.review and uc.review.decided_by else "The reviewer"
-        note = changes_note(uc.review.reason if uc.review else None, reviewer)
-        draft = Draft.of(uc.submission())
-        open_intake(core, client, body["trigger_id"], draft, ModalContext(use_case_id=uc.id), note)
+        use_case_id, _ = _card_value(action)
+        target = core.read(editing.use_case_for_edit, context["actor"], use_case_id)
+        open_edit(core, client, body["trigger_id"], target)
+
+
+def handle_close_or_reopen(
+    ack: Callable[..., None],
+    action: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    respond: Any,
+    client: WebClient,
+) -> None:
+    """Ask why (the form's submit button confirms it): a refusal is told before anything is typed."""
+    ack()
+    with telling_errors(respond, context, client):
+        use_case_id, round_ = _card_value(action)
+        wanted = Act.CLOSE if action["action_id"] == Action.CLOSE else Act.REOPEN
+        asked = ask_reason(context["core"], context["actor"], wanted, use_case_id)
+        open_reason_form(client, body["trigger_id"], asked, round_)
+
+
+def handle_withdraw(
+    ack: Callable[..., None], action: dict[str, Any], context: BoltContext, respond: Any, client: WebClient
+) -> None:
+    """Take one's own use case out of review (Slack's confirm dialog asked first); committed before the ack."""
+    done: list[Said] = []
+
+    def withdraw() -> None:
+        use_case_id, _ = _card_value(action)
+        done.append(carry_out(context["core"], context["actor"], Act.WITHDRAW, use_case_id, None))
+
+    record_then_ack(ack, respond, context, client, withdraw)
+    if done:
+        tell(render(done[0]), respond, context, client)
 
 
 def handle_new_use_case(
@@ -176,5 +208,9 @@ def register(app: App, middleware: list[Any]) -> None:
     app.action(Action.REQUEST_CHANGES, middleware=deciders)(handle_reason_decision)
     app.action(Action.REASSIGN, middleware=deciders)(handle_reassign)
     app.action(Action.PICK_REVIEWER, middleware=deciders)(handle_pick_reviewer)
-    app.action(Action.EDIT_RESUBMIT, middleware=middleware)(handle_edit_resubmit)
+    app.action(Action.EDIT_RESUBMIT, middleware=middleware)(handle_edit)
+    app.action(Action.EDIT, middleware=middleware)(handle_edit)
+    app.action(Action.CLOSE, middleware=middleware)(handle_close_or_reopen)
+    app.action(Action.REOPEN, middleware=middleware)(handle_close_or_reopen)
+    app.action(Action.WITHDRAW, middleware=middleware)(handle_withdraw)
     app.action(Action.NEW_USE_CASE, middleware=middleware)(handle_new_use_case)

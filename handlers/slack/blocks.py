@@ -7,7 +7,16 @@ from typing import Any
 from handlers.slack import ids
 from handlers.slack.mrkdwn import clip, escape, link, mention, mrkdwn, when
 from intake import notices
-from intake.actions import BUTTONS, HUB_AUDIENCE, LABELS, Action, Viewer, available_actions, notice_actions
+from intake.actions import (
+    BUTTONS,
+    HUB_AUDIENCE,
+    LABELS,
+    Action,
+    Viewer,
+    available_actions,
+    card_actions,
+    notice_actions,
+)
 from intake.lifecycle import ORDER
 from intake.notices import (
     BusFactorNotice,
@@ -15,11 +24,13 @@ from intake.notices import (
     Paragraph,
     Receipt,
     Refusal,
+    Reopened,
     ReviewCard,
     ReviewNudge,
     SelfServeNotice,
     StageMoved,
     Tone,
+    Withdrawn,
     compose,
 )
 from intake.people import SLACK
@@ -41,6 +52,7 @@ TONE_ICON = {
     Tone.REMINDER: ":alarm_clock:",
     Tone.INBOX: ":inbox_tray:",
     Tone.GO: ":large_green_circle:",
+    Tone.ENDED: ":no_entry_sign:",
 }
 # The one table from the action vocabulary to Slack's action ids; listeners register on the ids.
 ACTION_IDS = {
@@ -50,6 +62,10 @@ ACTION_IDS = {
     Action.REASSIGN: ids.Action.REASSIGN,
     Action.PICK_REVIEWER: ids.Action.PICK_REVIEWER,
     Action.EDIT_RESUBMIT: ids.Action.EDIT_RESUBMIT,
+    Action.EDIT: ids.Action.EDIT,
+    Action.WITHDRAW: ids.Action.WITHDRAW,
+    Action.CLOSE: ids.Action.CLOSE,
+    Action.REOPEN: ids.Action.REOPEN,
 }
 STYLE = {Action.APPROVE: "primary", Action.REJECT: "danger", Action.EDIT_RESUBMIT: "primary"}
 
@@ -66,7 +82,9 @@ def context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [_md(clip(text, 3000))]}
 
 
-def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+def button(
+    text: str, action_id: str, value: str, style: str | None = None, confirm: dict[str, Any] | None = None
+) -> dict[str, Any]:
     b: dict[str, Any] = {
         "type": "button",
         "text": {"type": "plain_text", "text": clip(text, 75), "emoji": True},
@@ -75,7 +93,20 @@ def button(text: str, action_id: str, value: str, style: str | None = None) -> d
     }
     if style:
         b["style"] = style
+    if confirm:
+        b["confirm"] = confirm
     return b
+
+
+def _confirm_withdraw(uc: UseCaseView) -> dict[str, Any]:
+    """Slack's own "are you sure?" on Withdraw: one click takes the use case out of review."""
+    reviewer = f" {uc.reviewer.name} is told." if uc.reviewer else ""
+    return {
+        "title": {"type": "plain_text", "text": "Withdraw it?"},
+        "text": {"type": "plain_text", "text": clip(f"#{uc.id} {uc.title} leaves hub review.{reviewer}", 300)},
+        "confirm": {"type": "plain_text", "text": "Withdraw"},
+        "deny": {"type": "plain_text", "text": "Keep it"},
+    }
 
 
 def who(person: PersonView | None, nobody: str = "_nobody yet_") -> str:
@@ -163,7 +194,13 @@ def action_blocks(uc: UseCaseView, actions: tuple[Action, ...], prompt: Paragrap
     elif prompt:
         out.append(paragraph_block(prompt))
     elements = [
-        button(LABELS[a], ACTION_IDS[a], str(uc.id) if a is Action.EDIT_RESUBMIT else value, STYLE.get(a))
+        button(
+            LABELS[a],
+            ACTION_IDS[a],
+            str(uc.id) if a is Action.EDIT_RESUBMIT else value,
+            STYLE.get(a),
+            _confirm_withdraw(uc) if a is Action.WITHDRAW else None,
+        )
         for a in actions
         if a in BUTTONS and a is not Action.PICK_REVIEWER
     ]
@@ -198,7 +235,7 @@ def next_steps(uc: UseCaseView) -> str:
 
 
 def _lead(
-    notice: Receipt | SelfServeNotice | Outcome | ReviewNudge | BusFactorNotice | StageMoved,
+    notice: Receipt | SelfServeNotice | Outcome | ReviewNudge | BusFactorNotice | StageMoved | Withdrawn | Reopened,
 ) -> tuple[str, Blocks, Blocks]:
     """The fallback text, the lead section and the rest of a composed notice."""
     message = compose(notice)
@@ -261,8 +298,7 @@ def build_status(uc: UseCaseView, viewer: Viewer | None = None) -> Blocks:
     if uc.stage is Stage.CLOSED:
         stages += " · *Closed*"
     blocks = [*_summary(uc), _reasons(uc), section(f"*Hub:* {label(uc.status)}\n*Lifecycle:* {stages}")]
-    if decided := decision_line(uc):
-        blocks.append(section(decided))
+    blocks += [section(paragraph_text(p)) for p in notices.status_paragraphs(uc)]
     if Action.MOVE_STAGE in actions and (moves := notices.moves_paragraph(uc)):
         blocks.append(paragraph_block(moves))
     blocks += action_blocks(uc, actions)
@@ -293,12 +329,24 @@ def build_home(
                     f"since {when(uc.review.assigned_at or uc.created_at) if uc.review else ''}"
                 )
             )
-            blocks += action_blocks(uc, available_actions(uc, viewer))
+            blocks += action_blocks(uc, card_actions(uc, viewer))
     return {"type": "home", "blocks": blocks[:100]}
 
 
 def build_stage_moved(notice: StageMoved) -> tuple[str, Blocks]:
     """A use case reached a stage the hub watches, or a lead moved the owner's use case."""
+    text, lead, rest = _lead(notice)
+    return text, [*lead, *rest]
+
+
+def build_withdrawn(notice: Withdrawn) -> tuple[str, Blocks]:
+    """Tells a reviewer the use case waiting for them left review."""
+    text, lead, rest = _lead(notice)
+    return text, [*lead, *rest]
+
+
+def build_reopened(notice: Reopened) -> tuple[str, Blocks]:
+    """Tells the owner a lead reopened their use case."""
     text, lead, rest = _lead(notice)
     return text, [*lead, *rest]
 

@@ -18,10 +18,12 @@ from intake.notices import (
     Outcome,
     Receipt,
     Refusal,
+    Reopened,
     ReviewCard,
     ReviewNudge,
     SelfServeNotice,
     StageMoved,
+    Withdrawn,
 )
 from intake.people import SLACK
 
@@ -33,6 +35,8 @@ RENDER: dict[type, Callable[[Any], tuple[str, blocks.Blocks]]] = {
     ReviewNudge: blocks.build_nudge,
     BusFactorNotice: blocks.build_bus_factor,
     StageMoved: blocks.build_stage_moved,
+    Withdrawn: blocks.build_withdrawn,
+    Reopened: blocks.build_reopened,
     Refusal: blocks.build_refusal,
 }
 

@@ -14,17 +14,18 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot.conversation import grammar as g
-from bot.conversation.answers import Answer, Form, Said, Status, UseCaseList, answer, helps
+from bot.conversation.answers import Answer, AskReason, Form, Said, Status, UseCaseList, answer, helps
 from bot.core import Core
 from bot.expertise.models import ExpertResult
 from handlers.slack import blocks
 from handlers.slack.experts import build_experts
-from handlers.slack.ids import Command
+from handlers.slack.ids import Command, View
 from handlers.slack.middleware import error_text, telling_errors
-from handlers.slack.modals import ModalContext, build_intake_modal
+from handlers.slack.modals import ModalContext, build_intake_modal, build_reason_form_modal, changes_note
 from handlers.slack.mrkdwn import escape, mrkdwn
 from handlers.slack.people import MENTION, slack_ref
-from intake.actions import Viewer
+from intake.actions import Action, Viewer
+from intake.editing import EditTarget
 from intake.errors import HubError
 from intake.forms import Draft
 from intake.read_models import Actor
@@ -53,6 +54,29 @@ def open_intake(
     client.views_open(trigger_id=trigger_id, view=view)
 
 
+def open_edit(core: Core, client: WebClient, trigger_id: str, target: EditTarget) -> None:
+    """The intake form pre-filled with a use case: saved as an edit, or (changes were asked) as a resubmission."""
+    uc = target.use_case
+    ctx = ModalContext(use_case_id=uc.id)
+    draft = Draft.of_answers(uc.answers())
+    if target.resubmit:
+        reviewer = uc.review.decided_by.name if uc.review and uc.review.decided_by else "The reviewer"
+        note = changes_note(uc.review.reason if uc.review else None, reviewer)
+        view = build_intake_modal(draft, core.departments(), ctx=ctx, note=note)
+    else:
+        view = build_intake_modal(draft, core.departments(), ctx=ctx, edit=True)
+    client.views_open(trigger_id=trigger_id, view=view)
+
+
+REASON_VIEWS = {Action.CLOSE: View.CLOSE, Action.REOPEN: View.REOPEN}
+
+
+def open_reason_form(client: WebClient, trigger_id: str, asked: AskReason, round_: int | None = None) -> None:
+    """The core's reason form (close, reopen) as a modal."""
+    view = build_reason_form_modal(asked.form, REASON_VIEWS[asked.action], asked.use_case_id, round_)
+    client.views_open(trigger_id=trigger_id, view=view)
+
+
 def handle_usecase_command(
     ack: Callable[..., None], command: dict[str, Any], context: BoltContext, respond: Any, client: WebClient
 ) -> None:
@@ -64,13 +88,19 @@ def handle_usecase_command(
     except HubError as exc:
         reply(ack, error_text(exc))
         return
-    if isinstance(result, Form):
+    trigger_id = str(command.get("trigger_id") or "")
+    if isinstance(result, Form | AskReason):
         ack()
         # The form opens right after the ack, on this thread (its trigger expires in 3 s). Nothing is
         # stored until the person submits it, so a crash here loses no work, only an unopened form.
         with telling_errors(respond, context, client):
-            ctx = ModalContext(channel_id=str(command.get("channel_id") or "")[:32] or None)
-            open_intake(core, client, str(command.get("trigger_id") or ""), result.draft, ctx)
+            if isinstance(result, AskReason):
+                open_reason_form(client, trigger_id, result)
+            elif result.edit is not None:
+                open_edit(core, client, trigger_id, result.edit)
+            else:
+                ctx = ModalContext(channel_id=str(command.get("channel_id") or "")[:32] or None)
+                open_intake(core, client, trigger_id, result.draft, ctx)
     else:
         answer_in_place(ack, result, core.now(), actor)
 

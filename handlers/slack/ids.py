@@ -18,6 +18,9 @@ class View(StrEnum):
     RESUBMIT = "hubspoke_resubmit"
     REASON = "hubspoke_reason"
     REASSIGN = "hubspoke_reassign"
+    EDIT = "hubspoke_edit"
+    CLOSE = "hubspoke_close"
+    REOPEN = "hubspoke_reopen"
 
 
 class Action(StrEnum):
@@ -27,6 +30,10 @@ class Action(StrEnum):
     REASSIGN = "hubspoke_reassign"
     PICK_REVIEWER = "hubspoke_pick_reviewer"
     EDIT_RESUBMIT = "hubspoke_edit_resubmit"
+    EDIT = "hubspoke_edit"
+    WITHDRAW = "hubspoke_withdraw"
+    CLOSE = "hubspoke_close"
+    REOPEN = "hubspoke_reopen"
     NEW_USE_CASE = "hubspoke_new_use_case"
     WHOKNOWS_MORE = "hubspoke_whoknows_more"
 

@@ -9,12 +9,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from handlers.slack.blocks import Blocks, context, next_steps, route_line, section
+from handlers.slack.blocks import Blocks, context, next_steps, paragraph_text, route_line, section
 from handlers.slack.ids import INPUT_ACTION, Block, View
 from handlers.slack.mrkdwn import clip, escape, quote
-from intake.forms import INTAKE_FIELDS, REASON_PROMPTS, Choice, Draft, FormField, Kind, parse_submission
-from intake.read_models import SubmitResult
+from intake import notices
+from intake.closing import MAX_REASON
+from intake.forms import INTAKE_FIELDS, REASON_PROMPTS, Choice, Draft, FormField, Kind, ReasonForm, parse_submission
+from intake.read_models import PersonView, SubmitResult
 from intake.schema import Decision, Submission
+
+NO_ONE_ELSE = "No other reviewer can take it now: the rest are away, or it is theirs already."
 
 
 class ModalContext(BaseModel):
@@ -110,18 +114,19 @@ def build_intake_fields(draft: Draft, departments: list[str]) -> Blocks:
 
 
 def build_intake_modal(
-    draft: Draft, departments: list[str], *, ctx: ModalContext, note: str | None = None
+    draft: Draft, departments: list[str], *, ctx: ModalContext, note: str | None = None, edit: bool = False
 ) -> dict[str, Any]:
-    """The intake form; with `ctx.use_case_id` it edits a use case for resubmission."""
+    """The intake form; with `ctx.use_case_id` it edits a use case: to resubmit it, or (`edit`) to save changes."""
     editing = ctx.use_case_id is not None
     blocks: Blocks = [section(note)] if note else []
     blocks += build_intake_fields(draft, departments)
+    callback = (View.EDIT if edit else View.RESUBMIT) if editing else View.INTAKE
     return {
         "type": "modal",
-        "callback_id": View.RESUBMIT if editing else View.INTAKE,
+        "callback_id": callback,
         "private_metadata": ctx.dump(),
         "title": _plain(f"Edit use case #{ctx.use_case_id}" if editing else "New AI use case"),
-        "submit": _plain("Resubmit" if editing else "Submit"),
+        "submit": _plain("Save" if edit else "Resubmit" if editing else "Submit"),
         "close": _plain("Cancel"),
         "blocks": blocks,
     }
@@ -153,6 +158,12 @@ def parse_intake(
 def build_submitted_view(result: SubmitResult) -> dict[str, Any]:
     """What the modal turns into once the use case is saved."""
     uc = result.use_case
+    if result.edited:
+        saved = notices.edit_paragraph(uc, result.changes, result.back_to_review)
+        blocks = [section(paragraph_text(saved)), context("*Why:* " + escape(" · ".join(uc.triage_reasons)))]
+        if result.back_to_review:
+            blocks.append(context("A copy of this is in your DMs from Hubspoke."))
+        return {"type": "modal", "title": _plain("Use case saved"), "close": _plain("Done"), "blocks": blocks}
     first = "Resubmitted" if result.resubmitted else "Saved"
     return {
         "type": "modal",
@@ -190,8 +201,26 @@ def build_reason_modal(decision: Decision, use_case_id: int, round_: int, title:
     }
 
 
-def build_reassign_modal(use_case_id: int, round_: int, title: str) -> dict[str, Any]:
-    """Asks which reviewer should take the review over."""
+def _reviewer_option(person: PersonView) -> dict[str, Any]:
+    facts = [", ".join(person.skills) or "no skills", f"{person.open_reviews or 0} open"]
+    return {"text": _plain(clip(f"{person.name} · {' · '.join(facts)}", 75)), "value": str(person.id)}
+
+
+def build_reassign_modal(use_case_id: int, round_: int, title: str, reviewers: Sequence[PersonView]) -> dict[str, Any]:
+    """Asks which reviewer should take the review over, offering only those who can (`reviewers`)."""
+    head = section(f"#{use_case_id} *{clip(escape(title), 200)}*")
+    if not reviewers:
+        return {
+            "type": "modal",
+            "title": _plain(clip(f"Reassign #{use_case_id}", 24)),
+            "close": _plain("Close"),
+            "blocks": [head, section(NO_ONE_ELSE)],
+        }
+    picker = {
+        "type": "static_select",
+        "placeholder": _plain("Choose a hub reviewer"),
+        "options": [_reviewer_option(p) for p in reviewers[:100]],
+    }
     return {
         "type": "modal",
         "callback_id": View.REASSIGN,
@@ -200,11 +229,32 @@ def build_reassign_modal(use_case_id: int, round_: int, title: str) -> dict[str,
         "submit": _plain("Reassign"),
         "close": _plain("Cancel"),
         "blocks": [
-            section(f"#{use_case_id} *{clip(escape(title), 200)}*"),
-            _input(
-                Block.REVIEWER, "New reviewer", {"type": "users_select", "placeholder": _plain("Choose a hub reviewer")}
-            ),
+            head,
+            _input(Block.REVIEWER, "New reviewer", picker, hint="Reviewers who are away, or hold it, are not listed."),
             _input(Block.NOTE, "Note for them", _text("", multiline=True, max_length=500), optional=True),
+        ],
+    }
+
+
+def build_reason_form_modal(
+    form: ReasonForm, callback: View, use_case_id: int, round_: int | None = None
+) -> dict[str, Any]:
+    """A reason form from the core (closing, reopening) as a modal: its submit button is the confirmation."""
+    return {
+        "type": "modal",
+        "callback_id": callback,
+        "private_metadata": ModalContext(use_case_id=use_case_id, round=round_).dump(),
+        "title": _plain(clip(form.title, 24)),
+        "submit": _plain(clip(form.submit, 24)),
+        "close": _plain("Cancel"),
+        "blocks": [
+            section(escape(form.intro)),
+            _input(
+                Block.REASON,
+                form.prompt,
+                _text(form.initial, multiline=True, max_length=MAX_REASON),
+                hint=form.hint,
+            ),
         ],
     }
 

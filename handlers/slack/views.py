@@ -1,4 +1,4 @@
-"""Modal submissions: intake, resubmission, decision reasons, reassignment."""
+"""Modal submissions: intake, edits and resubmissions, decision reasons, reassignment, closing and reopening."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ from typing import Any, TypeVar
 
 from slack_bolt import App, BoltContext
 
+from bot.conversation.answers import carry_out
 from bot.core import Core
 from handlers.slack.blocks import section
+from handlers.slack.commands import render
 from handlers.slack.ids import Block, View
 from handlers.slack.middleware import error_text, is_unavailable, log_error
 from handlers.slack.modals import ModalContext, build_submitted_view, parse_intake, value_of
 from handlers.slack.people import slack_ref
-from intake import decisions, hub, people, submission
+from intake import decisions, editing, people, submission
+from intake.actions import Action
 from intake.errors import FieldErrors, HubError
 from intake.read_models import Actor
 from intake.schema import Decision
@@ -92,6 +95,13 @@ def handle_intake_submission(ack: Callable[..., None], view: dict[str, Any], con
             Block.TITLE,
             lambda: core.run(submission.resubmit_use_case, actor, _use_case_id(ctx), sub, request_key=key),
         )
+    elif view["callback_id"] == View.EDIT:
+        result = _attempt(
+            ack,
+            "Not saved",
+            Block.TITLE,
+            lambda: core.run(editing.edit_use_case, actor, _use_case_id(ctx), sub, request_key=key),
+        )
     else:
         result = _attempt(
             ack, "Not saved", Block.TITLE, lambda: core.run(submission.submit_use_case, actor, sub, request_key=key)
@@ -128,9 +138,14 @@ def handle_reassign_submission(ack: Callable[..., None], view: dict[str, Any], c
     values = view["state"]["values"]
 
     def assign() -> object:
-        person_id = core.read(people.person_id_for, slack_ref(value_of(values, Block.REVIEWER) or ""))
-        if person_id is None:
-            raise FieldErrors({"reviewer": hub.NOT_A_REVIEWER})
+        # The picker offers the reviewers who can take it, by person id; a form opened before it (a users_select)
+        # names a Slack user. Anything else is nobody, and the core says so after checking the clicker's role.
+        picked = str(value_of(values, Block.REVIEWER) or "")
+        if picked.isascii() and picked.isdigit() and len(picked) <= 9:
+            person_id: int | None = int(picked)
+        else:
+            person_id = core.read(people.person_id_for, slack_ref(picked)) if picked else None
+        person_id = person_id or 0
         return core.run(
             decisions.assign_reviewer, context["actor"], _use_case_id(ctx), person_id, note=value_of(values, Block.NOTE)
         )
@@ -139,8 +154,30 @@ def handle_reassign_submission(ack: Callable[..., None], view: dict[str, Any], c
         ack()
 
 
+ENDINGS = {View.CLOSE: (Action.CLOSE, "Not closed"), View.REOPEN: (Action.REOPEN, "Not reopened")}
+
+
+def handle_reason_form_submission(ack: Callable[..., None], view: dict[str, Any], context: BoltContext) -> None:
+    """Close or reopen with the reason typed (its submit button confirmed it); the modal says what came of it."""
+    action, refused = ENDINGS[View(view["callback_id"])]
+    ctx = ModalContext.load(view.get("private_metadata"))
+    reason = value_of(view["state"]["values"], Block.REASON)
+    said = _attempt(
+        ack,
+        refused,
+        Block.REASON,
+        lambda: carry_out(context["core"], context["actor"], action, _use_case_id(ctx), reason),
+    )
+    if said is not None:
+        done = "Closed" if action is Action.CLOSE else "Reopened"
+        ack(response_action="update", view=_message_view(done, render(said)))
+
+
 def register(app: App, middleware: list[Any]) -> None:
     app.view(View.INTAKE, middleware=middleware)(handle_intake_submission)
     app.view(View.RESUBMIT, middleware=middleware)(handle_intake_submission)
+    app.view(View.EDIT, middleware=middleware)(handle_intake_submission)
+    app.view(View.CLOSE, middleware=middleware)(handle_reason_form_submission)
+    app.view(View.REOPEN, middleware=middleware)(handle_reason_form_submission)
     app.view(View.REASON, middleware=middleware)(handle_reason_submission)
     app.view(View.REASSIGN, middleware=middleware)(handle_reassign_submission)
