@@ -125,7 +125,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(_: argparse.Namespace) -> int:
-    """Derive evidence from the use cases, decisions, stages and skills already stored (idempotent)."""
+    """Derive evidence from the use cases (imported ones for their owners), decisions, stages and skills stored."""
     core = _core()
     with core.uow() as uow:
         touched = evidence.rederive(uow.session, core.now())

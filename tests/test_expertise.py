@@ -8,13 +8,16 @@ from collections.abc import Callable
 import pytest
 from alembic import command
 from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session, sessionmaker
 
+from bot.expertise.ask import ask_who_knows
 from bot.expertise.index import ExpertiseIndex
 from bot.expertise.models import ExpertResult, Freshness
+from handlers.console.whoknows import render_experts
 from storage import evidence
 from storage.db import UnitOfWork, alembic_config, upgrade
 from storage.models import Department, ExpertAsk, Identity, Person
-from tests.conftest import NOW
+from tests.conftest import NOW, make_actor
 
 UowFactory = Callable[[], UnitOfWork]
 DAY = dt.timedelta(days=1)
@@ -95,6 +98,36 @@ def test_taxonomy_synonyms_find_the_nlp_person(uow: UowFactory) -> None:
     assert names(result) == ["Nina"]
     assert "nlp" in result.concepts and "nlp" in result.expanded_terms
     assert ask(uow, "Who knows LLMs?").concepts == ["llm"]
+
+
+@pytest.mark.parametrize(("short", "long"), [("nlp", "natural language processing"), ("LLMs", "large language models")])
+def test_an_abbreviation_and_its_expansion_get_the_same_answer(
+    uow: UowFactory, session_factory: sessionmaker[Session], short: str, long: str
+) -> None:
+    for name, kind, said, tags in [
+        ("Nina", "built", "NLP triage of support tickets", ("nlp",)),
+        ("Pete", "submitted", "Natural language processing of claims letters", ()),
+        ("Tom", "reviewed", "Text mining of survey answers", ()),
+        ("Lu", "declared_skill", "language processing", ("language processing",)),
+        ("Ivo", "built", "Invoice processing with OCR", ()),
+        ("Lars", "built", "LLM assistant for HR questions", ("llm",)),
+        ("Gina", "submitted", "Large language models for contract review", ()),
+        ("Mo", "submitted", "Sign language videos for the website", ()),
+    ]:
+        fact(uow, person(uow, name), kind, said, tags=tags)
+    ada = make_actor(session_factory, "UADA", "Ada")
+
+    def answer(query: str) -> tuple[list[tuple[str, int, dict[str, int], list[float]]], list[str]]:
+        with uow() as u:
+            result = ask_who_knows(u, ExpertiseIndex(), ada, query, now=NOW)
+        people = [(e.name, e.rank, e.kinds, [round(v.score, 6) for v in e.evidence]) for e in result.experts]
+        lines = render_experts(result, NOW).lines
+        return people, [line for line in lines if line[:1].isdigit() or line.startswith("   - ")]
+
+    short_people, short_lines = answer(short)
+    long_people, long_lines = answer(long)
+    assert short_people and short_people == long_people
+    assert short_lines == long_lines
 
 
 def test_people_asked_a_lot_recently_make_room_for_someone_else(uow: UowFactory) -> None:

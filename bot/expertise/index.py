@@ -20,12 +20,14 @@ from bot.expertise.models import (
     RelatedUseCase,
 )
 from bot.expertise.ranking import Candidate, RankingConfig, rank
-from bot.expertise.scoring import AnalyzedQuery, Scorer, TextScorer, analyze
+from bot.expertise.scoring import AnalyzedQuery, Scorer, TextScorer, analyze, direct
 from bot.expertise.taxonomy import Taxonomy, load_taxonomy
 from intake.errors import HubError
 from storage.db import UnitOfWork
+from storage.evidence import Kind
 from storage.models import Department, Evidence, ExpertAsk, Person, UseCase
 from storage.search import TextHit
+from storage.usecase_search import use_case_search_for
 
 EVIDENCE_SHOWN = 3
 RELATED_SHOWN = 5
@@ -89,18 +91,34 @@ class ExpertiseIndex:
                 s.add(ExpertAsk(person_id=c.person_id, asker_id=asker_id, query=query[:500], at=now))
             uow.commit()
         total = len(ranking.candidates)
+        sole = ranking.sole if ranking.sole and self._holds(s, analyzed, ranking.sole, now) else None
         return ExpertResult(
             query=query,
             as_of=now,
             concepts=list(analyzed.concepts),
-            expanded_terms=[*analyzed.synonyms, *analyzed.related],
+            expanded_terms=list(dict.fromkeys([*analyzed.equivalents, *analyzed.synonyms, *analyzed.related])),
             experts=experts,
             offset=offset,
             total=total,
             next_offset=offset + top if offset + top < total else None,
             bus_factor=ranking.bus_factor,
-            single_expert=ranking.bus_factor == 1,
-            related_use_cases=_related(s, hits) if offset == 0 else [],
+            single_expert=sole is not None,
+            sole_expert_id=sole.person_id if sole else None,
+            related_use_cases=_related(s, hits, analyzed, now) if offset == 0 else [],
+        )
+
+    def _holds(self, session: Session, query: AnalyzedQuery, sole: Candidate, now: dt.datetime) -> bool:
+        """Whether the topic's one substantial person really holds it: evidence beyond declared skills, and
+        evidence matching the query itself rather than only its synonyms and related terms."""
+        if all(h.kind == Kind.DECLARED_SKILL.value for h, _ in sole.hits):
+            return False
+        if not (query.synonyms or query.related):
+            return True  # every hit matched the query's own terms
+        own = direct(query)
+        return any(
+            h.person_id == sole.person_id
+            for scorer, _ in self.scorers
+            for h in scorer.hits(session, own, before=now, limit=self.config.hit_limit)
         )
 
     def _hits(self, session: Session, query: AnalyzedQuery, now: dt.datetime) -> list[TextHit]:
@@ -204,15 +222,27 @@ def _newest_departments(session: Session, person_ids: list[int]) -> dict[int, st
     return out
 
 
-def _related(session: Session, hits: list[TextHit]) -> list[RelatedUseCase]:
+def _related(session: Session, hits: list[TextHit], query: AnalyzedQuery, now: dt.datetime) -> list[RelatedUseCase]:
+    """Use cases the matching evidence is about, best first; then other use cases of the whole register whose
+    own text matches (imported ones nobody can be asked about have no evidence), as the use-case index ranks them."""
     by_uc: dict[int, float] = defaultdict(float)
     for h in hits:
         if h.use_case_id is not None:
             by_uc[h.use_case_id] += h.score
     best = sorted(by_uc, key=lambda u: (-by_uc[u], u))[:RELATED_SHOWN]
-    if not best:
-        return []
-    rows = {u.id: u for u in session.scalars(select(UseCase).where(UseCase.id.in_(best)))}
+    rows: dict[int, UseCase] = {}
+    if best:
+        rows = {u.id: u for u in session.scalars(select(UseCase).where(UseCase.id.in_(best)))}
+    if len(best) < RELATED_SHOWN:
+        found = use_case_search_for(session).candidates(
+            session, [*query.terms, *query.synonyms], limit=RELATED_SHOWN + len(by_uc)
+        )
+        more = [c.use_case_id for c in found if c.use_case_id not in by_uc]
+        if more:
+            known = select(UseCase).where(UseCase.id.in_(more), UseCase.created_at <= now)
+            rows.update((u.id, u) for u in session.scalars(known))
+            best.extend(i for i in more if i in rows)
+    best = best[:RELATED_SHOWN]
     return [
         RelatedUseCase(
             id=u.id,

@@ -24,6 +24,7 @@ KIND_LABELS = {
     "showcase": "Showcase",
     "retro": "Retro",
     "imported": "Imported",
+    "owned": "Owns",
 }
 
 
@@ -86,8 +87,11 @@ class ExpertResult(BaseModel):
     offset: int = 0
     total: int  # people with any matching evidence
     next_offset: int | None = None  # for "show more"; None on the last page
-    bus_factor: int  # people whose evidence is substantial (a share of the top person's)
-    single_expert: bool  # bus factor of one: tell the hub
+    bus_factor: int  # people whose evidence is substantial (a share of the top person's), the asker included
+    # One person holds the topic: a bus factor of one, on evidence beyond declared skills that matched the
+    # query itself (not only its taxonomy expansion). ask_who_knows sets it only once the hub has been told.
+    single_expert: bool
+    sole_expert_id: int | None = None  # that person (maybe the asker, who is never among `experts`)
     related_use_cases: list[RelatedUseCase] = []
 
 

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import ExpertAsk
+from storage.evidence import BUILT_STAGES, Kind
+from storage.models import ExpertAsk, UseCase
 from storage.search import TextHit
 
 DEFAULT_KIND_WEIGHTS = {
@@ -21,7 +22,10 @@ DEFAULT_KIND_WEIGHTS = {
     "showcase": 1.3,
     "retro": 1.0,
     "imported": 1.0,
+    "owned": 1.0,  # owning an imported use case counts as submitting it...
+    "owned_built": 1.5,  # ...and as building it once it is past experimentation (storage.evidence.BUILT_STAGES)
 }
+OWNED_BUILT = "owned_built"  # the weight of `owned` evidence on a use case in a built stage
 
 
 class RankingConfig(BaseModel):
@@ -66,17 +70,35 @@ class Candidate:
 
 @dataclass
 class Ranking:
-    """Everyone who matched, best first, with the bus factor of the topic."""
+    """Everyone who matched, best first, with the bus factor of the topic (counted before anyone is left out)."""
 
     candidates: list[Candidate]
     bus_factor: int
+    sole: Candidate | None = None  # the one person with substantial evidence, when the bus factor is one
 
 
-def _contributions(hits: list[TextHit], config: RankingConfig, now: dt.datetime) -> dict[int, Candidate]:
+def _built(session: Session, hits: list[TextHit]) -> set[int]:
+    """The use cases behind `owned` hits that are in a built stage (looked up now: stages move)."""
+    ids = {h.use_case_id for h in hits if h.kind == Kind.OWNED.value and h.use_case_id is not None}
+    if not ids:
+        return set()
+    stmt = select(UseCase.id).where(UseCase.id.in_(ids), UseCase.stage.in_(BUILT_STAGES))
+    return set(session.scalars(stmt))
+
+
+def _kind_weight(hit: TextHit, config: RankingConfig, built: set[int]) -> float:
+    if hit.kind == Kind.OWNED.value and hit.use_case_id in built:
+        return config.kind_weights.get(OWNED_BUILT, 1.0)
+    return config.kind_weights.get(hit.kind, 1.0)
+
+
+def _contributions(
+    hits: list[TextHit], config: RankingConfig, now: dt.datetime, built: set[int]
+) -> dict[int, Candidate]:
     people: dict[int, Candidate] = {}
     for hit in hits:
         age = (now - hit.at).total_seconds() / 86400
-        base = config.kind_weights.get(hit.kind, 1.0) * max(hit.weight, 0.0) * decay(age, config.half_life_days)
+        base = _kind_weight(hit, config, built) * max(hit.weight, 0.0) * decay(age, config.half_life_days)
         value = max(hit.score, 0.0) ** config.relevance_power * base
         if value <= 0:
             continue
@@ -97,12 +119,20 @@ def ask_counts(session: Session, since: dt.datetime) -> dict[int, int]:
 def rank(
     session: Session, hits: list[TextHit], config: RankingConfig, *, now: dt.datetime, top: int, exclude: set[int]
 ) -> Ranking:
-    """Order the people behind `hits`; the first `top` include someone beyond the most-asked when evidence allows."""
-    people = {p: c for p, c in _contributions(hits, config, now).items() if p not in exclude}
-    if not people:
+    """Order the people behind `hits`; the first `top` include someone beyond the most-asked when evidence allows.
+
+    The bus factor counts everyone, `exclude` too: an asker who knows the topic still knows it.
+    """
+    everyone = _contributions(hits, config, now, _built(session, hits))
+    if not everyone:
         return Ranking([], 0)
+    top_relevance = max(c.relevance for c in everyone.values())
+    experts = [c for c in everyone.values() if c.relevance >= config.expert_share * top_relevance]
+    bus_factor, sole = len(experts), experts[0] if len(experts) == 1 else None
+    people = {p: c for p, c in everyone.items() if p not in exclude}
+    if not people:
+        return Ranking([], bus_factor, sole)
     best = max(c.relevance for c in people.values())
-    bus_factor = sum(1 for c in people.values() if c.relevance >= config.expert_share * best)
     ordered = sorted(people.values(), key=lambda c: (-c.relevance, c.person_id))
     top_activity = math.log1p(max(c.activity for c in ordered)) or 1.0
     since = now - dt.timedelta(days=config.ask_window_days)
@@ -113,7 +143,7 @@ def rank(
         c.score *= 1.0 - min(config.max_ask_penalty, config.ask_penalty * c.recent_asks)
     ordered.sort(key=lambda c: (-c.score, c.person_id))
     _spread(ordered, config, asks, top, best)
-    return Ranking(ordered, bus_factor)
+    return Ranking(ordered, bus_factor, sole)
 
 
 def _spread(ordered: list[Candidate], config: RankingConfig, asks: dict[int, int], top: int, best: float) -> None:

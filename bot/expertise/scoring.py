@@ -13,7 +13,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from bot.expertise.taxonomy import Taxonomy, words
+from bot.expertise.taxonomy import Taxonomy, term_key, words
 from storage.search import TextHit, text_search_for
 
 _STOP = """
@@ -37,20 +37,41 @@ class AnalyzedQuery:
     concepts: tuple[str, ...] = ()
     synonyms: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
+    equivalents: tuple[str, ...] = ()  # the terms among `terms` meaning exactly what the query said, in other words
 
 
 def analyze(text: str, taxonomy: Taxonomy, max_terms: int = 64) -> AnalyzedQuery:
-    """Split a query into search terms (stop words dropped, first `max_terms` kept) and expand it."""
+    """Split a query into search terms (stop words dropped, first `max_terms` kept) and expand it.
+
+    Words naming a group of same-meaning terms (`nlp`, `natural language processing`) become the whole
+    group, each term searched as the query's own: either way of asking is the same query.
+    """
     all_words = words(text)
-    terms = [w for w in dict.fromkeys(all_words) if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
     expansion = taxonomy.expand(all_words)
+    starts = {span.start: span for span in expansion.spans}
+    covered = {i for span in expansion.spans for i in range(span.start, span.stop)}
+    found: list[str] = []
+    said: set[tuple[str, ...]] = set()
+    for i, word in enumerate(all_words):
+        if (span := starts.get(i)) is not None:
+            found.extend(span.terms)
+            said.add(term_key(" ".join(all_words[span.start : span.stop])))
+        elif i not in covered and word not in STOP_WORDS and (len(word) > 1 or word.isdigit()):
+            found.append(word)
+    terms = tuple(list(dict.fromkeys(found))[:max_terms])
     return AnalyzedQuery(
         text=text,
-        terms=tuple(terms[:max_terms]),
+        terms=terms,
         concepts=expansion.concepts,
         synonyms=expansion.synonyms,
         related=expansion.related,
+        equivalents=tuple(t for span in expansion.spans for t in span.terms if t in terms and term_key(t) not in said),
     )
+
+
+def direct(query: AnalyzedQuery) -> AnalyzedQuery:
+    """The query without its taxonomy expansion: its own terms and their exact equivalents only."""
+    return replace(query, synonyms=(), related=())
 
 
 class Scorer(Protocol):
