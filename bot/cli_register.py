@@ -6,13 +6,17 @@ import argparse
 import io
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
+from intake.errors import HubError
 from intake.register import (
     FIELDS,
     FORMATS,
     PRESETS,
     ImportReport,
+    Mapping,
+    Table,
+    TableError,
     build_mapping,
     detect_format,
     export_use_cases,
@@ -21,6 +25,11 @@ from intake.register import (
     write_export,
 )
 from intake.register.service import CHUNK
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from bot.settings import Settings
 
 IMPORT_EPILOG = "\n".join(
     [
@@ -47,9 +56,15 @@ class ProgressLine:
         self.stream.flush()
 
 
+def counted(n: int, thing: str, things: str | None = None) -> str:
+    """`1 row`, `2 rows`: a count with its noun in the right number."""
+    return f"{n:,} {thing if n == 1 else things or thing + 's'}"
+
+
 def format_report(report: ImportReport) -> str:
-    """The summary a person reads after an import: counts, notes, then every skipped row and why."""
-    lines = [f"{report.file or 'register'} ({report.source}): {report.read:,} rows read"]
+    """The summary a person reads after an import: counts, the columns read and ignored, notes, then every
+    skipped row and why."""
+    lines = [f"{report.file or 'register'} ({report.source}): {counted(report.read, 'row')} read"]
     counts = [
         ("inserted", report.inserted),
         ("updated", report.updated),
@@ -59,8 +74,14 @@ def format_report(report: ImportReport) -> str:
     width = max(len(f"{n:,}") for _, n in counts)
     lines += [f"  {n:>{width},} {what}" for what, n in counts]
     if report.departments_created:
-        lines.append(f"  {len(report.departments_created):,} new departments")
-    lines += [f"{n:,} rows had {note}" for note, n in report.notes.items()]
+        lines.append(f"  {counted(len(report.departments_created), 'new department')}")
+    if report.people_created:
+        lines.append(f"  {counted(len(report.people_created), 'new person', 'new people')}")
+    if report.columns:
+        lines.append("columns read: " + ", ".join(f"{c} → {' + '.join(u)}" for c, u in report.columns.items()))
+    if report.ignored:
+        lines.append("columns ignored (kept in extra): " + ", ".join(report.ignored))
+    lines += [f"{counted(n, 'row')} had {note}" for note, n in report.notes.items()]
     lines += [f"skipped {report.unit} {s.line}: {s.reason}" for s in report.skipped]
     if report.dry_run:
         lines.append("Dry run: nothing was written.")
@@ -68,7 +89,10 @@ def format_report(report: ImportReport) -> str:
 
 
 def cmd_import_usecases(args: argparse.Namespace) -> int:
-    """Import a register of use cases; print what was inserted, updated, unchanged and skipped."""
+    """Import a register of use cases; print what was inserted, updated, unchanged and skipped.
+
+    A file whose rows cannot be told apart is refused (exit status 2) before the database is opened.
+    """
     from bot.cli import _core, _settings
 
     path = Path(args.file)
@@ -76,12 +100,70 @@ def cmd_import_usecases(args: argparse.Namespace) -> int:
     mapping = build_mapping(
         args.preset, args.map, id_column=args.id_column, source=args.source, default_source=path.stem
     )
-    table = read_table(path, fmt, sheet=args.sheet)
-    core = _core(_settings())
+    try:
+        table = read_table(path, fmt, sheet=args.sheet, delimiter=args.delimiter)
+    except TableError as exc:
+        print(f"hubspoke: {exc.message}\nNothing was imported.", file=sys.stderr)
+        return 2
     progress = ProgressLine(sys.stderr) if len(table.rows) > CHUNK else None
-    report = core.run(import_register, table, mapping, dry_run=args.dry_run, progress=progress, file_name=path.name)
+    if args.dry_run:
+        report = dry_run_import(_settings(), table, mapping, progress=progress, file_name=path.name)
+    else:
+        core = _core(_settings())
+        report = core.run(import_register, table, mapping, progress=progress, file_name=path.name)
     print(format_report(report))
     return 0
+
+
+def dry_run_import(
+    settings: Settings, table: Table, mapping: Mapping, *, progress: ProgressLine | None, file_name: str
+) -> ImportReport:
+    """What an import would do, writing nothing: not even a database file, nor a migration of one."""
+    from storage.db import UnitOfWork
+    from storage.types import utcnow
+
+    with UnitOfWork(dry_run_database(settings)) as uow:
+        return import_register(uow, table, mapping, now=utcnow(), dry_run=True, progress=progress, file_name=file_name)
+
+
+def dry_run_database(settings: Settings) -> sessionmaker[Session]:
+    """The database a dry run compares the file with: the configured one when it exists and is current
+    (a dry run migrates nothing), else an empty one in memory (a SQLite file not made yet has no rows)."""
+    from sqlalchemy.engine import make_url
+
+    from storage.db import is_current, make_engine, make_session_factory
+
+    url = make_url(settings.database_url)
+    file = url.database if url.database and url.database != ":memory:" else None
+    if url.get_backend_name() == "sqlite" and (file is None or not Path(file).is_file()):
+        return _empty_database()
+    engine = make_engine(
+        settings.database_url,
+        connect_timeout=settings.database_connect_timeout,
+        statement_timeout=settings.database_statement_timeout,
+    )
+    if not is_current(engine):
+        engine.dispose()
+        raise HubError(
+            "The database schema is not current, and a dry run does not migrate it: run `hubspoke db upgrade`."
+        )
+    return make_session_factory(engine)
+
+
+def _empty_database() -> sessionmaker[Session]:
+    """A migrated SQLite database in memory, gone when the command ends."""
+    from alembic import command
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import StaticPool
+
+    from storage.db import alembic_config, make_session_factory
+
+    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    with engine.begin() as conn:
+        config = alembic_config("sqlite://")
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    return make_session_factory(engine)
 
 
 def cmd_export_usecases(args: argparse.Namespace) -> int:
@@ -123,6 +205,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     uc.add_argument("--source", help="the register's name, stored on every row (default: the file's name)")
     uc.add_argument("--format", choices=FORMATS, help="default: from the file's extension")
     uc.add_argument("--sheet", help="the sheet to read from an .xlsx (default: the first)")
+    uc.add_argument("--delimiter", help="what separates a CSV's cells: one character, or tab (default: ,)")
     uc.add_argument("--dry-run", action="store_true", help="show what would happen; write nothing")
     uc.set_defaults(func=cmd_import_usecases)
 

@@ -40,12 +40,12 @@ Factory = sessionmaker[Session]
 INVENTORY = SHARED_DATA / "us-federal-ai-inventory-2025"
 OMB_FILE = INVENTORY / "2025_individually_reported_AI_use_cases.csv"
 
-HEADER = ["Ref", "Name", "Team", "Phase", "Personal data?", "Why", "Owner"]
+HEADER = ["Ref", "Name", "Team", "Phase", "Personal data?", "Why", "Owner", "Cost centre"]
 ROWS = [
-    ["FIN-1", "Invoice matching", "finance", "Pilot", "no", "Match invoices to purchase orders", "ana@example.org"],
-    ["FIN-2", "Churn model", "Customer Care", "deployment", "yes", "Spot customers likely to leave", ""],
-    ["FIN-3", "", "Finance", "Pilot", "no", "A row without a title", ""],
-    ["FIN-4", "Crystal ball", "Finance", "Someday", "no", "Predict everything", ""],
+    ["FIN-1", "Invoice matching", "finance", "Pilot", "no", "Match invoices to orders", "ana@example.org", "CC-10"],
+    ["FIN-2", "Churn model", "Customer Care", "deployment", "yes", "Spot customers likely to leave", "", ""],
+    ["FIN-3", "", "Finance", "Pilot", "no", "A row without a title", "", ""],
+    ["FIN-4", "Crystal ball", "Finance", "Someday", "no", "Predict everything", "", ""],
 ]
 MAP = ["title=Name", "department=Team", "stage=Phase", "data_sensitivity=Personal data?", "problem=Why"]
 
@@ -114,7 +114,10 @@ def test_omb_inventory_imports_every_row_or_says_why_and_reimport_changes_nothin
         (1502, "duplicate id DOJ:DOJ-0357 (first on line 1468)"),
         (1665, "duplicate id DOJ:DOJ-0160 (first on line 1618)"),
     ]
-    assert report.notes == {"no development_stage: started in ideation": 338}
+    assert report.notes == {
+        "no development_stage: started in ideation": 338,
+        "a web address, not a person, in contact_email: owned by the register import": 167,
+    }
     assert seen == [500, 1000, 1500, 2000, 2500, 3000, 3500, 3608]
 
     rows = stored(session_factory)
@@ -122,10 +125,17 @@ def test_omb_inventory_imports_every_row_or_says_why_and_reimport_changes_nothin
     assert (cftc.title, cftc.department.name, cftc.stage, cftc.status, cftc.risk_tier) == (
         "Stress Testing Scenarios with Deep Learning", "CFTC / DCR", "ideation", "approved", "low",
     )  # fmt: skip
-    assert cftc.source == "omb-ai-inventory" and cftc.submitter.name == IMPORTER_NAME
+    assert cftc.source == "omb-ai-inventory" and cftc.submitter.name == IMPORTER_NAME  # no contact_email
     assert cftc.submitter.identities == []
     deasil = rows["DOJ:DOJ-0061"]  # Deployed, high-impact, PII
     assert (deasil.title, deasil.department.name) == ("LPR: DEA DEASIL Program", "DOJ / DEA")
+    assert (deasil.submitter.name, deasil.submitter.email) == ("AI", "ai@usdoj.gov")  # contact_email AI@usdoj.gov
+    assert rows["DOC:DOC-25"].submitter.email == "jacob.carley@noaa.gov"  # the first of two; extra keeps both
+    assert rows["DOC:DOC-25"].extra["contact_email"] == "jacob.carley@noaa.gov, cc: daryl.kleist@noaa.gov"
+    assert rows["DOC:DOC-26"].submitter.name == "Jacob Carley"
+    nixon = rows["DOC:DOC-195"].submitter  # contact_email "Gerardo Nixon": by name, the one another row gives
+    assert (nixon.name, nixon.email) == ("Gerardo Nixon", "gerardo.nixon@noaa.gov")
+    assert len(report.people_created) == 183 and count(session_factory, Person) == 184  # and the register import
     assert deasil.stage == "monitoring"
     assert (deasil.risk_tier, deasil.data_sensitivity, deasil.topic_area) == ("high", "personal", "Law Enforcement")
     assert deasil.triage_reasons[0] == "High: the register marks it high-impact (is_high_impact: High-impact)"
@@ -140,7 +150,8 @@ def test_omb_inventory_imports_every_row_or_says_why_and_reimport_changes_nothin
         assert s.scalar(select(func.count()).where(Department.name == "HHS / CDC")) == 1
 
     again = run_import(session_factory, OMB_FILE, "omb", [])
-    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3608)
+    assert (again.inserted, again.updated, again.unchanged, again.people_created) == (0, 0, 3608, [])
+    assert count(session_factory, Person) == 184
     assert count(session_factory, AuditEvent) == 1  # the first import's; a no-op import records nothing
 
     out = tmp_path / "hub.csv"
@@ -148,6 +159,7 @@ def test_omb_inventory_imports_every_row_or_says_why_and_reimport_changes_nothin
         write_export(fh, export_use_cases(u), "csv")
     back = run_import(session_factory, out, "hubspoke", [])
     assert (back.inserted, back.updated, back.unchanged, back.skipped) == (0, 0, 3608, [])
+    assert count(session_factory, Person) == 184
 
 
 @pytest.mark.skipif(not INVENTORY.is_dir(), reason="shared/data inventory not present")
@@ -194,8 +206,10 @@ def test_a_custom_register_imports_with_map_from_each_format(
     invoices, churn = rows["FIN-1"], rows["FIN-2"]
     assert (invoices.department.name, invoices.stage, invoices.risk_tier) == ("Finance", "experimentation", "low")
     assert (invoices.problem, invoices.extra, invoices.source) == (
-        "Match invoices to purchase orders", {"Owner": "ana@example.org"}, "team-register",
+        "Match invoices to orders", {"Cost centre": "CC-10"}, "team-register",
     )  # fmt: skip
+    assert (invoices.submitter.name, invoices.submitter.email) == ("Ana", "ana@example.org")  # Owner, by its name
+    assert churn.submitter.name == IMPORTER_NAME
     assert (churn.stage, churn.data_sensitivity, churn.risk_tier, churn.status) == (
         "deployment", "personal", "medium", "approved",
     )  # fmt: skip
@@ -284,9 +298,9 @@ def test_export_then_reimport_changes_nothing_and_chat_use_cases_are_not_overwri
     with UnitOfWork(session_factory) as u, out.open("w", encoding="utf-8", newline="") as fh:
         write_export(fh, export_use_cases(u), fmt)
     table = read_table(out)
-    assert "extra.Owner" in table.columns
+    assert "extra.Cost centre" in table.columns
     if fmt == "csv":
-        assert table.columns == [*EXPORT_COLUMNS, "extra.Owner"]
+        assert table.columns == [*EXPORT_COLUMNS, "extra.Cost centre"]
     back = run_import(session_factory, out, "hubspoke", [])
     assert (back.inserted, back.updated, back.unchanged, back.skipped) == (0, 0, 3, [])
 
@@ -328,12 +342,12 @@ def test_cli_dry_run_prints_the_summary_and_writes_nothing(tmp_path: Path) -> No
         "  0 unchanged",
         "  1 skipped",
         "  2 new departments",
+        "columns read: agency → id + department, agency_name → department, id → id, use_case_name → title, "
+        "agency_bureau → department, development_stage → stage, is_high_impact → high_impact",
         "skipped line 4: missing title (use_case_name)",
         "Dry run: nothing was written.",
     ]
-    from storage.db import make_engine, make_session_factory
-
-    assert count(make_session_factory(make_engine(f"sqlite:///{db}")), UseCase) == 0
+    assert not db.exists()
 
 
 def test_progress_is_one_line_per_batch_when_stderr_is_not_a_terminal() -> None:

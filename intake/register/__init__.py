@@ -15,7 +15,7 @@ from intake.register.service import (
     import_register,
     write_export,
 )
-from intake.register.tables import FORMATS, Table, detect_format, read_table
+from intake.register.tables import FORMATS, Table, TableError, delimiter_of, detect_format, read_table
 
 __all__ = [
     "FIELDS",
@@ -28,7 +28,9 @@ __all__ = [
     "RowError",
     "Skip",
     "Table",
+    "TableError",
     "build_mapping",
+    "delimiter_of",
     "detect_format",
     "export_use_cases",
     "import_register",

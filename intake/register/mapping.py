@@ -49,6 +49,15 @@ FIELDS: dict[str, str] = {
     "route": "self_serve (default) or hub_review",
     "triage_reasons": "a JSON list of reasons",
     "high_impact": "yes / High-impact makes the risk tier high",
+    "owner": "the owner: an e-mail or a name, found or added (default: the register import)",
+}
+# Without a preset, a column is read into the field it is named like (case, spaces, hyphens and underscores
+# aside): the field's own name first, then these, in order. `--map` overrides what the names found.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "title": ("name", "use case name"),
+    "department": ("team", "unit", "business unit", "division"),
+    "stage": ("phase", "lifecycle stage"),
+    "owner": ("contact", "contact email", "owner email", "email"),
 }
 LIMITS = {"title": 200, "department": 80, "topic_area": 120}  # the columns' sizes in storage.models
 MAX_SOURCE_ID = 200
@@ -75,17 +84,77 @@ class RowError(Exception):
 
 @dataclass
 class Record:
-    """What one register row becomes: its key, its department's name and the use case's column values."""
+    """What one register row becomes: its key, its department's name, owner and the use case's column values."""
 
     key: str  # the source id, or "#12" for a use case submitted in this hub (from Hubspoke's own export)
     department: str
     values: dict[str, Any]
     notes: list[str] = dataclasses.field(default_factory=list)
     derived_key: bool = False  # made up by the importer (the row had no id): repeats are numbered, not skipped
+    owner: Owner | None = None  # None: the register import owns it
+    trail: dict[str, list[Any]] = dataclasses.field(default_factory=dict)  # kept in extra when it is inserted
 
     @property
     def native_id(self) -> int | None:
         return int(self.key[1:]) if self.key.startswith("#") else None
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The person a register names as a use case's owner: by e-mail (case-folded) when it gives one."""
+
+    name: str
+    email: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.email or self.name.casefold()
+
+
+EMAIL = re.compile(r"[\w.%+'-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
+NAMED_EMAIL = re.compile(r"(?P<name>[^<>@,;]+?)\s*<\s*(?P<email>[^<>\s]+)\s*>")
+MAX_NAME, MAX_EMAIL = 120, 254  # Person.name's and Person.email's sizes
+
+
+def name_from_email(email: str) -> str:
+    """A name from an address's local part: "jane.doe@x.gov" is Jane Doe (capitals kept, as in "AI")."""
+    parts = re.split(r"[._+-]+", email.partition("@")[0])
+    return " ".join(p[:1].upper() + p[1:] for p in parts if p)[:MAX_NAME] or email[:MAX_NAME]
+
+
+def owner_of(text: str) -> Owner | None:
+    """Who a cell names: the first e-mail in it (with the name before `<e-mail>`), or else the name it
+    holds; None when blank or a web address (a contact page is not a person)."""
+    text = " ".join(text.split())
+    if not text or urlparse(text).scheme in ("http", "https") or text.casefold().startswith("www."):
+        return None
+    found = EMAIL.search(text)
+    if found is None:
+        return Owner(name=text[:MAX_NAME])
+    email = found.group().lower()
+    if len(email) > MAX_EMAIL:
+        return Owner(name=text[:MAX_NAME])
+    named = NAMED_EMAIL.match(text)
+    name = named.group("name").strip(" \"'") if named and named.group("email").lower() == email else ""
+    return Owner(name=name[:MAX_NAME] or name_from_email(found.group()), email=email)
+
+
+def column_key(name: str) -> str:
+    """A column's name as names are matched: without case, spaces, hyphens or underscores."""
+    return re.sub(r"[\s_\-\u2013]+", "", name).casefold()
+
+
+def match_columns(header: list[str]) -> dict[str, tuple[str, ...]]:
+    """The fields the header has a column for, by the field's name or one of its SYNONYMS."""
+    by_key: dict[str, str] = {}
+    for column in header:
+        by_key.setdefault(column_key(column), column)
+    found: dict[str, tuple[str, ...]] = {}
+    for field in FIELDS:
+        names = (field, *SYNONYMS.get(field, ()))
+        if match := next((by_key[k] for n in names if (k := column_key(n)) in by_key), None):
+            found[field] = (match,)
+    return found
 
 
 def _norm(text: str) -> str:
@@ -165,10 +234,35 @@ class Mapping:
     id_column: str = "id"
     keep_in_extra: frozenset[str] = frozenset()  # columns kept in extra even though a field reads them
     optional: frozenset[str] = frozenset()  # fields whose columns a file may lack (read as blank)
+    match_names: bool = False  # read the fields `columns` lacks from columns named like them (no preset)
 
     def with_columns(self, overrides: dict[str, tuple[str, ...]]) -> Mapping:
         """This mapping with some fields read from other columns (`--map` on top of a preset)."""
         return dataclasses.replace(self, columns={**self.columns, **overrides}, optional=self.optional - set(overrides))
+
+    def for_header(self, header: list[str]) -> Mapping:
+        """This mapping for a file with these columns: fields not mapped are read from columns named like
+        them, unless `--map` already reads that column; the id column's name is matched the same way."""
+        if not self.match_names:
+            return self
+        id_column = self.id_column
+        if id_column not in header:
+            id_column = next((c for c in header if column_key(c) == column_key(id_column)), id_column)
+        taken = {c for cols in self.columns.values() for c in cols} | {id_column}
+        named = {f: cols for f, cols in match_columns(header).items() if f not in self.columns and cols[0] not in taken}
+        return dataclasses.replace(self, columns={**named, **self.columns}, id_column=id_column, match_names=False)
+
+    def reads(self, header: list[str]) -> dict[str, list[str]]:
+        """What each column of the file is read into (its fields, or "id"), in the file's order; the
+        columns left out are kept in extra only."""
+        uses: dict[str, list[str]] = {c: [] for c in header}
+        if self.id_column in uses:
+            uses[self.id_column].append("id")
+        for field, cols in self.columns.items():
+            for c in cols:
+                if c in uses:
+                    uses[c].append(field)
+        return {c: u for c, u in uses.items() if u}
 
     def required_columns(self) -> list[str]:
         """Columns the file must have: the id column and those of every field that is not optional."""
@@ -179,7 +273,8 @@ class Mapping:
         """Refuse a mapping that names columns the file does not have, before any row is read."""
         for needed in ("title", "department"):
             if needed not in self.columns and not self._derives(needed):
-                raise HubError(f"Map a column onto {needed}: --map {needed}=COLUMN.")
+                names = ", ".join(dict.fromkeys((needed, *SYNONYMS.get(needed, ()))))
+                raise HubError(f"Map a column onto {needed}: --map {needed}=COLUMN (no column is named {names}).")
         missing = [c for c in dict.fromkeys(self.required_columns()) if c not in header]
         if missing:
             raise HubError(
@@ -212,6 +307,21 @@ class Mapping:
 
     def department(self, row: dict[str, str]) -> str:
         return self.cell(row, "department")
+
+    def owner_cell(self, row: dict[str, str]) -> tuple[str, str]:
+        """The owner's cell and the column it is in."""
+        return self.cell(row, "owner"), self.column("owner")
+
+    def owner(self, row: dict[str, str], extra: dict[str, str], notes: list[str]) -> Owner | None:
+        """The person a row names as its owner; a cell that says more than one name or address is kept
+        whole in extra, and a web address (a contact page) leaves the row to the register import."""
+        text, column = self.owner_cell(row)
+        found = owner_of(text)
+        if text and found is None:
+            notes.append(f"a web address, not a person, in {column}: owned by the register import")
+        if text and (found is None or text.casefold() not in (found.email, found.name.casefold())):
+            extra[column] = text
+        return found
 
     def extra(self, row: dict[str, str]) -> dict[str, str]:
         """The cells of columns no field reads (or that are kept anyway), blanks left out."""
@@ -259,7 +369,8 @@ class Mapping:
             "extra": extra,
         }
         department = fit(department, "department", self.column("department"), extra)
-        return Record(key=key, department=department, values=values, notes=notes)
+        owner = self.owner(row, extra, notes)
+        return Record(key=key, department=department, values=values, notes=notes, owner=owner)
 
     def _choice(self, enum: type[E], row: dict[str, str], field: str, default: E) -> str:
         return (choice(enum, self.cell(row, field), self.column(field)) or default).value

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from intake.errors import HubError
 from intake.register.mapping import FIELDS, MAX_SOURCE_ID, Mapping, Record, RowError
@@ -33,8 +35,23 @@ EXPORT_FIELDS = (
     "route",
     "triage_reasons",
 )
-EXPORT_COLUMNS = ("id", "source", "source_id", *EXPORT_FIELDS, "submitter", "reviewer", "created_at", "updated_at")
+# The decision trail (a dict per review round) and the stage history (a dict per move), as JSON in CSV.
+TRAIL_COLUMNS = ("decisions", "stage_history")
+EXPORT_COLUMNS = (
+    "id",
+    "source",
+    "source_id",
+    *EXPORT_FIELDS,
+    "submitter",
+    "submitter_email",
+    "reviewer",
+    "created_at",
+    "updated_at",
+    *TRAIL_COLUMNS,
+)
 EXTRA_PREFIX = "extra."
+# Where a use case restored from another hub's export keeps that hub's trail (export shows it again).
+TRAIL_EXTRA = {c: f"hubspoke.{c}" for c in TRAIL_COLUMNS}
 PLACEHOLDER_IDS = {"tbd", "n/a", "na", "none", "unknown", "-"}  # read as no id at all
 _SEPARATORS = " /-\u2013:,|"  # what may follow an agency's name at the start of a bureau (incl. en dash)
 
@@ -59,6 +76,16 @@ class OmbMapping(Mapping):
 
     def required_columns(self) -> list[str]:
         return ["agency", *super().required_columns()]
+
+    def reads(self, header: list[str]) -> dict[str, list[str]]:
+        uses = super().reads(header)
+        if "department" not in self.columns:
+            for column in ("agency", "agency_name", "agency_bureau"):
+                if column in header:
+                    uses.setdefault(column, []).append("department")
+        if "agency" in uses:
+            uses["agency"].insert(0, "id")
+        return {c: uses[c] for c in header if c in uses}
 
     def key(self, row: dict[str, str]) -> str:
         """`AGENCY:id`; a row without an id gets `AGENCY:~` and a hash of its bureau and name (the
@@ -102,14 +129,34 @@ OMB = OmbMapping(
         "data_sensitivity": ("has_pii",),
         "high_impact": ("is_high_impact",),
         "links": ("link_to_data", "pia_url", "code_url"),
+        "owner": ("contact_email",),
     },
     # Columns read into a field but not word for word: extra keeps the register's own value.
     keep_in_extra=frozenset(
-        {"id", "development_stage", "has_pii", "is_high_impact", "link_to_data", "pia_url", "code_url"}
+        {
+            "id",
+            "development_stage",
+            "has_pii",
+            "is_high_impact",
+            "link_to_data",
+            "pia_url",
+            "code_url",
+            "contact_email",
+        }
     ),
     # A file need only have agency, id and use_case_name; other columns missing are read as blank.
     optional=frozenset(
-        {"problem", "benefit", "data_sources", "topic_area", "stage", "data_sensitivity", "high_impact", "links"}
+        {
+            "problem",
+            "benefit",
+            "data_sources",
+            "topic_area",
+            "stage",
+            "data_sensitivity",
+            "high_impact",
+            "links",
+            "owner",
+        }
     ),
 )
 
@@ -136,12 +183,43 @@ class HubspokeMapping(Mapping):
     def source_of(self, row: dict[str, str]) -> str | None:
         return row.get("source") or None
 
+    def owner_cell(self, row: dict[str, str]) -> tuple[str, str]:
+        if found := row.get("submitter_email", ""):
+            return found, "submitter_email"
+        return row.get("submitter", ""), "submitter"
+
     def extra(self, row: dict[str, str]) -> dict[str, str]:
         return {
             k.removeprefix(EXTRA_PREFIX): v
             for k, v in row.items()
             if v and (k.startswith(EXTRA_PREFIX) or k not in EXPORT_COLUMNS)
         }
+
+    def reads(self, header: list[str]) -> dict[str, list[str]]:
+        uses = {c: [c] for c in header if c in EXPORT_COLUMNS}
+        uses.update({"source_id": ["id"], "id": ["id"], "submitter": ["owner"], "submitter_email": ["owner"]})
+        uses.update({c: ["extra"] for c in header if c.startswith(EXTRA_PREFIX) or c not in EXPORT_COLUMNS})
+        # Who reviewed it and when it was written are this hub's own record: the trail carries them.
+        unread = {"reviewer", "created_at", "updated_at"}
+        return {c: uses[c] for c in header if c in uses and c not in unread}
+
+    def record(self, row: dict[str, str]) -> Record:
+        rec = super().record(row)
+        rec.trail = {column: trail for column in TRAIL_COLUMNS if (trail := _trail(row.get(column, ""), column))}
+        return rec
+
+
+def _trail(text: str, column: str) -> list[Any]:
+    """A trail column's JSON list of entries (blank: none)."""
+    if not text:
+        return []
+    try:
+        entries = json.loads(text)
+    except json.JSONDecodeError:
+        entries = None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise RowError(f"{column} is not a JSON list of entries, as the export writes it")
+    return entries
 
 
 HUBSPOKE = HubspokeMapping(
@@ -180,7 +258,7 @@ def build_mapping(
     """The mapping an import uses: a preset, a custom one from `--map`, or a preset with `--map` on top."""
     overrides = parse_map(pairs)
     if preset is None:
-        mapping = Mapping(name="custom", source=default_source, columns=overrides)
+        mapping = Mapping(name="custom", source=default_source, columns=overrides, match_names=True)
     else:
         try:
             mapping = PRESETS[preset]
