@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.chat import DeliveryError
 from intake import decisions
-from intake.errors import AlreadyDecided, FieldErrors, HubError
+from intake.errors import AlreadyDecided, FieldErrors, HeldByAnother, HubError
 from intake.notices import Refusal
 from intake.people import actor_of
 from intake.read_models import Actor, jsonable
@@ -113,20 +113,28 @@ class TaskRunner:
             self._refuse(payload, exc.message, exc.decided_at, done)
         except FieldErrors as exc:
             self._refuse(payload, next(iter(exc.errors.values())), None, done)
+        except HeldByAnother as exc:
+            self._refuse(payload, exc.message, None, done, take_over=(exc.use_case_id, exc.round))
         except HubError as exc:
             self._refuse(payload, exc.message, None, done)
         except (KeyError, ValueError, TypeError) as exc:
             raise DeliveryError(f"unreadable task: {exc}", permanent=True) from exc
 
     def _refuse(
-        self, payload: dict[str, Any], text: str, at: dt.datetime | None, done: Callable[[Session], None]
+        self,
+        payload: dict[str, Any],
+        text: str,
+        at: dt.datetime | None,
+        done: Callable[[Session], None],
+        *,
+        take_over: tuple[int, int] | None = None,
     ) -> None:
         """Tell the person why their click changed nothing (in the transaction that marks the task done)."""
         reply_to = payload.get("reply_to")
         target = ReplyTo.model_validate(reply_to) if reply_to else None
         if target is None:
             log.info("task %s refused, nobody to tell: %s", payload.get("task"), text)
-        self._core.run_with(done, _tell, target, Refusal(text=text, at=at))
+        self._core.run_with(done, _tell, target, Refusal(text=text, at=at, take_over=take_over))
 
 
 def _actor(uow: UnitOfWork, person_id: int) -> Actor:

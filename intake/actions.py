@@ -23,6 +23,7 @@ class Action(StrEnum):
     CLOSE = "close"
     REOPEN = "reopen"
     MOVE_STAGE = "move_stage"
+    TAKE_OVER = "take_over"  # offered to a reviewer whose decision was refused because another holds the review
 
 
 LABELS = {
@@ -37,6 +38,7 @@ LABELS = {
     Action.CLOSE: "Close",
     Action.REOPEN: "Reopen",
     Action.MOVE_STAGE: "Move stage",
+    Action.TAKE_OVER: "Take it over",
 }
 DECISIONS = (Action.APPROVE, Action.REQUEST_CHANGES, Action.REJECT)
 ASSIGNING = (Action.REASSIGN, Action.PICK_REVIEWER)
@@ -44,7 +46,7 @@ DECIDER_ACTIONS = (*DECISIONS, *ASSIGNING)  # what only hub reviewers and leads 
 # What an owner or a lead does with the use case itself: offered on its status, never on a card or a DM.
 MANAGING = (Action.EDIT, Action.WITHDRAW, Action.CLOSE, Action.REOPEN)
 # Drawn as buttons (or a picker); moving a stage needs a target, so surfaces offer it as a command.
-BUTTONS = (*DECIDER_ACTIONS, Action.EDIT_RESUBMIT, *MANAGING)
+BUTTONS = (*DECIDER_ACTIONS, Action.EDIT_RESUBMIT, *MANAGING, Action.TAKE_OVER)  # take over: on a refusal only
 
 
 @dataclass(frozen=True)

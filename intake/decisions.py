@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from intake.errors import AlreadyDecided, FieldErrors, InvalidMove, NotAllowed
+from intake.errors import AlreadyDecided, FieldErrors, HeldByAnother, InvalidMove, NotAllowed
 from intake.guidelines import load_guidelines
 from intake.notices import Outcome, ReviewCard, card_key
 from intake.read_models import Actor, PersonView, UseCaseView, jsonable
@@ -16,7 +16,7 @@ from intake.reviews import load_use_case, require_decider, update_card
 from intake.schema import Decision, Status, label
 from storage import evidence, repo
 from storage.db import UnitOfWork
-from storage.models import Person, Review
+from storage.models import Person, Review, UseCase
 
 REASON_REQUIRED = {Decision.REJECT, Decision.REQUEST_CHANGES}
 
@@ -47,19 +47,30 @@ def already_decided(review: Review) -> AlreadyDecided:
 def held_by_someone_else(holder: str) -> str:
     """What a reviewer who does not hold a review is told when they try to decide it."""
     return (
-        f"{holder} holds this review, so they (or a hub lead) decide it. To decide it yourself, take it over: "
-        "Reassign it to yourself on the card, then decide."
+        f"{holder} holds this review, so they (or a hub lead) decide it. To decide it yourself, take it over "
+        "(it is reassigned to you), then decide."
     )
 
 
-def _require_holder(session: Session, actor: Actor, reviewer_id: int | None) -> None:
+def _require_holder(session: Session, actor: Actor, uc: UseCase, review: Review) -> None:
     """The assigned reviewer or a lead decides, unless the hub's guidelines let any reviewer."""
+    reviewer_id = uc.reviewer_id
     if reviewer_id is None or reviewer_id == actor.person_id or actor.is_lead or actor.person_id == 0:
         return
     if load_guidelines(session).any_reviewer_decides:
         return
     holder = session.get(Person, reviewer_id)
-    raise NotAllowed(held_by_someone_else(holder.name if holder else "Another reviewer"))
+    raise HeldByAnother(held_by_someone_else(holder.name if holder else "Another reviewer"), uc.id, review.round)
+
+
+def check_holder(uow: UnitOfWork, actor: Actor, use_case_id: int) -> None:
+    """Raise HeldByAnother (with its offer) before a reason is asked of a reviewer who does not hold the review."""
+    s = uow.session
+    require_decider(s, actor, "Only hub reviewers can decide on use cases.")
+    uc = load_use_case(s, use_case_id)
+    review = repo.current_review(s, uc.id)
+    if review is not None and review.decision is None:
+        _require_holder(s, actor, uc, review)
 
 
 def decide(
@@ -90,7 +101,7 @@ def decide(
         raise InvalidMove("This card is out of date: the use case was resubmitted. Use the newest card.")
     if review.decision is not None:
         raise already_decided(review)
-    _require_holder(s, actor, uc.reviewer_id)
+    _require_holder(s, actor, uc, review)
     reason = (reason or "").strip() or None
     if decision in REASON_REQUIRED and not reason:
         raise FieldErrors({"reason": "Give the submitter a reason, so they know what to do next."})

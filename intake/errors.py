@@ -21,6 +21,15 @@ class NotAllowed(HubError):
     """The person's role does not allow this."""
 
 
+class HeldByAnother(NotAllowed):
+    """Another reviewer holds the review: the refusal offers to take it over (a reassignment, then the decision)."""
+
+    def __init__(self, message: str, use_case_id: int, round_: int) -> None:
+        super().__init__(message)
+        self.use_case_id = use_case_id
+        self.round = round_
+
+
 class InvalidMove(HubError):
     """The state machine does not allow this change."""
 

@@ -102,6 +102,8 @@ class Refusal(BaseModel):
     kind: Literal["refusal"] = "refusal"
     text: str
     at: dt.datetime | None = None  # when what it refers to happened (who decided first, and when)
+    # Another reviewer holds the review: offered to take it over (use case id, round), then decide.
+    take_over: tuple[int, int] | None = None
 
 
 Notice = Annotated[

@@ -96,7 +96,11 @@ SAMPLES: dict[type, list[BaseModel]] = {
         Reopened(use_case=use_case(), by=LEE, reason="The vendor came back."),
         Reopened(use_case=decided(Decision.APPROVE), by=LEE, reason="Back on the roadmap."),
     ],
-    Refusal: [Refusal(text="Rita already approved this.", at=T0), Refusal(text="Only hub reviewers can decide.")],
+    Refusal: [
+        Refusal(text="Rita already approved this.", at=T0),
+        Refusal(text="Only hub reviewers can decide."),
+        Refusal(text="Rita holds this review.", take_over=(12, 1)),
+    ],
 }
 ALL = [n for samples in SAMPLES.values() for n in samples]
 
@@ -300,3 +304,13 @@ def test_the_hub_audience_is_offered_decisions_on_an_open_card() -> None:
 def test_every_button_in_the_vocabulary_has_one_slack_action_id() -> None:
     assert set(blocks.ACTION_IDS) == set(BUTTONS)
     assert len(set(blocks.ACTION_IDS.values())) == len(BUTTONS)
+
+
+def test_a_refusal_for_a_review_held_by_another_offers_take_it_over_on_both() -> None:
+    offered = Refusal(text="Rita holds this review.", take_over=(12, 1))
+    _, body = slack.render(offered)
+    buttons = [(e["action_id"], e["value"]) for b in body if b["type"] == "actions" for e in b["elements"]]
+    assert buttons == [(SlackAction.TAKE_OVER, "12:1")]
+    shown = console.render_notice(offered, UTC)
+    assert [(b.label, b.action, b.use_case_id) for b in shown.buttons] == [("Take it over", Action.TAKE_OVER, 12)]
+    assert not console.render_notice(Refusal(text="Only hub reviewers can decide."), UTC).buttons

@@ -7,19 +7,29 @@ any reviewer to decide says so in its guidelines.
 
 from __future__ import annotations
 
+import io
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.core import Core
+from bot.settings import Settings
+from handlers.console.repl import run_console
+from handlers.slack.ids import Action as SlackAction
 from intake import decisions, guidelines, hub, people, submission
 from intake.errors import NotAllowed
 from intake.people import SYSTEM
 from intake.read_models import Actor
 from intake.schema import Decision, Submission
-from storage.db import UnitOfWork
+from storage.db import UnitOfWork, make_engine, make_session_factory, upgrade
 from storage.models import AuditEvent, Review
-from tests.conftest import NOW
-from tests.factories import ANSWERS, slack
+from tests.conftest import NOW, Scenario
+from tests.factories import ANSWERS, slack, slack_actor
 
 PERSONAL = Submission.model_validate({**ANSWERS, "data_sensitivity": "personal"})
 
@@ -43,6 +53,16 @@ def hub_with_two_reviewers(session_factory: sessionmaker[Session]) -> tuple[int,
         uc = submission.submit_use_case(u, who["Sam"], PERSONAL, now=NOW).use_case
     assert uc.reviewer is not None and uc.reviewer.name == "Rita"  # routed by skill
     return uc.id, who
+
+
+@pytest.fixture
+def core_console(tmp_path: Path) -> Iterator[Core]:
+    url = f"sqlite:///{tmp_path / 'console.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    yield Core(settings=Settings(_env_file=None, database_url=url), session_factory=make_session_factory(engine),
+               clock=lambda: NOW)
+    engine.dispose()
 
 
 def decided_by(sf: sessionmaker[Session], use_case_id: int) -> str | None:
@@ -98,3 +118,59 @@ def test_a_submitter_never_chooses_their_own_reviewer(
         own = submission.submit_use_case(u, who["Omar"], PERSONAL, now=NOW).use_case
     with UnitOfWork(sf) as u, pytest.raises(NotAllowed, match="someone else in the hub chooses its reviewer"):
         decisions.assign_reviewer(u, who["Omar"], own.id, who["Omar"].person_id, now=NOW)
+
+
+def test_on_slack_the_refusal_offers_take_it_over_and_the_click_reassigns_then_the_reviewer_decides(
+    scenario: Scenario,
+) -> None:
+    """Over signed HTTP: Omar's Approve on Rita's review is refused with a Take it over button; his click on it
+    hands him the review (audited), and his Approve on his new card decides it."""
+    sc = scenario
+    core = sc.app.core
+    for user_id, name in (("ULEAD", "lee"), ("URITA", "Rita"), ("UOMAR", "Omar"), ("USAM", "Sam")):
+        sc.user(user_id, name)  # the fake's profiles, which the bot reads
+    lee = slack_actor(core, "ULEAD", "lee")[0]
+    core.run(hub.add_department, lee, "Support")
+    core.run(hub.add_reviewer, lee, slack("URITA", "Rita"), skills=["support"])
+    core.run(hub.add_reviewer, lee, slack("UOMAR", "Omar"), skills=[])
+    sam = slack_actor(core, "USAM", "Sam")[0]
+    use_case_id = core.run(submission.submit_use_case, sam, PERSONAL).use_case.id
+    omar = sc.user("UOMAR", "Omar")
+
+    sc.slack.click(omar, SlackAction.APPROVE, f"{use_case_id}:1")
+    assert "Rita holds this review" in sc.api.wait_for_hook("Rita holds this review")
+    with sc.api._lock:
+        offer = next(c for c in sc.api.calls if c.method.startswith("response_url:") and "holds" in str(c.params))
+    blocks = offer.params["blocks"]
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    button = next(e for b in blocks if b["type"] == "actions" for e in b["elements"])
+    assert (button["text"]["text"], button["action_id"], button["value"]) == (
+        "Take it over", SlackAction.TAKE_OVER, f"{use_case_id}:1"
+    )
+    assert decided_by(core.session_factory, use_case_id) is None
+
+    sc.slack.click(omar, SlackAction.TAKE_OVER, button["value"])
+    sc.api.wait_for_text("chat.postMessage", "Reassigned from Rita to Omar")
+    sc.slack.click(omar, SlackAction.APPROVE, f"{use_case_id}:1")
+    deadline = time.monotonic() + 10
+    while decided_by(core.session_factory, use_case_id) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert decided_by(core.session_factory, use_case_id) == "Omar"
+    with UnitOfWork(core.session_factory) as u:
+        actions = [e.action for e in u.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert actions[-2:] == ["assigned", "decision:approve"]
+
+
+def test_in_the_console_the_refusal_offers_take_it_over(core_console: Core) -> None:
+    script = (
+        "/hub department add Support\n/hub reviewer add @rita support\n/hub reviewer add @omar\n/as sam\n"
+        "/usecase Summarise support tickets\n\nAgents read long threads.\n1\nFaster replies\nhandling time -20%\n"
+        "\n1\n3\n1\n1\n\n\n"
+        "/as omar\n/usecase status 1\n3\n1\n/usecase status 1\n1\n"
+    )
+    out = io.StringIO()
+    assert run_console(core_console, io.StringIO(script), out, name="lee", interactive=False) == 0
+    text = out.getvalue()
+    assert "Rita holds this review, so they (or a hub lead) decide it." in text
+    assert "[1] Take it over" in text
+    assert decided_by(core_console.session_factory, 1) == "Omar"

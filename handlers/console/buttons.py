@@ -5,13 +5,14 @@ from __future__ import annotations
 from bot.conversation.answers import ask_reason, carry_out
 from handlers.console.admin import render
 from handlers.console.people import console_key, console_ref
-from handlers.console.render import Button
+from handlers.console.render import Button, render_refusal
 from handlers.console.session import Cancelled, ConsoleSession
 from handlers.console.usecase import YES, ask_why, edit
 from intake import decisions, editing, people, queries
 from intake.actions import DECIDER_ACTIONS, Action
-from intake.errors import FieldErrors, HubError, NotAllowed
+from intake.errors import FieldErrors, HeldByAnother, HubError, NotAllowed
 from intake.forms import REASON_PROMPTS
+from intake.notices import Refusal
 from intake.people import CONSOLE
 from intake.read_models import Actor
 from intake.schema import Decision
@@ -23,6 +24,7 @@ REASONED = {Action.REJECT: Decision.REJECT, Action.REQUEST_CHANGES: Decision.REQ
 
 def decide_with_reason(session: ConsoleSession, actor: Actor, button: Button, decision: Decision) -> None:
     """Ask why (reject and request changes need a reason), then record the decision."""
+    session.core.read(decisions.check_holder, actor, button.use_case_id)  # before a reason is typed
     uc = session.core.read(queries.get_use_case, button.use_case_id)
     verb = "Reject" if decision is Decision.REJECT else "Request changes on"
     session.reply(f"{verb} #{uc.id} {uc.title}: the submitter sees your reason in their DM. /cancel stops.")
@@ -94,7 +96,7 @@ def click(session: ConsoleSession, number: int) -> None:
         raise HubError(f"Pick 1 to {len(buttons)}.")
     button = buttons[number - 1]
     actor = session.me()
-    if button.action in DECIDER_ACTIONS and not actor.can_decide:
+    if button.action in (*DECIDER_ACTIONS, Action.TAKE_OVER) and not actor.can_decide:
         raise NotAllowed(REVIEWERS_ONLY)
     try:
         if button.action is Action.APPROVE:
@@ -109,5 +111,9 @@ def click(session: ConsoleSession, number: int) -> None:
             ask_why(session, ask_reason(session.core, actor, button.action, button.use_case_id))
         elif button.action is Action.WITHDRAW:
             withdraw(session, actor, button)
+        elif button.action is Action.TAKE_OVER:
+            session.core.run(decisions.assign_reviewer, actor, button.use_case_id, actor.person_id)
     except Cancelled:
         session.reply("Nothing recorded.")
+    except HeldByAnother as exc:  # offered as a button, as Slack does
+        session.reply(render_refusal(Refusal(text=exc.message, take_over=(exc.use_case_id, exc.round)), session.zone()))

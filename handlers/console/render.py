@@ -257,8 +257,12 @@ def render_reopened(notice: Reopened, zone: Zone) -> Rendered:
 
 
 def render_refusal(notice: Refusal, zone: Zone) -> Rendered:
-    """Why a click changed nothing."""
-    return Rendered(tuple(_composed(compose(notice), zone)))
+    """Why a click changed nothing; with the offer to take the review over when another reviewer holds it."""
+    lines = tuple(_composed(compose(notice), zone))
+    if notice.take_over is None:
+        return Rendered(lines)
+    use_case_id, round_ = notice.take_over
+    return Rendered(lines, (Button(LABELS[Action.TAKE_OVER], Action.TAKE_OVER, use_case_id, round_),), use_case_id)
 
 
 RENDER: dict[type, Callable[[Any, Zone], Rendered]] = {

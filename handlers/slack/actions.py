@@ -12,6 +12,7 @@ from bot import tasks
 from bot.conversation.answers import Said, ask_reason, carry_out
 from bot.core import Core
 from bot.tasks import ReplyTo
+from handlers.slack.chat import render as render_notice
 from handlers.slack.commands import open_edit, open_intake, open_reason_form, render
 from handlers.slack.ids import Action
 from handlers.slack.middleware import error_text, reviewers_only, tell, telling_errors
@@ -19,7 +20,9 @@ from handlers.slack.modals import Draft, ModalContext, build_reason_modal, build
 from handlers.slack.people import slack_ref
 from intake import decisions, editing, hub, people, queries
 from intake.actions import Action as Act
-from intake.errors import HubError
+from intake.errors import HeldByAnother, HubError
+from intake.notices import Refusal
+from intake.read_models import Actor
 from intake.schema import Decision
 
 
@@ -99,6 +102,11 @@ def handle_reason_decision(
     with telling_errors(respond, context, client):
         use_case_id, round_ = _card_value(action)
         decision = Decision.REJECT if action["action_id"] == Action.REJECT else Decision.REQUEST_CHANGES
+        try:  # before a reason is typed: someone else holds it
+            context["core"].read(decisions.check_holder, context["actor"], use_case_id)
+        except HeldByAnother as exc:
+            offer_take_over(exc, respond, context, client)
+            return
         uc = context["core"].read(queries.get_use_case, use_case_id)
         view = build_reason_modal(decision, use_case_id, round_, uc.title)
         client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -120,6 +128,29 @@ def handle_reassign(
         uc = core.read(queries.get_use_case, use_case_id)
         able = core.read(decisions.reviewers_for, use_case_id)  # only those who can take it are offered
         client.views_open(trigger_id=body["trigger_id"], view=build_reassign_modal(use_case_id, round_, uc.title, able))
+
+
+def offer_take_over(exc: HeldByAnother, respond: Any, context: BoltContext, client: WebClient) -> None:
+    """Why the click changed nothing, with a Take it over button, only to the person who clicked."""
+    text, drawn = render_notice(Refusal(text=exc.message, take_over=(exc.use_case_id, exc.round)))
+    if respond is not None and getattr(respond, "response_url", None):
+        respond(text=text, blocks=drawn, response_type="ephemeral", replace_original=False)
+    else:
+        tell(text, respond, context, client)
+
+
+def handle_take_over(
+    ack: Callable[..., None], action: dict[str, Any], context: BoltContext, respond: Any, client: WebClient
+) -> None:
+    """Reassign the review to the reviewer who clicked (durably, before the ack); they decide on their new card."""
+    core: Core = context["core"]
+    actor: Actor = context["actor"]
+
+    def take_over() -> None:
+        use_case_id, _ = _card_value(action)
+        core.run(tasks.request_assignment, actor, use_case_id, actor.person_id, reply_to=reply_to(respond))
+
+    record_then_ack(ack, respond, context, client, take_over)
 
 
 def handle_pick_reviewer(
@@ -208,6 +239,7 @@ def register(app: App, middleware: list[Any]) -> None:
     app.action(Action.REQUEST_CHANGES, middleware=deciders)(handle_reason_decision)
     app.action(Action.REASSIGN, middleware=deciders)(handle_reassign)
     app.action(Action.PICK_REVIEWER, middleware=deciders)(handle_pick_reviewer)
+    app.action(Action.TAKE_OVER, middleware=deciders)(handle_take_over)
     app.action(Action.EDIT_RESUBMIT, middleware=middleware)(handle_edit)
     app.action(Action.EDIT, middleware=middleware)(handle_edit)
     app.action(Action.CLOSE, middleware=middleware)(handle_close_or_reopen)

@@ -66,6 +66,7 @@ ACTION_IDS = {
     Action.WITHDRAW: ids.Action.WITHDRAW,
     Action.CLOSE: ids.Action.CLOSE,
     Action.REOPEN: ids.Action.REOPEN,
+    Action.TAKE_OVER: ids.Action.TAKE_OVER,
 }
 STYLE = {Action.APPROVE: "primary", Action.REJECT: "danger", Action.EDIT_RESUBMIT: "primary"}
 
@@ -352,5 +353,10 @@ def build_reopened(notice: Reopened) -> tuple[str, Blocks]:
 
 
 def build_refusal(notice: Refusal) -> tuple[str, Blocks]:
-    """Why a click changed nothing, told only to the person who clicked."""
-    return mrkdwn(compose(notice).summary), []
+    """Why a click changed nothing, told only to the person who clicked; with the offer to take the review over."""
+    text = mrkdwn(compose(notice).summary)
+    if notice.take_over is None:
+        return text, []
+    use_case_id, round_ = notice.take_over
+    offer = button(LABELS[Action.TAKE_OVER], ids.Action.TAKE_OVER, f"{use_case_id}:{round_}", "primary")
+    return text, [section(text), {"type": "actions", "elements": [offer]}]

@@ -34,6 +34,7 @@ class Action(StrEnum):
     WITHDRAW = "hubspoke_withdraw"
     CLOSE = "hubspoke_close"
     REOPEN = "hubspoke_reopen"
+    TAKE_OVER = "hubspoke_take_over"
     NEW_USE_CASE = "hubspoke_new_use_case"
     WHOKNOWS_MORE = "hubspoke_whoknows_more"
 
