@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from bot import cli_console, cli_expertise, cli_register, cli_similar, startup
+from bot import cli_audit, cli_console, cli_expertise, cli_portfolio, cli_register, cli_similar, startup
 from bot.app import NotConfigured, create_app
 from bot.core import Core
 from bot.settings import Settings
@@ -242,8 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
     people_p.set_defaults(func=cmd_people)
     cli_console.add_commands(sub)
     cli_register.add_commands(sub)
+    cli_audit.add_commands(sub)
     cli_expertise.add_commands(sub)
     cli_similar.add_commands(sub)
+    cli_portfolio.add_commands(sub)
     return parser
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from bot import cli_audit
 from intake.errors import HubError
 from intake.register import (
     FIELDS,
@@ -214,3 +215,4 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     out.add_argument("--format", choices=("csv", "jsonl"), help="default: from --output's extension, else csv")
     out.add_argument("--output", "-o", help="a file to write (default: stdout)")
     out.set_defaults(func=cmd_export_usecases)
+    cli_audit.add_audit_export(exp)

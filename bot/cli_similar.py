@@ -71,6 +71,18 @@ def cmd_similar(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     out = out or sys.stdout
     text = " ".join(args.text).strip()
+    if args.scan:
+        if text or args.batch:
+            return _fail("--scan compares every use case: give no text or --batch with it")
+        from intake.duplicates import scan_all
+
+        checked, linked, clusters = _core(_settings()).run(scan_all)
+        out.write(
+            f"{checked} use cases compared with other departments'; {linked} have a likely duplicate; "
+            f"{clusters} look like one problem in three or more departments. Their cards, receipts and the "
+            "portfolio show them; nobody was notified.\n"
+        )
+        return 0
     if args.batch and text:
         return _fail("give a text or --batch FILE, not both")
     if not args.batch and not text:
@@ -107,4 +119,7 @@ def add_commands(sub: Any) -> None:
     sim.add_argument("--top", type=int, default=5, help="how many use cases (default 5)")
     sim.add_argument("--json", action="store_true", help="print a JSON array")
     sim.add_argument("--batch", metavar="FILE", help="one text a line; one JSON line per text, in order")
+    sim.add_argument(
+        "--scan", action="store_true", help="record every use case's likely duplicates (after an import); no notices"
+    )
     sim.set_defaults(func=cmd_similar)

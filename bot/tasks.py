@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from bot.chat import DeliveryError
-from intake import decisions
+from intake import decisions, portfolio_views
 from intake.errors import AlreadyDecided, FieldErrors, HeldByAnother, HubError
 from intake.notices import Refusal
 from intake.people import actor_of
@@ -101,6 +101,9 @@ class TaskRunner:
         core = self._core
         try:
             actor = core.read(_actor, int(payload["person_id"]))
+            if payload["task"] == "export":  # `/hub export`: files for the lead who asked
+                core.run_with(done, portfolio_views.send_export, actor, zone=core.zone_of(None))
+                return
             use_case_id = int(payload["use_case_id"])
             if payload["task"] == "decide":
                 decision = Decision(payload["decision"])

@@ -24,6 +24,10 @@ class Action(StrEnum):
     REOPEN = "reopen"
     MOVE_STAGE = "move_stage"
     TAKE_OVER = "take_over"  # offered to a reviewer whose decision was refused because another holds the review
+    # What a submitter says of a likely duplicate in another department (on the receipt, once per duplicate).
+    SAME_AS = "same_as"
+    RELATED = "related"
+    DIFFERENT = "different"
 
 
 LABELS = {
@@ -39,14 +43,20 @@ LABELS = {
     Action.REOPEN: "Reopen",
     Action.MOVE_STAGE: "Move stage",
     Action.TAKE_OVER: "Take it over",
+    Action.SAME_AS: "Same",
+    Action.RELATED: "Related",
+    Action.DIFFERENT: "Different…",
 }
+# The answers to a likely duplicate, and the relation each records.
+ON_DUPLICATE = (Action.SAME_AS, Action.RELATED, Action.DIFFERENT)
 DECISIONS = (Action.APPROVE, Action.REQUEST_CHANGES, Action.REJECT)
 ASSIGNING = (Action.REASSIGN, Action.PICK_REVIEWER)
 DECIDER_ACTIONS = (*DECISIONS, *ASSIGNING)  # what only hub reviewers and leads may do
 # What an owner or a lead does with the use case itself: offered on its status, never on a card or a DM.
 MANAGING = (Action.EDIT, Action.WITHDRAW, Action.CLOSE, Action.REOPEN)
 # Drawn as buttons (or a picker); moving a stage needs a target, so surfaces offer it as a command.
-BUTTONS = (*DECIDER_ACTIONS, Action.EDIT_RESUBMIT, *MANAGING, Action.TAKE_OVER)  # take over: on a refusal only
+# Take it over: on a refusal only; the answers to a duplicate: on a receipt, one row per duplicate.
+BUTTONS = (*DECIDER_ACTIONS, Action.EDIT_RESUBMIT, *MANAGING, Action.TAKE_OVER, *ON_DUPLICATE)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from intake import duplicates
 from intake.errors import FieldErrors, NotAllowed
 from intake.guidelines import load_guidelines
 from intake.lifecycle import GO_AHEAD
@@ -119,6 +120,7 @@ def edit_use_case(
     evidence.for_use_case(s, uc, evidence.Kind.SUBMITTED, uc.submitter_id, now)
     s.flush()
     s.refresh(uc)
+    found = duplicates.check_duplicates(s, uc, now)  # the edit may make it look like another department's
     view = UseCaseView.of(uc, review)
     _audit(uow, actor, uc, before_view, view, now)
     note = f"Edited by {actor.name}: {', '.join(c.field for c in changes)}"
@@ -131,7 +133,12 @@ def edit_use_case(
     if replayed := commit_once(uow, request_key, uc.id, now):
         return replayed.model_copy(update={"edited": True})
     return SubmitResult(
-        use_case=view, matched_skills=matched, edited=True, changes=changes, back_to_review=back_to_review
+        use_case=view,
+        matched_skills=matched,
+        edited=True,
+        changes=changes,
+        back_to_review=back_to_review,
+        duplicates=found,
     )
 
 

@@ -34,6 +34,17 @@ def set_guideline(uow: UnitOfWork, actor: Actor, key: str, value: str, *, now: d
     raw: object
     if key == "self_serve_sensitivity":
         raw = [v.strip().lower() for v in value.replace(",", " ").split() if v.strip()]
+    elif key == "wip_limit":
+        if not (value.strip().isascii() and value.strip().isdigit()):
+            raise HubError("wip_limit takes a number of use cases (0: no limit), e.g. /hub guidelines set wip_limit 30")
+        raw = int(value.strip())
+    elif key == "innovation_band":
+        low, _, high = value.strip().rstrip("%").partition("-")
+        if not (low.strip().isdigit() and high.strip().rstrip("%").isdigit()):
+            raise HubError("innovation_band takes a range of percentages, e.g. 10-20")
+        raw = (int(low), int(high.strip().rstrip("%")))
+        if not 0 <= raw[0] <= raw[1] <= 100:
+            raise HubError("innovation_band takes a range of percentages from low to high, e.g. 10-20")
     else:
         lowered = value.strip().lower()
         if lowered not in {"on", "off", "true", "false", "yes", "no"}:

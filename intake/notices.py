@@ -15,8 +15,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, TypeAdapter
 
 from intake.lifecycle import allowed_moves
-from intake.read_models import PersonView, UseCaseView
-from intake.schema import Decision, Route, Stage, label
+from intake.portfolio import WeekFigure
+from intake.read_models import Duplicate, PersonView, Relation, UseCaseView
+from intake.schema import Decision, Route, Stage, Status, label
 
 
 class ReviewCard(BaseModel):
@@ -26,6 +27,7 @@ class ReviewCard(BaseModel):
     use_case: UseCaseView
     matched_skills: list[str] = []
     note: str | None = None  # e.g. "Reassigned by Ana: she knows the data"
+    duplicates: list[Duplicate] = []  # likely duplicates in other departments, and what the submitter said
 
 
 class SelfServeNotice(BaseModel):
@@ -41,6 +43,8 @@ class Receipt(BaseModel):
     kind: Literal["receipt"] = "receipt"
     use_case: UseCaseView
     resubmitted: bool = False
+    duplicates: list[Duplicate] = []  # likely duplicates in other departments: who to talk to
+    over_wip: str | None = None  # the hub is over its work-in-progress limit: said at intake
 
 
 class Outcome(BaseModel):
@@ -106,6 +110,51 @@ class Refusal(BaseModel):
     take_over: tuple[int, int] | None = None
 
 
+class DuplicateFlagged(BaseModel):
+    """Tells a use case's owner that a submitter in another department says theirs is the same: talk to them."""
+
+    kind: Literal["duplicate_flagged"] = "duplicate_flagged"
+    use_case: UseCaseView  # the new one
+    other: Duplicate  # the owner's own use case
+    by: PersonView
+
+
+class SharedProblem(BaseModel):
+    """Tells the hub channel that three or more departments work on one problem (once per cluster)."""
+
+    kind: Literal["shared_problem"] = "shared_problem"
+    departments: list[str]
+    use_cases: list[Duplicate]
+
+
+class PortfolioChart(BaseModel):
+    """The portfolio as a picture, sent to the person who asked: each surface draws the same figures its own way
+    (a PNG uploaded to Slack, a file saved by the console). Its text is the chart's alt text."""
+
+    kind: Literal["portfolio_chart"] = "portfolio_chart"
+    title: str
+    at: dt.datetime
+    pipeline: dict[str, dict[Stage, int]]  # department -> stage -> live use cases
+    trend: list[WeekFigure]
+    alt: str
+
+
+class Attachment(BaseModel):
+    """A file sent with a message (a CSV export): its name, media type and text."""
+
+    name: str
+    media_type: str = "text/csv"
+    content: str
+
+
+class Files(BaseModel):
+    """Files for the person who asked for them (`/hub export`), with a line saying what they are."""
+
+    kind: Literal["files"] = "files"
+    text: str
+    files: list[Attachment]
+
+
 Notice = Annotated[
     ReviewCard
     | SelfServeNotice
@@ -116,6 +165,10 @@ Notice = Annotated[
     | StageMoved
     | Withdrawn
     | Reopened
+    | DuplicateFlagged
+    | SharedProblem
+    | PortfolioChart
+    | Files
     | Refusal,
     Field(discriminator="kind"),
 ]
@@ -393,7 +446,7 @@ def compose_review_card(card: ReviewCard) -> Message:
         for c in review.changes:
             parts += [Break(), Plain("• "), Strong(c.field), Plain(f": {c.before} → {c.after}")]
         rest.append(Paragraph(tuple(parts)))
-    rest += [p for p in (note_paragraph(card), decided) if p]
+    rest += [p for p in (note_paragraph(card), duplicates_paragraph(card.duplicates, for_reviewer=True), decided) if p]
     prompt = None
     if decided is None and uc.reviewer is None:
         no_one = (Plain("No reviewer is available for this one. "), Strong("Hub, pick a reviewer."))
@@ -418,7 +471,73 @@ def compose_receipt(notice: Receipt) -> Message:
     uc = notice.use_case
     first = "Resubmitted" if notice.resubmitted else "Saved"
     lead = Paragraph((Plain(f"{first}. "), *route_parts(uc, notice.resubmitted)), tone=route_tone(uc))
-    return Message((Plain(f"{first}: #{uc.id} "), Plain(uc.title)), lead, (next_steps(uc),))
+    rest = [p for p in (duplicates_paragraph(notice.duplicates), wip_paragraph(notice.over_wip)) if p]
+    return Message((Plain(f"{first}: #{uc.id} "), Plain(uc.title)), lead, (*rest, next_steps(uc)))
+
+
+RELATION_WORDS = {
+    Relation.SAME: "the same, says the submitter",
+    Relation.RELATED: "related, says the submitter",
+    Relation.DIFFERENT: "different, says the submitter",
+}
+
+
+def duplicate_line(d: Duplicate, *, for_reviewer: bool = False) -> Parts:
+    """`#3 Forecast invoice volumes (Finance, production engineering): talk to @Ana · 82% alike`."""
+    where = f" ({d.department}, {label(d.stage).lower()}"
+    where += ", rejected)" if d.status is Status.REJECTED else ")"
+    talk: Parts = (Plain(": talk to "), Mention(d.owner)) if d.owner else (Plain(": nobody owns it yet"),)
+    parts: Parts = (UseCaseRef(d.id, d.title), Plain(where), *talk, Plain(f" · {d.score:.0%} alike"))
+    if d.relation is not Relation.LIKELY and (for_reviewer or d.relation is Relation.DIFFERENT):
+        parts += (Plain(" · "), Em(RELATION_WORDS[d.relation]))
+        if d.reason:
+            parts += (Plain(": "), Plain(d.reason))
+    return parts
+
+
+def duplicates_paragraph(duplicates: list[Duplicate], *, for_reviewer: bool = False) -> Paragraph | None:
+    """Likely duplicates in other departments, with who to talk to; the reviewer also reads what was said."""
+    if not duplicates:
+        return None
+    head = "Likely duplicates in other departments" if for_reviewer else "Other departments have something like it"
+    parts: list[Part] = [Strong(head + ":")]
+    for d in duplicates:
+        parts += [Break(), Plain("• "), *duplicate_line(d, for_reviewer=for_reviewer)]
+    if not for_reviewer:
+        parts += [Break(), Plain("Say whether each is the same (its owner is told), related or different.")]
+    return Paragraph(tuple(parts), tone=Tone.WARNING)
+
+
+def wip_paragraph(over: str | None) -> Paragraph | None:
+    """The hub is over its work-in-progress limit: said to a submitter, so a wait does not surprise them."""
+    return Paragraph((Plain(over),), tone=Tone.WARNING, small=True) if over else None
+
+
+def compose_duplicate_flagged(notice: DuplicateFlagged) -> Message:
+    uc, other = notice.use_case, notice.other
+    lead = (
+        Mention(notice.by),
+        Plain(f" ({uc.department}) says "),
+        _ref(uc),
+        Plain(" is the same as your "),
+        UseCaseRef(other.id, other.title),
+        Plain(". Worth a conversation before two teams build it twice."),
+    )
+    summary = (Plain(f"#{uc.id} "), Plain(uc.title), Plain(f" is like your #{other.id}"))
+    return Message(summary, Paragraph(lead, tone=Tone.INBOX))
+
+
+def compose_shared_problem(notice: SharedProblem) -> Message:
+    n = len(notice.departments)
+    lead = (
+        Strong(f"{n} departments"),
+        Plain(f" work on one problem ({', '.join(notice.departments)}): a candidate for a shared platform."),
+    )
+    parts: list[Part] = []
+    for d in notice.use_cases:
+        parts += [Plain("• "), *duplicate_line(d), Break()]
+    summary = (Plain(f"{n} departments work on one problem: "), Plain(notice.use_cases[0].title))
+    return Message(summary, Paragraph(lead, tone=Tone.WARNING), (Paragraph(tuple(parts[:-1])),))
 
 
 def compose_outcome(notice: Outcome) -> Message:
@@ -600,6 +719,17 @@ def edit_paragraph(uc: UseCaseView, changes: Iterable[Any], back_to_review: bool
     return Paragraph(parts)
 
 
+def compose_portfolio_chart(notice: PortfolioChart) -> Message:
+    summary: Parts = (Plain(notice.title),)
+    return Message(summary, Paragraph((Strong(notice.title), Plain(": "), Plain(notice.alt))))
+
+
+def compose_files(notice: Files) -> Message:
+    names = ", ".join(f.name for f in notice.files)
+    summary: Parts = (Plain(notice.text),)
+    return Message(summary, Paragraph((Plain(notice.text), Plain(f" ({names})"))))
+
+
 def compose_refusal(notice: Refusal) -> Message:
     parts: Parts = (Plain(notice.text),)
     if notice.at:
@@ -617,6 +747,10 @@ COMPOSE: dict[type, Callable[[Any], Message]] = {
     StageMoved: compose_stage_moved,
     Withdrawn: compose_withdrawn,
     Reopened: compose_reopened,
+    DuplicateFlagged: compose_duplicate_flagged,
+    SharedProblem: compose_shared_problem,
+    PortfolioChart: compose_portfolio_chart,
+    Files: compose_files,
     Refusal: compose_refusal,
 }
 

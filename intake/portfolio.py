@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Row, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from intake.schema import Decision, RiskTier, Route, Stage, Status
 from storage.db import UnitOfWork
@@ -64,6 +64,20 @@ class PortfolioFilter:
         if self.waiting:
             parts.append("waiting")
         return parts
+
+
+@dataclass(frozen=True)
+class DuplicatePair:
+    """Two use cases in different departments that look alike (intake.duplicates), and what was said of it."""
+
+    id: int
+    title: str
+    department: str
+    other_id: int
+    other_title: str
+    other_department: str
+    score: float
+    relation: str  # likely (not answered yet) or same
 
 
 @dataclass(frozen=True)
@@ -118,6 +132,9 @@ class Portfolio:
     stale: list[PortfolioItem]  # most overdue first, at most SHOWN
     stale_total: int
     figures: ServiceFigures
+    limits: Limits | None = None  # hub-wide, like the figures
+    duplicates: list[DuplicatePair] = field(default_factory=list)  # best first, at most SHOWN
+    duplicates_total: int = 0
     pipeline: dict[str, dict[Stage, int]] = field(default_factory=dict)  # department -> stage -> live count
 
     @property
@@ -206,7 +223,84 @@ def portfolio(uow: UnitOfWork, *, now: dt.datetime, filt: PortfolioFilter | None
         stale=stale[:SHOWN],
         stale_total=len(stale),
         figures=service_figures(uow, now=now),
+        limits=hub_limits(uow.session),
+        **_duplicate_pairs(s, {row.id for row in rows}),
         pipeline={dept: _ordered(stages, list(Stage)) for dept, stages in sorted(pipeline.items())},
+    )
+
+
+def _duplicate_pairs(s: Session, ids: set[int]) -> dict[str, Any]:
+    """The likely duplicates among these use cases (not answered "different" or "related"), best first."""
+    from storage.models import UseCaseLink
+
+    if not ids:
+        return {"duplicates": [], "duplicates_total": 0}
+    other, other_department = aliased(UseCase), aliased(Department)
+    rows = s.execute(
+        select(UseCaseLink, UseCase.title, Department.name, other.title, other_department.name)
+        .join(UseCase, UseCaseLink.use_case_id == UseCase.id)
+        .join(Department, UseCase.department_id == Department.id)
+        .join(other, UseCaseLink.other_id == other.id)
+        .join(other_department, other.department_id == other_department.id)
+        .where(UseCaseLink.relation.in_(["likely", "same"]))
+        .order_by(UseCaseLink.score.desc(), UseCaseLink.id)
+    ).all()
+    pairs, seen = [], set()
+    for link, title, dept, o_title, o_dept in rows:
+        pair = frozenset((link.use_case_id, link.other_id))
+        if pair in seen or not (link.use_case_id in ids or link.other_id in ids):
+            continue  # each found from either side: listed once
+        seen.add(pair)
+        pairs.append(
+            DuplicatePair(link.use_case_id, title, dept, link.other_id, o_title, o_dept, link.score, link.relation)
+        )
+    return {"duplicates": pairs[:SHOWN], "duplicates_total": len(pairs)}
+
+
+EXPERIMENTAL = frozenset({Stage.IDEATION, Stage.EXPERIMENTATION})  # "innovation" work not yet in production
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The hub's limits against where it is: work in progress, and the share of experimental work."""
+
+    in_progress: int  # live use cases in active stages
+    wip_limit: int  # 0: none
+    live: int  # live use cases in any stage but closed
+    experimental: int  # of those, in ideation or experimentation
+    band: tuple[int, int]  # the target share of experimental work, in %
+
+    @property
+    def over_wip(self) -> bool:
+        return bool(self.wip_limit) and self.in_progress > self.wip_limit
+
+    @property
+    def innovation_share(self) -> float | None:
+        return self.experimental / self.live if self.live else None
+
+    @property
+    def innovation_outside_band(self) -> bool:
+        share = self.innovation_share
+        return share is not None and not self.band[0] <= round(share * 100) <= self.band[1]
+
+
+def hub_limits(session: Session) -> Limits:
+    """The hub's limits (its guidelines) and where it stands against them, hub-wide."""
+    from intake.guidelines import load_guidelines  # guidelines read settings; the portfolio only counts
+
+    rules = load_guidelines(session)
+    rows = session.execute(
+        select(UseCase.stage, UseCase.status).where(
+            UseCase.status.in_([s.value for s in LIVE_STATUSES]), UseCase.stage != Stage.CLOSED.value
+        )
+    ).all()
+    stages = [Stage(stage) for stage, _ in rows]
+    return Limits(
+        in_progress=sum(1 for st in stages if st in ACTIVE_STAGES),
+        wip_limit=rules.wip_limit,
+        live=len(stages),
+        experimental=sum(1 for st in stages if st in EXPERIMENTAL),
+        band=rules.innovation_band,
     )
 
 
@@ -324,3 +418,40 @@ def _item(
         age=now - since,
         overdue_by=overdue_by,
     )
+
+
+@dataclass(frozen=True)
+class WeekFigure:
+    """Decisions made in one week (Monday to Sunday, UTC) and their median time from submission."""
+
+    week: dt.date
+    decisions: int
+    median_days: float | None
+
+
+def decision_trend(uow: UnitOfWork, *, now: dt.datetime, weeks: int = 12) -> list[WeekFigure]:
+    """Median days from submission to approve or reject, week by week, oldest first (chat submissions)."""
+    monday = (now - dt.timedelta(days=now.weekday())).date()
+    first = monday - dt.timedelta(weeks=weeks - 1)
+    start = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
+    rows = uow.session.execute(
+        select(Review.decided_at, UseCase.created_at)
+        .join(UseCase, Review.use_case_id == UseCase.id)
+        .where(
+            UseCase.source.is_(None),
+            Review.decided_at >= start,
+            Review.decision.in_([Decision.APPROVE.value, Decision.REJECT.value]),
+        )
+    ).all()
+    spans: dict[dt.date, list[float]] = {first + dt.timedelta(weeks=i): [] for i in range(weeks)}
+    for decided_at, created_at in rows:
+        if decided_at is None:
+            continue
+        day = decided_at.date()
+        week = day - dt.timedelta(days=day.weekday())
+        if week in spans:
+            spans[week].append((decided_at - created_at).total_seconds() / 86400)
+    return [
+        WeekFigure(week=week, decisions=len(days), median_days=statistics.median(days) if days else None)
+        for week, days in spans.items()
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
@@ -107,6 +108,29 @@ class ReviewView(BaseModel):
             decided_at=r.decided_at,
             changes=[Change.model_validate(c) for c in r.changes],
         )
+
+
+class Relation(StrEnum):
+    """What a submitter said of a likely duplicate in another department (intake.duplicates)."""
+
+    LIKELY = "likely"  # not answered yet
+    SAME = "same"
+    RELATED = "related"
+    DIFFERENT = "different"
+
+
+class Duplicate(BaseModel):
+    """A use case in another department that looks like this one, its owner, and what the submitter said."""
+
+    id: int
+    title: str
+    department: str
+    stage: Stage
+    status: Status
+    owner: PersonView | None = None  # None: a register row nobody owns yet
+    score: float
+    relation: Relation = Relation.LIKELY
+    reason: str | None = None
 
 
 class Closure(BaseModel):
@@ -219,6 +243,8 @@ class SubmitResult(BaseModel):
     edited: bool = False  # an edit (not a submission or a resubmission after changes were asked)
     changes: list[Change] = []  # what an edit changed
     back_to_review: bool = False  # the edit raised the risk tier of a use case that had the go-ahead
+    duplicates: list[Duplicate] = []  # likely duplicates in other departments (intake.duplicates)
+    over_wip: str | None = None  # the hub is over its work-in-progress limit
 
 
 def jsonable(model: BaseModel) -> dict[str, Any]:

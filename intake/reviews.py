@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
+from intake.duplicates import duplicates_of
 from intake.errors import NotAllowed, NotFound
 from intake.notices import HUB, ReviewCard, card_key
 from intake.read_models import Actor, Change, UseCaseView, jsonable
@@ -82,7 +83,8 @@ def post_card(
     session: Session, view: UseCaseView, matched: list[str], now: dt.datetime, note: str | None = None
 ) -> None:
     assert view.review is not None
-    payload = jsonable(ReviewCard(use_case=view, matched_skills=matched, note=note))
+    card = ReviewCard(use_case=view, matched_skills=matched, note=note, duplicates=duplicates_of(session, view.id))
+    payload = jsonable(card)
     key = card_key(view.id, view.review.round)
     repo.enqueue(session, payload, channel=HUB, ref_key=key, at=now)
     if view.reviewer:
@@ -91,5 +93,5 @@ def post_card(
 
 def update_card(session: Session, view: UseCaseView, now: dt.datetime, note: str | None = None) -> None:
     assert view.review is not None
-    payload = jsonable(ReviewCard(use_case=view, note=note))
+    payload = jsonable(ReviewCard(use_case=view, note=note, duplicates=duplicates_of(session, view.id)))
     repo.enqueue(session, payload, operation="update", ref_key=card_key(view.id, view.review.round), at=now)

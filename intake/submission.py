@@ -7,10 +7,13 @@ import datetime as dt
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from intake import duplicates
 from intake.errors import FieldErrors, InvalidMove, NotAllowed
 from intake.forms import FIELD_LABELS, unknown_department
 from intake.guidelines import load_guidelines
 from intake.notices import HUB, Receipt, SelfServeNotice
+from intake.portfolio import hub_limits
+from intake.portfolio_words import over_wip_text
 from intake.read_models import Actor, Change, SubmitResult, UseCaseView, jsonable
 from intake.reviews import load_use_case, open_round, post_card, route
 from intake.schema import Route, Stage, Status, Submission, label
@@ -117,6 +120,7 @@ def submit_use_case(
     s.add(uc)
     s.flush()
     evidence.for_use_case(s, uc, evidence.Kind.SUBMITTED, actor.person_id, now)
+    found = duplicates.check_duplicates(s, uc, now)  # in other departments: who to talk to
     matched: list[str] = []
     review = None
     if result.route is Route.HUB_REVIEW:
@@ -129,10 +133,14 @@ def submit_use_case(
         repo.enqueue(s, jsonable(SelfServeNotice(use_case=view)), channel=HUB, at=now)
     else:
         post_card(s, view, matched, now)
-    repo.enqueue(s, jsonable(Receipt(use_case=view)), person_id=actor.person_id, at=now)
+    over = over_wip_text(hub_limits(s))
+    receipt = Receipt(use_case=view, duplicates=found, over_wip=over)
+    repo.enqueue(s, jsonable(receipt), person_id=actor.person_id, at=now)
+    if (shared := duplicates.cluster_to_tell(s, uc, now)) is not None:
+        repo.enqueue(s, jsonable(shared), channel=HUB, at=now)
     if replayed := commit_once(uow, request_key, uc.id, now):
         return replayed
-    return SubmitResult(use_case=view, matched_skills=matched)
+    return SubmitResult(use_case=view, matched_skills=matched, duplicates=found, over_wip=over)
 
 
 def diff(before: dict[str, object], after: dict[str, object]) -> list[Change]:

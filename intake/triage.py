@@ -34,6 +34,13 @@ class Guidelines(BaseModel):
     any_reviewer_decides: bool = Field(
         default=False, description="any hub reviewer may decide a review, not only the one it is assigned to"
     )
+    # The hub's limits (the portfolio): not triage rules, but set and shown the same way.
+    wip_limit: int = Field(
+        default=0, ge=0, le=100_000, description="use cases in active stages the hub takes on at once (0: no limit)"
+    )
+    innovation_band: tuple[int, int] = Field(
+        default=(10, 20), description="target share (%) of live use cases still in ideation or experimentation"
+    )
 
 
 class Triage(BaseModel):

@@ -171,6 +171,29 @@ class Review(Base):
 Index("ix_reviews_open", Review.reviewer_id, Review.decision)
 
 
+class UseCaseLink(Base):
+    """Two use cases in different departments that look alike, and what the submitter said of it.
+
+    Written as `likely` when a submission is checked (with its score); the submitter answers `same` (the
+    other owner is told), `related` or `different` (with why, for the reviewer). The hub hears once per
+    cluster when three or more departments work on the same problem (`told_hub_at`).
+    """
+
+    __tablename__ = "use_case_links"
+    __table_args__ = (UniqueConstraint("use_case_id", "other_id", name="uq_use_case_links_pair"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    use_case_id: Mapped[int] = mapped_column(ForeignKey("use_cases.id", ondelete="CASCADE"), index=True)
+    other_id: Mapped[int] = mapped_column(ForeignKey("use_cases.id", ondelete="CASCADE"), index=True)
+    relation: Mapped[str] = mapped_column(String(16), default="likely")
+    score: Mapped[float] = mapped_column(default=0.0)
+    reason: Mapped[str | None] = mapped_column(Text)
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[dt.datetime | None]
+    told_hub_at: Mapped[dt.datetime | None]
+
+
 class AuditEvent(Base):
     """Every state change: who, when, what it was before and after."""
 

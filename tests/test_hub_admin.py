@@ -255,7 +255,7 @@ def stored_guidelines(uow: UowFactory) -> Guidelines:
             "auto_approve",
             "on",
             "Unknown guideline 'auto_approve'. Guidelines: self_serve, self_serve_sensitivity, "
-            "self_serve_requires_available_data, any_reviewer_decides.",
+            "self_serve_requires_available_data, any_reviewer_decides, wip_limit, innovation_band.",
         ),
         ("self_serve", "maybe", "self_serve takes on or off."),
         ("self_serve_requires_available_data", "", "self_serve_requires_available_data takes on or off."),

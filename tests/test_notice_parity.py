@@ -18,19 +18,25 @@ from handlers.slack.ids import Action as SlackAction
 from intake import notices
 from intake.actions import BUTTONS, HUB_AUDIENCE, STRANGER, Action, Viewer, available_actions, notice_actions
 from intake.notices import (
+    Attachment,
     BusFactorNotice,
+    DuplicateFlagged,
+    Files,
     Notice,
     Outcome,
+    PortfolioChart,
     Receipt,
     Refusal,
     Reopened,
     ReviewCard,
     ReviewNudge,
     SelfServeNotice,
+    SharedProblem,
     StageMoved,
     Withdrawn,
 )
-from intake.read_models import PersonView, ReviewView, UseCaseView
+from intake.portfolio import WeekFigure
+from intake.read_models import Duplicate, PersonView, ReviewView, UseCaseView
 from intake.schema import Decision, Stage
 from tests.factories import use_case_view
 
@@ -96,6 +102,35 @@ SAMPLES: dict[type, list[BaseModel]] = {
         Reopened(use_case=use_case(), by=LEE, reason="The vendor came back."),
         Reopened(use_case=decided(Decision.APPROVE), by=LEE, reason="Back on the roadmap."),
     ],
+    PortfolioChart: [
+        PortfolioChart(
+            title="Portfolio on 2026-11-02", at=T0, pipeline={"Finance": {Stage.IDEATION: 2}},
+            trend=[WeekFigure(week=T0.date(), decisions=2, median_days=0.5)],
+            alt="Live use cases by department and stage: Finance: 2 ideation.",
+        )
+    ],
+    DuplicateFlagged: [
+        DuplicateFlagged(
+            use_case=use_case(id=15, department="Operations"),
+            other=Duplicate(id=3, title="Forecast invoice volumes", department="Finance", stage=Stage.DEPLOYMENT,
+                            status="approved", owner=RITA, score=0.82),
+            by=SAM,
+        )
+    ],
+    SharedProblem: [
+        SharedProblem(
+            departments=["Finance", "Legal", "Operations"],
+            use_cases=[
+                Duplicate(id=3, title="Forecast invoice volumes", department="Finance", stage=Stage.DEPLOYMENT,
+                          status="approved", owner=RITA, score=1.0),
+                Duplicate(id=15, title="Invoice forecasting", department="Operations", stage=Stage.IDEATION,
+                          status="in_review", owner=SAM, score=0.7, relation="same"),
+                Duplicate(id=16, title="Forecast invoices", department="Legal", stage=Stage.IDEATION,
+                          status="self_serve", owner=None, score=0.6),
+            ],
+        )
+    ],
+    Files: [Files(text="The hub's use cases on 2026-11-02.", files=[Attachment(name="a.csv", content="id\n1\n")])],
     Refusal: [
         Refusal(text="Rita already approved this.", at=T0),
         Refusal(text="Only hub reviewers can decide."),

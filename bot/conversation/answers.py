@@ -16,16 +16,19 @@ from bot.core import Core
 from bot.expertise import skills
 from bot.expertise.ask import ask_who_knows
 from bot.expertise.models import ExpertResult
-from intake import closing, editing, guidelines, hub, queries, stages
+from intake import closing, duplicates, editing, guidelines, hub, portfolio_views, queries, stages
 from intake.actions import Action
 from intake.editing import EditTarget
 from intake.errors import HubError
 from intake.forms import Draft, ReasonForm, close_form, draft_from_text, reopen_form
 from intake.lifecycle import ENDED
-from intake.notices import Command, Mention, Part, Parts, Plain, Strong, plain
-from intake.read_models import Actor, PersonView, UseCaseView
+from intake.notices import Command, Mention, Message, Part, Parts, Plain, Strong, UseCaseRef, plain
+from intake.portfolio_words import compose_portfolio
+from intake.read_models import Actor, PersonView, Relation, UseCaseView
+from intake.schema import Stage as UseCaseStage
 from intake.schema import Status as UseCaseStatus
 from intake.schema import label
+from intake.similar import SimilarUseCase
 
 
 def who(person: Any) -> Mention:
@@ -77,7 +80,15 @@ class Status:
     use_case: UseCaseView
 
 
-Answer = Said | Form | AskReason | UseCaseList | Status | ExpertResult
+@dataclass(frozen=True)
+class PortfolioAnswer:
+    """The portfolio in words; its chart follows in the asker's DM (`chart_sent`)."""
+
+    message: Message
+    chart_sent: bool
+
+
+Answer = Said | Form | AskReason | UseCaseList | Status | ExpertResult | PortfolioAnswer
 
 
 def _said(*lines: tuple[Part | str, ...]) -> Said:
@@ -115,6 +126,14 @@ def answer(core: Core, actor: Actor, request: g.Request) -> Answer:
             return ask_reason(core, actor, Action.REOPEN, use_case_id, reason)
         case g.WithdrawUseCase(use_case_id, reason):
             return carry_out(core, actor, Action.WITHDRAW, use_case_id, reason)
+        case g.SearchUseCases(text):
+            return _matches(text, core.read(portfolio_views.search_use_cases, text))
+        case g.ShowPortfolio(filt):
+            hub_view = core.run(portfolio_views.show_portfolio, actor, filt, chart=bool(actor.person_id))
+            return PortfolioAnswer(compose_portfolio(hub_view), chart_sent=bool(actor.person_id))
+        case g.ExportHub():
+            core.run(portfolio_views.request_export, actor)
+            return _said(("The use cases and the audit trail are on their way to your DM, as CSV files.",))
         case g.AddReviewer(person, wanted):
             view = core.run(hub.add_reviewer, actor, person, skills=list(wanted))
             shown = ", ".join(view.skills) or "no skills yet"
@@ -197,6 +216,37 @@ def carry_out(core: Core, actor: Actor, action: Action, use_case_id: int, reason
     raise HubError(f"{action.value} is not something that asks why.")
 
 
+def _matches(text: str, rows: list[SimilarUseCase]) -> Said:
+    """`/usecase search`: the use cases like the text, in every department, with who to talk to."""
+    asked = text if len(text) <= 60 else text[:59] + "…"
+    if not rows:
+        return _said(("No use case in the hub is like ", Strong(asked), " yet."))
+    lines: list[tuple[Part | str, ...]] = [("Use cases like ", Strong(asked), ":")]
+    for row in rows:
+        state = f"{label(UseCaseStage(row.stage)).lower()}, {label(UseCaseStatus(row.status)).lower()}"
+        lines.append(
+            ("• ", UseCaseRef(row.id, row.title), f" · {row.department} · {state} · {row.owner_name} · {row.score:.0%}")
+        )
+    return _said(*lines)
+
+
+RELATIONS = {Action.SAME_AS: Relation.SAME, Action.RELATED: Relation.RELATED, Action.DIFFERENT: Relation.DIFFERENT}
+
+
+def answer_duplicate(
+    core: Core, actor: Actor, action: Action, use_case_id: int, other_id: int, reason: str | None = None
+) -> Said:
+    """Record what the submitter says of a likely duplicate, and say what came of it."""
+    d = core.run(duplicates.answer_duplicate, actor, use_case_id, other_id, RELATIONS[action], reason)
+    ref = UseCaseRef(d.id, d.title)
+    if d.relation is Relation.SAME:
+        told: tuple[Part | str, ...] = (" ", who(d.owner), " was told, so you can talk.") if d.owner else ()
+        return _said(("Noted: #", str(use_case_id), " is the same as ", ref, f" ({d.department}).", *told))
+    if d.relation is Relation.RELATED:
+        return _said(("Noted: ", ref, f" ({d.department}) is related to #{use_case_id}. The reviewer sees it."))
+    return _said(("Noted: ", ref, f" is different from #{use_case_id}. The reviewer reads why."))
+
+
 def _reviewers(core: Core) -> Said:
     people = core.read(hub.list_reviewers)
     if not people:
@@ -234,6 +284,16 @@ def _guidelines(core: Core) -> Said:
             "• ",
             Command("any_reviewer_decides"),
             f": {'on' if rules.any_reviewer_decides else 'off'} (off: the assigned reviewer or a lead decides)",
+        ),
+        (
+            "• ",
+            Command("wip_limit"),
+            f": {rules.wip_limit or 'none'} (use cases in active stages the hub takes on at once; 0: no limit)",
+        ),
+        (
+            "• ",
+            Command("innovation_band"),
+            f": {rules.innovation_band[0]}-{rules.innovation_band[1]}% (target share still experimental)",
         ),
         ("Change with ", Command("/hub guidelines set KEY VALUE"), "."),
     )

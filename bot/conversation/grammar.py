@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from bot.expertise.skills import parse_skills
 from intake.errors import HubError
 from intake.people import PersonRef
+from intake.portfolio import PortfolioFilter
 from intake.queries import parse_id
-from intake.schema import Stage, label, parse_stage
+from intake.schema import RiskTier, Stage, label, parse_stage
 
 USECASE = "/usecase"
 HUB = "/hub"
@@ -95,6 +96,25 @@ class WithdrawUseCase:
 
     use_case_id: int
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class SearchUseCases:
+    """Find use cases across the hub like a text (every department's)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ShowPortfolio:
+    """The hub's portfolio, narrowed by department, stage, risk tier or waiting reviews."""
+
+    filter: PortfolioFilter
+
+
+@dataclass(frozen=True)
+class ExportHub:
+    """Send the lead the use cases and the audit trail as files."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +203,9 @@ Request = (
     | CloseUseCase
     | ReopenUseCase
     | WithdrawUseCase
+    | SearchUseCases
+    | ShowPortfolio
+    | ExportHub
     | AddReviewer
     | RemoveReviewer
     | ListReviewers
@@ -221,6 +244,7 @@ HELP: dict[str, tuple[str, tuple[Usage, ...]]] = {
             Usage("/usecase close 12", "close #12, saying why (its owner, or a lead)"),
             Usage("/usecase withdraw 12", "take your #12 out of review"),
             Usage("/usecase reopen 12", "bring a closed or rejected #12 back (leads)"),
+            Usage("/usecase search invoice forecasting", "use cases like it, in every department"),
         ),
     ),
     HUB: (
@@ -240,6 +264,8 @@ HELP: dict[str, tuple[str, tuple[Usage, ...]]] = {
             Usage("/hub away on|off [@person]", "reviews skip you while away (leads: anyone)"),
             Usage("/hub guidelines", "what may go ahead self-serve (anyone)"),
             Usage("/hub guidelines set KEY VALUE", "change a guideline"),
+            Usage("/hub portfolio [department X] [stage S] [risk R] [waiting]", "the portfolio, with a chart (anyone)"),
+            Usage("/hub export", "the use cases and the audit trail, as CSV files in your DM"),
         ),
     ),
     WHOKNOWS: (
@@ -292,7 +318,15 @@ def parse(command: str, text: str, mentions: MentionSyntax = NO_MENTIONS) -> Req
 
 # Words that read as a sub-command, not as an idea for the form: alone, or with what does not fit,
 # they get the help (`/usecase edit`, `/usecase list all`).
-SUB_COMMANDS = frozenset({"help", "?", "list", "status", "stage", "edit", "close", "reopen", "withdraw", "show"})
+SUB_COMMANDS = frozenset(
+    {"help", "?", "list", "status", "stage", "edit", "close", "reopen", "withdraw", "show", "search"}
+)
+SEARCH_USAGE = "What should it look for? /usecase search invoice forecasting"
+PORTFOLIO_USAGE = (
+    "Usage: /hub portfolio [department NAME] [stage STAGE] [risk low|medium|high] [waiting], e.g. "
+    "/hub portfolio department Finance stage deployment"
+)
+PORTFOLIO_WORDS = ("department", "stage", "risk", "waiting")
 
 
 def _usecase(text: str) -> Request:
@@ -302,6 +336,10 @@ def _usecase(text: str) -> Request:
         return Help(USECASE)
     if verb == "list":
         return ListMine() if not rest else Help(USECASE)
+    if verb == "search":
+        if not rest:
+            raise HubError(SEARCH_USAGE)
+        return SearchUseCases(rest[:2000])
     if verb in ONE_USE_CASE:
         ident, _, words = rest.partition(" ")
         if not ident:
@@ -381,7 +419,47 @@ def _hub(text: str, mentions: MentionSyntax) -> Request:
         return SetGuideline(key.strip(), value.strip())
     if area == "guidelines" and not action:
         return ShowGuidelines()
+    if area == "portfolio":
+        return ShowPortfolio(parse_portfolio_filter(" ".join(words[1:])))
+    if area == "export" and not action:
+        return ExportHub()
     return Help(HUB)
+
+
+def parse_portfolio_filter(text: str) -> PortfolioFilter:
+    """`department Customer Service stage deployment risk high waiting`, in any order; a word left over is an error."""
+    found: dict[str, str] = {}
+    key: str | None = None
+    for word in text.split():
+        lowered = word.lower()
+        if lowered in PORTFOLIO_WORDS and (key is None or found.get(key)):
+            key = lowered
+            if key in found:
+                raise HubError(f"{key} is given twice. {PORTFOLIO_USAGE}")
+            found[key] = ""
+            if key == "waiting":
+                key = None
+            continue
+        if key is None:
+            raise HubError(f"{word[:40]} is not a filter. {PORTFOLIO_USAGE}")
+        found[key] = f"{found[key]} {word}".strip()
+    for needed in ("department", "stage", "risk"):
+        if needed in found and not found[needed]:
+            raise HubError(f"{needed} needs a value. {PORTFOLIO_USAGE}")
+    stage = None
+    if "stage" in found:
+        stage = parse_stage(found["stage"])
+        if stage is None:
+            raise HubError(f"{found['stage'][:40]} is not a stage: {STAGE_NAMES}.")
+    risk = None
+    if "risk" in found:
+        try:
+            risk = RiskTier(found["risk"].lower())
+        except ValueError:
+            raise HubError(f"{found['risk'][:40]} is not a risk tier: low, medium or high.") from None
+    return PortfolioFilter(
+        department=found.get("department") or None, stage=stage, risk=risk, waiting="waiting" in found
+    )
 
 
 def _whoknows(text: str) -> Request:

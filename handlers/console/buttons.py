@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from bot.conversation.answers import ask_reason, carry_out
+from bot.conversation.answers import answer_duplicate, ask_reason, carry_out
 from handlers.console.admin import render
 from handlers.console.people import console_key, console_ref
 from handlers.console.render import Button, render_refusal
 from handlers.console.session import Cancelled, ConsoleSession
 from handlers.console.usecase import YES, ask_why, edit
 from intake import decisions, editing, people, queries
-from intake.actions import DECIDER_ACTIONS, Action
+from intake.actions import DECIDER_ACTIONS, ON_DUPLICATE, Action
 from intake.errors import FieldErrors, HeldByAnother, HubError, NotAllowed
 from intake.forms import REASON_PROMPTS
 from intake.notices import Refusal
@@ -87,6 +87,23 @@ def withdraw(session: ConsoleSession, actor: Actor, button: Button) -> None:
     session.reply(render(carry_out(session.core, actor, Action.WITHDRAW, uc.id, None), session.zone()))
 
 
+def answer_about(session: ConsoleSession, actor: Actor, button: Button, other: int) -> None:
+    """Same or Related is recorded at once; Different… asks why (until there is an answer, or /cancel)."""
+    error, reason = None, None
+    while True:
+        if button.action is Action.DIFFERENT:
+            if error:
+                session.screen.write(f"  ! {error}")
+            reason = session.ask(f"What makes #{button.use_case_id} different from #{other}? ")
+        try:
+            said = answer_duplicate(session.core, actor, button.action, button.use_case_id, other, reason)
+        except FieldErrors as exc:
+            error = next(iter(exc.errors.values()))
+            continue
+        session.reply(render(said, session.zone()))
+        return
+
+
 def click(session: ConsoleSession, number: int) -> None:
     """Click the numbered button on the most recently shown card."""
     buttons = session.screen.buttons
@@ -111,6 +128,8 @@ def click(session: ConsoleSession, number: int) -> None:
             ask_why(session, ask_reason(session.core, actor, button.action, button.use_case_id))
         elif button.action is Action.WITHDRAW:
             withdraw(session, actor, button)
+        elif button.action in ON_DUPLICATE and button.other is not None:
+            answer_about(session, actor, button, button.other)
         elif button.action is Action.TAKE_OVER:
             session.core.run(decisions.assign_reviewer, actor, button.use_case_id, actor.person_id)
     except Cancelled:

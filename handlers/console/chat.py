@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
+from bot.charts import draw_portfolio
 from bot.chat import Posted, Profile, Recipient
 from handlers.console.render import Button, Rendered, message, people_in, render_card_update, render_notice
-from intake.notices import HUB, Notice, ReviewCard
+from intake.notices import HUB, Files, Notice, PortfolioChart, ReviewCard
 
 HUB_LABEL = "#hub"
 ONLY_YOU = "only you"
+FILES_DIR = "hubspoke-files"  # beside where the console runs: charts and exports people asked for
 
 
 class Screen:
@@ -81,10 +84,28 @@ class ConsoleChat:
         """The console knows nobody's profile beyond the name typed."""
         return None
 
-    def __init__(self, screen: Screen, zone_of: Callable[[str | None], dt.tzinfo]) -> None:
+    def __init__(
+        self, screen: Screen, zone_of: Callable[[str | None], dt.tzinfo], files_dir: Path | None = None
+    ) -> None:
         self.screen = screen
         self._zone_of = zone_of
         self._ts = itertools.count(1)
+        self.files_dir = files_dir or Path.cwd() / FILES_DIR  # where charts and exports are saved
+
+    def _save(self, notice: PortfolioChart | Files) -> list[str]:
+        """Write a chart's picture or an export's files; the lines that say where."""
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        if isinstance(notice, PortfolioChart):
+            chart = draw_portfolio(notice)
+            path = self.files_dir / chart.filename
+            path.write_bytes(chart.png)
+            return [f"Chart saved: {path}"]
+        saved = []
+        for attachment in notice.files:
+            path = self.files_dir / Path(attachment.name).name  # a name, never a path from elsewhere
+            path.write_text(attachment.content, encoding="utf-8")
+            saved.append(f"Saved: {path}")
+        return saved
 
     def _zone(self, notice: Notice, person_id: int | None) -> dt.tzinfo:
         """The recipient's zone, read from the people the notice names (the outbox holds a transaction)."""
@@ -99,7 +120,10 @@ class ConsoleChat:
         else:
             where = channel or HUB
             destination, zone = (HUB_LABEL if where == HUB else f"#{where}"), self._zone_of(None)
-        self.screen.show(destination, render_notice(notice, zone))
+        rendered = render_notice(notice, zone)
+        if isinstance(notice, PortfolioChart | Files):
+            rendered = Rendered((*rendered.lines, *self._save(notice)))
+        self.screen.show(destination, rendered)
         return Posted(channel=where, ts=f"{dt.datetime.now(dt.UTC).timestamp():.6f}.{next(self._ts)}")
 
     def update(self, posted: Posted, notice: Notice) -> None:

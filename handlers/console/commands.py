@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from handlers.console.admin import handle_hub_command
+from handlers.console.admin import handle_hub_command, render_message
 from handlers.console.people import console_key
 from handlers.console.render import Rendered, render_review_card
 from handlers.console.replies import render_home, roles
@@ -19,6 +19,8 @@ from handlers.console.whoknows import handle_whoknows
 from intake import hub, queries
 from intake.errors import HubError
 from intake.notices import ReviewCard
+from intake.portfolio import portfolio
+from intake.portfolio_words import compose_portfolio
 from intake.read_models import PersonView
 
 Handler = Callable[[ConsoleSession, str], None]
@@ -51,6 +53,9 @@ def handle_home(session: ConsoleSession, text: str = "") -> None:
     mine = session.core.read(queries.my_use_cases, actor)
     queue = session.core.read(queries.my_review_queue, actor) if actor.can_decide else None
     session.reply(render_home(_person(session), mine, queue, session.zone()))
+    if actor.is_lead:  # a lead's Home is the portfolio too
+        view = session.core.read(portfolio, now=session.core.now())
+        session.reply(render_message(compose_portfolio(view), session.zone()))
     if queue:
         # The card just shown if it waits for this person (they switched to act on it), else the oldest.
         shown = session.screen.buttons[0].use_case_id if session.screen.buttons else None

@@ -10,11 +10,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from intake import notices
-from intake.actions import BUTTONS, LABELS, Action, notice_actions
+from intake.actions import BUTTONS, LABELS, ON_DUPLICATE, Action, notice_actions
 from intake.notices import (
     BusFactorNotice,
     Command,
+    DuplicateFlagged,
     Em,
+    Files,
     Mention,
     Message,
     Moment,
@@ -23,6 +25,7 @@ from intake.notices import (
     Paragraph,
     Part,
     Plain,
+    PortfolioChart,
     Quote,
     Receipt,
     Refusal,
@@ -30,13 +33,14 @@ from intake.notices import (
     ReviewCard,
     ReviewNudge,
     SelfServeNotice,
+    SharedProblem,
     StageMoved,
     Strong,
     UseCaseRef,
     Withdrawn,
     compose,
 )
-from intake.read_models import PersonView, UseCaseView
+from intake.read_models import Duplicate, PersonView, Relation, UseCaseView
 from intake.schema import Route, label
 
 Zone = dt.tzinfo
@@ -55,6 +59,7 @@ class Button:
     action: ButtonAction
     use_case_id: int
     round: int = 1
+    other: int | None = None  # the likely duplicate an answer is about
 
 
 @dataclass(frozen=True)
@@ -211,9 +216,21 @@ def _composed(message: Message, zone: Zone, *details: str) -> list[str]:
 
 
 def render_receipt(notice: Receipt, zone: Zone) -> Rendered:
-    """The submitter's DM: saved, where it went, why, what next."""
+    """The submitter's DM: saved, where it went, why, what next; Same / Related / Different… per likely duplicate."""
     uc = notice.use_case
-    return Rendered(tuple(_composed(compose(notice), zone, why(uc))), use_case_id=uc.id)
+    lines = _composed(compose(notice), zone, why(uc))
+    return Rendered(tuple(lines), duplicate_buttons(uc.id, notice.duplicates), uc.id)
+
+
+def duplicate_buttons(use_case_id: int, duplicates: Iterable[Duplicate]) -> tuple[Button, ...]:
+    """`[1] Same as #3  [2] Related to #3  [3] Different from #3…` for each duplicate not answered yet."""
+    words = {Action.SAME_AS: "Same as", Action.RELATED: "Related to", Action.DIFFERENT: "Different from"}
+    return tuple(
+        Button(f"{words[a]} #{d.id}" + ("…" if a is Action.DIFFERENT else ""), a, use_case_id, other=d.id)
+        for d in duplicates
+        if d.relation is Relation.LIKELY
+        for a in ON_DUPLICATE
+    )
 
 
 def render_self_serve(notice: SelfServeNotice, zone: Zone) -> Rendered:
@@ -256,6 +273,26 @@ def render_reopened(notice: Reopened, zone: Zone) -> Rendered:
     return Rendered(tuple(_composed(compose(notice), zone)), use_case_id=notice.use_case.id)
 
 
+def render_portfolio_chart(notice: PortfolioChart, zone: Zone) -> Rendered:
+    """The chart's title and its alt text (the console's chat saves the picture and adds where)."""
+    return Rendered(tuple(_composed(compose(notice), zone)))
+
+
+def render_files(notice: Files, zone: Zone) -> Rendered:
+    """What the files are (the console's chat saves them and adds where)."""
+    return Rendered(tuple(_composed(compose(notice), zone)))
+
+
+def render_duplicate_flagged(notice: DuplicateFlagged, zone: Zone) -> Rendered:
+    """Tells an owner that a submitter elsewhere says their use case is the same."""
+    return Rendered(tuple(_composed(compose(notice), zone)), use_case_id=notice.use_case.id)
+
+
+def render_shared_problem(notice: SharedProblem, zone: Zone) -> Rendered:
+    """Tells the hub that three or more departments work on one problem."""
+    return Rendered(tuple(_composed(compose(notice), zone)))
+
+
 def render_refusal(notice: Refusal, zone: Zone) -> Rendered:
     """Why a click changed nothing; with the offer to take the review over when another reviewer holds it."""
     lines = tuple(_composed(compose(notice), zone))
@@ -275,6 +312,10 @@ RENDER: dict[type, Callable[[Any, Zone], Rendered]] = {
     StageMoved: render_stage_moved,
     Withdrawn: render_withdrawn,
     Reopened: render_reopened,
+    DuplicateFlagged: render_duplicate_flagged,
+    SharedProblem: render_shared_problem,
+    PortfolioChart: render_portfolio_chart,
+    Files: render_files,
     Refusal: render_refusal,
 }
 
@@ -288,8 +329,10 @@ def people_in(notice: Notice) -> list[PersonView]:
     """Everyone a notice names, to find a recipient's time zone without asking the database."""
     if isinstance(notice, BusFactorNotice):
         return [notice.expert]
-    if isinstance(notice, Refusal):
+    if isinstance(notice, Refusal | PortfolioChart | Files):
         return []
+    if isinstance(notice, SharedProblem):
+        return [d.owner for d in notice.use_cases if d.owner]
     uc = notice.use_case
     people = [uc.submitter, *([uc.reviewer] if uc.reviewer else [])]
     if uc.review and uc.review.decided_by:
@@ -298,6 +341,6 @@ def people_in(notice: Notice) -> list[PersonView]:
         people += notice.leads
     if isinstance(notice, StageMoved):
         people.append(notice.moved_by)
-    if isinstance(notice, Withdrawn | Reopened):
+    if isinstance(notice, Withdrawn | Reopened | DuplicateFlagged):
         people.append(notice.by)
     return people

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from pathlib import Path
 from typing import TextIO
 
 from bot.core import Core
@@ -63,13 +64,14 @@ def run_console(
     intro: list[str] | None = None,
     hint: str | None = None,
     interactive: bool | None = None,
+    files_dir: Path | None = None,
 ) -> int:
     """Talk to the person at the terminal until /quit or the end of input; returns the exit status."""
     screen = Screen(stdout)
     # The console delivers every message itself, the hub's included, whichever platform it is for.
     configure_delivery(core.session_factory, (ConsoleChat.platform,), (ConsoleChat.platform,))
     session = ConsoleSession(
-        core, screen, LineReader(stdin, screen, interactive=interactive), ConsoleChat(screen, core.zone_of)
+        core, screen, LineReader(stdin, screen, interactive=interactive), ConsoleChat(screen, core.zone_of, files_dir)
     )
     screen.write(WELCOME)
     for line in intro or []:

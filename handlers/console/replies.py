@@ -73,7 +73,13 @@ def render_submitted(result: SubmitResult) -> Rendered:
     if result.edited:
         saved = lines_of([notices.edit_paragraph(result.use_case, result.changes, result.back_to_review)], UTC)
         return Rendered((*saved, why(result.use_case)), use_case_id=result.use_case.id)
-    receipt = render_receipt(Receipt(use_case=result.use_case, resubmitted=result.resubmitted), zone=UTC)
+    notice = Receipt(
+        use_case=result.use_case,
+        resubmitted=result.resubmitted,
+        duplicates=result.duplicates,
+        over_wip=result.over_wip,
+    )
+    receipt = render_receipt(notice, zone=UTC)
     return Rendered((*receipt.lines, "A copy of this is in your DMs."), use_case_id=result.use_case.id)
 
 

@@ -10,8 +10,11 @@ import sys
 from dataclasses import dataclass
 from typing import TextIO
 
+from bot.chat import ChatPort
 from bot.core import Core
 from bot.outbox import deliver_due
+from bot.outbox.delivery import TaskPort
+from bot.tasks import TASKS, TaskRunner
 from handlers.console.chat import ConsoleChat, Screen
 from handlers.console.people import console_ref
 from handlers.console.render import Rendered
@@ -129,8 +132,10 @@ class ConsoleSession:
         self.screen.reply(rendered)
 
     def deliver(self) -> None:
-        """Send everything the last action queued, so it appears right after the action that caused it."""
-        while deliver_due(self.core.session_factory, self.chat, now=self.core.now()).get("delivered"):
+        """Carry out what the last action queued (durable work first, then its messages), so it appears right
+        after the action that caused it."""
+        ports: dict[str | None, ChatPort | TaskPort] = {TASKS: TaskRunner(self.core), None: self.chat}
+        while deliver_due(self.core.session_factory, ports, now=self.core.now()).get("delivered"):
             pass
 
     def prompt(self) -> str:

@@ -9,14 +9,14 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot import tasks
-from bot.conversation.answers import Said, ask_reason, carry_out
+from bot.conversation.answers import Said, answer_duplicate, ask_reason, carry_out
 from bot.core import Core
 from bot.tasks import ReplyTo
 from handlers.slack.chat import render as render_notice
 from handlers.slack.commands import open_edit, open_intake, open_reason_form, render
 from handlers.slack.ids import Action
 from handlers.slack.middleware import error_text, reviewers_only, tell, telling_errors
-from handlers.slack.modals import Draft, ModalContext, build_reason_modal, build_reassign_modal
+from handlers.slack.modals import Draft, ModalContext, build_different_modal, build_reason_modal, build_reassign_modal
 from handlers.slack.people import slack_ref
 from intake import decisions, editing, hub, people, queries
 from intake.actions import Action as Act
@@ -32,6 +32,14 @@ def _card_value(action: dict[str, Any]) -> tuple[int, int]:
         raise HubError("This button does not name a use case; open it with `/usecase status ID`.")
     ok_round = round_.isascii() and round_.isdigit() and len(round_) <= 6
     return int(use_case_id), int(round_) if ok_round else 1
+
+
+def _pair_value(action: dict[str, Any]) -> tuple[int, int]:
+    """`12:3`: a use case and the likely duplicate a button answers about."""
+    first, _, second = str(action.get("value", "")).partition(":")
+    if not all(p.isascii() and p.isdigit() and len(p) <= 9 for p in (first, second)):
+        raise HubError("This button does not name two use cases; answer with `/usecase status ID`.")
+    return int(first), int(second)
 
 
 def _card_value_from_block(body: dict[str, Any]) -> tuple[int, int]:
@@ -153,6 +161,35 @@ def handle_take_over(
     record_then_ack(ack, respond, context, client, take_over)
 
 
+def handle_duplicate_answer(
+    ack: Callable[..., None],
+    action: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    respond: Any,
+    client: WebClient,
+) -> None:
+    """Same or Related is recorded before the ack (and told); Different… asks why first."""
+    core: Core = context["core"]
+    wanted = {Action.SAME_AS: Act.SAME_AS, Action.RELATED: Act.RELATED}.get(Action(action["action_id"]))
+    if wanted is None:
+        ack()
+        with telling_errors(respond, context, client):
+            use_case_id, other_id = _pair_value(action)
+            ctx = ModalContext(use_case_id=use_case_id, round=other_id)  # the other use case rides in `round`
+            client.views_open(trigger_id=body["trigger_id"], view=build_different_modal(ctx, other_id))
+        return
+    done: list[Said] = []
+
+    def record() -> None:
+        use_case_id, other_id = _pair_value(action)
+        done.append(answer_duplicate(core, context["actor"], wanted, use_case_id, other_id))
+
+    record_then_ack(ack, respond, context, client, record)
+    if done:
+        tell(render(done[0]), respond, context, client)
+
+
 def handle_pick_reviewer(
     ack: Callable[..., None],
     action: dict[str, Any],
@@ -240,6 +277,8 @@ def register(app: App, middleware: list[Any]) -> None:
     app.action(Action.REASSIGN, middleware=deciders)(handle_reassign)
     app.action(Action.PICK_REVIEWER, middleware=deciders)(handle_pick_reviewer)
     app.action(Action.TAKE_OVER, middleware=deciders)(handle_take_over)
+    for answer_id in (Action.SAME_AS, Action.RELATED, Action.DIFFERENT):
+        app.action(answer_id, middleware=middleware)(handle_duplicate_answer)
     app.action(Action.EDIT_RESUBMIT, middleware=middleware)(handle_edit)
     app.action(Action.EDIT, middleware=middleware)(handle_edit)
     app.action(Action.CLOSE, middleware=middleware)(handle_close_or_reopen)

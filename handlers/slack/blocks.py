@@ -11,6 +11,7 @@ from intake.actions import (
     BUTTONS,
     HUB_AUDIENCE,
     LABELS,
+    ON_DUPLICATE,
     Action,
     Viewer,
     available_actions,
@@ -20,21 +21,25 @@ from intake.actions import (
 from intake.lifecycle import ORDER
 from intake.notices import (
     BusFactorNotice,
+    DuplicateFlagged,
+    Files,
     Outcome,
     Paragraph,
+    PortfolioChart,
     Receipt,
     Refusal,
     Reopened,
     ReviewCard,
     ReviewNudge,
     SelfServeNotice,
+    SharedProblem,
     StageMoved,
     Tone,
     Withdrawn,
     compose,
 )
 from intake.people import SLACK
-from intake.read_models import PersonView, UseCaseView
+from intake.read_models import Duplicate, PersonView, Relation, UseCaseView
 from intake.schema import RiskTier, Route, Stage, label
 
 Blocks = list[dict[str, Any]]
@@ -67,6 +72,9 @@ ACTION_IDS = {
     Action.CLOSE: ids.Action.CLOSE,
     Action.REOPEN: ids.Action.REOPEN,
     Action.TAKE_OVER: ids.Action.TAKE_OVER,
+    Action.SAME_AS: ids.Action.SAME_AS,
+    Action.RELATED: ids.Action.RELATED,
+    Action.DIFFERENT: ids.Action.DIFFERENT,
 }
 STYLE = {Action.APPROVE: "primary", Action.REJECT: "danger", Action.EDIT_RESUBMIT: "primary"}
 
@@ -236,7 +244,18 @@ def next_steps(uc: UseCaseView) -> str:
 
 
 def _lead(
-    notice: Receipt | SelfServeNotice | Outcome | ReviewNudge | BusFactorNotice | StageMoved | Withdrawn | Reopened,
+    notice: Receipt
+    | SelfServeNotice
+    | Outcome
+    | ReviewNudge
+    | BusFactorNotice
+    | StageMoved
+    | Withdrawn
+    | Reopened
+    | PortfolioChart
+    | Files
+    | DuplicateFlagged
+    | SharedProblem,
 ) -> tuple[str, Blocks, Blocks]:
     """The fallback text, the lead section and the rest of a composed notice."""
     message = compose(notice)
@@ -245,9 +264,21 @@ def _lead(
 
 
 def build_receipt(notice: Receipt) -> tuple[str, Blocks]:
-    """The submitter's DM receipt: saved, where it went, why, what next."""
+    """The submitter's DM receipt: saved, where it went, why, what next; and, for each likely duplicate in
+    another department, whether it is the same, related or different."""
     text, lead, rest = _lead(notice)
-    return text, [*lead, _reasons(notice.use_case), *rest]
+    return text, [*lead, _reasons(notice.use_case), *rest, *duplicate_answers(notice.use_case.id, notice.duplicates)]
+
+
+def duplicate_answers(use_case_id: int, duplicates: list[Duplicate]) -> Blocks:
+    """One row of Same / Related / Different… per likely duplicate not answered yet."""
+    out: Blocks = []
+    for d in [d for d in duplicates if d.relation is Relation.LIKELY][:5]:
+        out.append(context(f"Is #{d.id} {clip(escape(d.title), 150)} ({escape(d.department)}) the same as yours?"))
+        value = f"{use_case_id}:{d.id}"
+        buttons = [button(LABELS[a], ACTION_IDS[a], value) for a in ON_DUPLICATE]
+        out.append({"type": "actions", "block_id": f"duplicate:{value}", "elements": buttons})
+    return out
 
 
 def build_self_serve_notice(notice: SelfServeNotice) -> tuple[str, Blocks]:
@@ -348,6 +379,30 @@ def build_withdrawn(notice: Withdrawn) -> tuple[str, Blocks]:
 
 def build_reopened(notice: Reopened) -> tuple[str, Blocks]:
     """Tells the owner a lead reopened their use case."""
+    text, lead, rest = _lead(notice)
+    return text, [*lead, *rest]
+
+
+def build_portfolio_chart(notice: PortfolioChart) -> tuple[str, Blocks]:
+    """The chart in words: the comment on its uploaded PNG, and what a surface that cannot show files reads."""
+    text, lead, rest = _lead(notice)
+    return text, [*lead, *rest]
+
+
+def build_files(notice: Files) -> tuple[str, Blocks]:
+    """What the files are: the comment on their upload, and what a surface that cannot show files reads."""
+    text, lead, rest = _lead(notice)
+    return text, [*lead, *rest]
+
+
+def build_duplicate_flagged(notice: DuplicateFlagged) -> tuple[str, Blocks]:
+    """Tells an owner that a submitter elsewhere says their use case is the same."""
+    text, lead, rest = _lead(notice)
+    return text, [*lead, *rest]
+
+
+def build_shared_problem(notice: SharedProblem) -> tuple[str, Blocks]:
+    """Tells the hub channel that three or more departments work on one problem."""
     text, lead, rest = _lead(notice)
     return text, [*lead, *rest]
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.error import HTTPError
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.webhook import WebhookClient
 
 from bot.chat import DeliveryError, Posted, Profile, Recipient
@@ -14,14 +15,18 @@ from handlers.slack import blocks
 from intake.notices import (
     HUB,
     BusFactorNotice,
+    DuplicateFlagged,
+    Files,
     Notice,
     Outcome,
+    PortfolioChart,
     Receipt,
     Refusal,
     Reopened,
     ReviewCard,
     ReviewNudge,
     SelfServeNotice,
+    SharedProblem,
     StageMoved,
     Withdrawn,
 )
@@ -37,7 +42,11 @@ RENDER: dict[type, Callable[[Any], tuple[str, blocks.Blocks]]] = {
     StageMoved: blocks.build_stage_moved,
     Withdrawn: blocks.build_withdrawn,
     Reopened: blocks.build_reopened,
+    DuplicateFlagged: blocks.build_duplicate_flagged,
+    SharedProblem: blocks.build_shared_problem,
     Refusal: blocks.build_refusal,
+    PortfolioChart: blocks.build_portfolio_chart,
+    Files: blocks.build_files,
 }
 
 # Errors that retrying will not fix; everything else (rate limits, 5xx, timeouts) is retried.
@@ -57,12 +66,33 @@ PERMANENT = {
     "edit_window_closed",
     "missing_scope",
     "not_authed",
+    "user_disabled",
+    "invalid_channel",
+    "invalid_arguments",
+    "file_uploads_disabled",
+    "file_uploads_except_images_disabled",
+    "posting_to_general_channel_denied",
+    "restricted_action",
 }
+ALT_TEXT_LIMIT = 1000  # Slack's limit on an image's alt text (files.getUploadURLExternal)
 
 
 def render(notice: Notice) -> tuple[str, blocks.Blocks]:
     """The fallback text and blocks for a notice."""
     return RENDER[type(notice)](notice)
+
+
+def comment_text(notice: Notice) -> str:
+    """A notice's words as one mrkdwn string (a file upload's initial comment): its sections and small print."""
+    text, body = render(notice)
+    parts = [b["text"]["text"] for b in body if b["type"] == "section" and "text" in b]
+    parts += [e["text"] for b in body if b["type"] == "context" for e in b["elements"]]
+    return "\n".join(parts) or text
+
+
+def alt_text(text: str) -> str:
+    """Alt text clipped to Slack's limit (plain text: nothing to escape)."""
+    return text if len(text) <= ALT_TEXT_LIMIT else text[: ALT_TEXT_LIMIT - 1] + "…"
 
 
 # The Web API method (Slack's rate-limit bucket) each outbox operation calls.
@@ -96,22 +126,66 @@ class SlackChat:
         return Profile(name=name or None, tz=user.get("tz") or None, email=profile.get("email") or None)
 
     def post(self, notice: Notice, *, channel: str | None = None, to: Recipient | None = None) -> Posted:
+        if isinstance(notice, PortfolioChart | Files):
+            return self._upload(notice, self._conversation(channel, to))
+        text, body = render(notice)
+        target = self._target(channel, to)  # posting to a user id lands in their DM with the app
+        response = self._call(self._client.chat_postMessage, channel=target, text=text, blocks=body, unfurl_links=False)
+        return Posted(channel=str(response["channel"]), ts=str(response["ts"]))
+
+    def _target(self, channel: str | None, to: Recipient | None) -> str:
+        """The channel id, or for a person their Slack user id."""
         if to is not None:
             user_id = to.handle(SLACK)
             if not user_id:
                 raise DeliveryError(f"{to.name} has no Slack account", permanent=True)
-            target = user_id  # posting to a user id lands in their DM with the app
-        elif channel == HUB:
+            return user_id
+        if channel == HUB:
             if not self._hub_channel:
                 raise DeliveryError("HUB_CHANNEL is not set", permanent=True)
-            target = self._hub_channel
+            return self._hub_channel
+        return channel or ""
+
+    def _conversation(self, channel: str | None, to: Recipient | None) -> str:
+        """A conversation id: files are shared into a channel, so a person's DM is opened first (D…)."""
+        target = self._target(channel, to)
+        if to is None:
+            return target
+        response = self._call(self._client.conversations_open, users=target)
+        return str(response["channel"]["id"])
+
+    def _upload(self, notice: PortfolioChart | Files, channel: str) -> Posted:
+        """Upload the chart (a PNG) or the files into `channel`, with the notice's words as the comment."""
+        comment = comment_text(notice)
+        if isinstance(notice, PortfolioChart):
+            # matplotlib loads only when a chart is drawn, not whenever the Slack port is imported.
+            from bot.charts import draw_portfolio
+
+            chart = draw_portfolio(notice)
+            response = self._call(
+                self._client.files_upload_v2,
+                content=chart.png,
+                filename=chart.filename,
+                title=chart.title,
+                alt_txt=alt_text(chart.alt),
+                channel=channel,
+                initial_comment=comment,
+            )
         else:
-            target = channel or ""
-        text, body = render(notice)
-        response = self._call(self._client.chat_postMessage, channel=target, text=text, blocks=body, unfurl_links=False)
-        return Posted(channel=str(response["channel"]), ts=str(response["ts"]))
+            if not notice.files:
+                raise DeliveryError("no files to send", permanent=True)
+            uploads = [{"content": f.content, "filename": f.name, "title": f.name} for f in notice.files]
+            response = self._call(
+                self._client.files_upload_v2, file_uploads=uploads, channel=channel, initial_comment=comment
+            )
+        files = response.get("files") or []
+        if not files:
+            raise DeliveryError("Slack shared no file")
+        return Posted(channel=channel, ts=str(files[0]["id"]))
 
     def update(self, posted: Posted, notice: Notice) -> None:
+        if isinstance(notice, PortfolioChart | Files):  # Posted.ts is a file id: there is no message to edit
+            raise DeliveryError("an uploaded file cannot be edited", permanent=True)
         text, body = render(notice)
         self._call(self._client.chat_update, channel=posted.channel, ts=posted.ts, text=text, blocks=body)
 
@@ -147,5 +221,16 @@ class SlackChat:
                 retry_after = float(value[0] if isinstance(value, list) else value)
                 raise DeliveryError("rate limited by Slack", retry_after=retry_after) from exc
             raise DeliveryError(f"Slack said {error or status}", permanent=error in PERMANENT) from exc
+        except HTTPError as exc:  # files_upload_v2 posting to the upload URL: its only request outside the Web API
+            if exc.code == 429:
+                retry_after = float(exc.headers.get("Retry-After") or 30)
+                raise DeliveryError("rate limited by Slack", retry_after=retry_after) from exc
+            # A new attempt asks for a new upload URL; only a file too large for Slack can never go.
+            raise DeliveryError(f"file upload refused: HTTP {exc.code}", permanent=exc.code == 413) from exc
+        except SlackRequestError as exc:
+            # files_upload_v2 raises it for an upload URL answering other than 200 (worth retrying), and for a
+            # file it will not send at all (too large, no content).
+            upload_failed = str(exc).startswith("Failed to upload a file")
+            raise DeliveryError(f"file upload failed: {exc}", permanent=not upload_failed) from exc
         except OSError as exc:  # connection refused, timeouts: Slack is unreachable for now
             raise DeliveryError(f"Slack unreachable: {exc}") from exc

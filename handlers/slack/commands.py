@@ -14,7 +14,17 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot.conversation import grammar as g
-from bot.conversation.answers import Answer, AskReason, Form, Said, Status, UseCaseList, answer, helps
+from bot.conversation.answers import (
+    Answer,
+    AskReason,
+    Form,
+    PortfolioAnswer,
+    Said,
+    Status,
+    UseCaseList,
+    answer,
+    helps,
+)
 from bot.core import Core
 from bot.expertise.models import ExpertResult
 from handlers.slack import blocks
@@ -24,6 +34,7 @@ from handlers.slack.middleware import error_text, telling_errors
 from handlers.slack.modals import ModalContext, build_intake_modal, build_reason_form_modal, changes_note
 from handlers.slack.mrkdwn import escape, mrkdwn
 from handlers.slack.people import MENTION, slack_ref
+from handlers.slack.portfolio import build_portfolio
 from intake.actions import Action, Viewer
 from intake.editing import EditTarget
 from intake.errors import HubError
@@ -118,6 +129,8 @@ def answer_in_place(ack: Callable[..., None], result: Answer, now: dt.datetime, 
     elif isinstance(result, ExpertResult):
         text, drawn = build_experts(result, now)
         reply(ack, text, drawn)
+    elif isinstance(result, PortfolioAnswer):
+        reply(ack, *build_portfolio(result.message, chart_sent=result.chart_sent))
     else:
         reply(ack, "That can only be done from the intake form: `/usecase`.")
 

@@ -21,6 +21,7 @@ class View(StrEnum):
     EDIT = "hubspoke_edit"
     CLOSE = "hubspoke_close"
     REOPEN = "hubspoke_reopen"
+    DIFFERENT = "hubspoke_different"
 
 
 class Action(StrEnum):
@@ -35,6 +36,9 @@ class Action(StrEnum):
     CLOSE = "hubspoke_close"
     REOPEN = "hubspoke_reopen"
     TAKE_OVER = "hubspoke_take_over"
+    SAME_AS = "hubspoke_same_as"
+    RELATED = "hubspoke_related"
+    DIFFERENT = "hubspoke_different"
     NEW_USE_CASE = "hubspoke_new_use_case"
     WHOKNOWS_MORE = "hubspoke_whoknows_more"
 

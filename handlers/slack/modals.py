@@ -172,6 +172,11 @@ def build_submitted_view(result: SubmitResult) -> dict[str, Any]:
         "blocks": [
             section(f"{first}. {route_line(uc, result.resubmitted)}"),
             context("*Why:* " + escape(" · ".join(uc.triage_reasons))),
+            *(
+                section(paragraph_text(p))
+                for p in (notices.duplicates_paragraph(result.duplicates), notices.wip_paragraph(result.over_wip))
+                if p is not None
+            ),
             section(next_steps(uc)),
             context("A copy of this is in your DMs from Hubspoke."),
         ],
@@ -232,6 +237,26 @@ def build_reassign_modal(use_case_id: int, round_: int, title: str, reviewers: S
             head,
             _input(Block.REVIEWER, "New reviewer", picker, hint="Reviewers who are away, or hold it, are not listed."),
             _input(Block.NOTE, "Note for them", _text("", multiline=True, max_length=500), optional=True),
+        ],
+    }
+
+
+def build_different_modal(ctx: ModalContext, other_id: int) -> dict[str, Any]:
+    """Asks the submitter what makes their use case different from another department's."""
+    return {
+        "type": "modal",
+        "callback_id": View.DIFFERENT,
+        "private_metadata": ctx.dump(),
+        "title": _plain(clip(f"Not like #{other_id}", 24)),
+        "submit": _plain("Save"),
+        "close": _plain("Cancel"),
+        "blocks": [
+            _input(
+                Block.REASON,
+                f"What makes it different from #{other_id}?",
+                _text("", multiline=True, max_length=1000),
+                hint="The reviewer reads it beside the two use cases.",
+            )
         ],
     }
 

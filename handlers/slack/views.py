@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from slack_bolt import App, BoltContext
 
-from bot.conversation.answers import carry_out
+from bot.conversation.answers import answer_duplicate, carry_out
 from bot.core import Core
 from handlers.slack.blocks import section
 from handlers.slack.commands import render
@@ -173,11 +173,30 @@ def handle_reason_form_submission(ack: Callable[..., None], view: dict[str, Any]
         ack(response_action="update", view=_message_view(done, render(said)))
 
 
+def handle_different_submission(ack: Callable[..., None], view: dict[str, Any], context: BoltContext) -> None:
+    """Record why a likely duplicate is different; the modal says it is noted."""
+    ctx = ModalContext.load(view.get("private_metadata"))
+    reason = value_of(view["state"]["values"], Block.REASON)
+
+    def record() -> Any:
+        other_id = ctx.round
+        if other_id is None:
+            raise HubError("This form is out of date. Please click Different… on the receipt again.")
+        return answer_duplicate(
+            context["core"], context["actor"], Action.DIFFERENT, _use_case_id(ctx), other_id, reason
+        )
+
+    said = _attempt(ack, "Not saved", Block.REASON, record)
+    if said is not None:
+        ack(response_action="update", view=_message_view("Noted", render(said)))
+
+
 def register(app: App, middleware: list[Any]) -> None:
     app.view(View.INTAKE, middleware=middleware)(handle_intake_submission)
     app.view(View.RESUBMIT, middleware=middleware)(handle_intake_submission)
     app.view(View.EDIT, middleware=middleware)(handle_intake_submission)
     app.view(View.CLOSE, middleware=middleware)(handle_reason_form_submission)
     app.view(View.REOPEN, middleware=middleware)(handle_reason_form_submission)
+    app.view(View.DIFFERENT, middleware=middleware)(handle_different_submission)
     app.view(View.REASON, middleware=middleware)(handle_reason_submission)
     app.view(View.REASSIGN, middleware=middleware)(handle_reassign_submission)

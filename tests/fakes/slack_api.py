@@ -1,4 +1,4 @@
-"""A loopback fake of Slack's Web API (and response_url hooks) that records every call.
+"""A loopback fake of Slack's Web API (and response_url hooks, and file upload URLs) that records every call.
 
 Every message, modal and Home view the bot sends is validated with slack_sdk.models, so a
 test fails if the bot ever sends Block Kit that Slack would refuse.
@@ -67,10 +67,15 @@ class FakeSlack:
     invalid: list[str] = field(default_factory=list)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     rate_limit_next: int = 0  # answer this many chat.* calls with HTTP 429 first
+    rate_limited: dict[str, int] = field(default_factory=dict)  # Web API method -> answer this many with 429 first
+    uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> the bytes posted to its upload URL
+    upload_status: int = 200  # what upload URLs answer (a 5xx or 413 to test a failed upload)
     latency: float = 0.0  # seconds each Web API call takes to answer (benchmarks: a real Slack's ~50 ms)
     validate: bool = True  # check every view and message with slack_sdk.models (benchmarks turn it off)
     auth_error: str | None = None  # auth.test answers {"ok": false, "error": this} (a refused token)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _file_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _pending: dict[str, int] = field(default_factory=dict)  # file id -> the length files.getUploadURLExternal was told
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -84,6 +89,11 @@ class FakeSlack:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}/hooks/"
 
+    @property
+    def upload_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/upload/"
+
     def start(self) -> FakeSlack:
         fake = self
 
@@ -93,7 +103,12 @@ class FakeSlack:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
-                raw = self.rfile.read(length).decode()
+                data = self.rfile.read(length)
+                if self.path.startswith("/upload/"):  # the file's bytes, never text
+                    status, text = fake._receive(self.path.rsplit("/", 1)[-1], data)
+                    self._send(status, text.encode(), "text/plain", {})
+                    return
+                raw = data.decode()
                 if "json" in (self.headers.get("Content-Type") or ""):
                     params = json.loads(raw or "{}")
                 else:
@@ -101,9 +116,11 @@ class FakeSlack:
                 if fake.latency and "/api/" in self.path:
                     time.sleep(fake.latency)
                 status, body, headers = fake._answer(self.path, params)
-                payload = json.dumps(body).encode()
+                self._send(status, json.dumps(body).encode(), "application/json", headers)
+
+            def _send(self, status: int, payload: bytes, content_type: str, headers: dict[str, str]) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
                 for k, v in headers.items():
                     self.send_header(k, v)
@@ -128,6 +145,10 @@ class FakeSlack:
                 self.rate_limit_next -= 1
                 self.calls.append(Call(method + ":429", params))
                 return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
+            if self.rate_limited.get(method):
+                self.rate_limited[method] -= 1
+                self.calls.append(Call(method + ":429", params))
+                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "7"}
             n = next(self._ts)
             if method in ("views.open", "views.push", "views.update") and params.get("view"):
                 # Slack answers with the view's id and hash; record them with the call, as a view the
@@ -177,7 +198,63 @@ class FakeSlack:
             view = params.get("view")
             view = json.loads(view) if isinstance(view, str) else view
             return 200, {"ok": True, "view": view or {}}, {}
+        if method == "conversations.open":
+            users = str(params.get("users", ""))
+            if not users.startswith(("U", "W")) or "," in users:
+                return 200, {"ok": False, "error": "user_not_found"}, {}
+            return 200, {"ok": True, "channel": {"id": "D" + users[1:]}}, {}
+        if method == "files.getUploadURLExternal":
+            return self._upload_url(params)
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(params)
         return 200, {"ok": True}, {}
+
+    # --- files: files_upload_v2's three steps -------------------------------------------------------
+
+    def _upload_url(self, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if not params.get("filename") or not str(params.get("length", "")).isdigit():
+            return 200, {"ok": False, "error": "invalid_arguments"}, {}
+        if len(str(params.get("alt_txt") or "")) > 1000:
+            self.invalid.append("files.getUploadURLExternal: alt_txt over 1000 characters")
+            return 200, {"ok": False, "error": "invalid_arguments"}, {}
+        with self._lock:
+            file_id = f"F{next(self._file_ids):04d}"
+            self._pending[file_id] = int(params["length"])
+        return 200, {"ok": True, "upload_url": self.upload_url + file_id, "file_id": file_id}, {}
+
+    def _receive(self, file_id: str, data: bytes) -> tuple[int, str]:
+        """The POST to an upload URL: slack_sdk sends the file's raw bytes as the body (not multipart)."""
+        with self._lock:
+            self.calls.append(Call("upload", {"file_id": file_id, "length": len(data)}))
+            if file_id not in self._pending:
+                return 404, "unknown upload URL"
+            if self.upload_status != 200:
+                return self.upload_status, f"upload refused: {self.upload_status}"
+            if self._pending[file_id] != len(data):
+                self.invalid.append(f"upload {file_id}: {len(data)} bytes sent, {self._pending[file_id]} announced")
+            self.uploads[file_id] = data
+        return 200, f"OK - {len(data)}"
+
+    def _complete_upload(self, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        channel = str(params.get("channel_id", ""))
+        # Only a conversation id shares a file: a user id (U…) is refused, as by Slack (open the DM first).
+        if not channel.startswith(("C", "D", "G")):
+            return 200, {"ok": False, "error": "invalid_channel"}, {}
+        files = json.loads(params.get("files") or "[]")
+        with self._lock:
+            if not files or any(f.get("id") not in self.uploads for f in files):
+                return 200, {"ok": False, "error": "file_not_found"}, {}
+        shared = [{"id": f["id"], "title": f.get("title"), "channels": [channel]} for f in files]
+        return 200, {"ok": True, "files": shared}, {}
+
+    def files_in(self, channel: str) -> list[tuple[dict[str, Any], bytes]]:
+        """Every file shared into `channel`: its entry in files.completeUploadExternal, and its bytes."""
+        shared = []
+        for call in self.of("files.completeUploadExternal"):
+            if call.params.get("channel_id") == channel:
+                for f in json.loads(call.params["files"]):
+                    shared.append((f, self.uploads.get(f["id"], b"")))
+        return shared
 
     def _validate(self, method: str, params: dict[str, Any]) -> None:
         if params.get("blocks"):
