@@ -158,3 +158,19 @@ def test_on_slack_a_leads_home_has_the_portfolio_and_a_spokes_does_not(scenario:
 
     assert "The hub's portfolio" in home(lee)
     assert "The hub's portfolio" not in home(sam)
+
+
+def test_on_slack_hub_export_sends_a_lead_both_csvs_and_search_answers_anyone(scenario: Scenario) -> None:
+    sc = scenario
+    lee, sam = _slack_hub(sc)
+    refused = sc.slack.command(sam, "/hub", "export").json()
+    assert "Only hub leads can export the hub's records." in refused["text"]
+    told = sc.slack.command(lee, "/hub", "export").json()
+    assert "on their way to your DM, as CSV files" in told["text"]
+    done = sc.api.wait_for("files.completeUploadExternal", 1)
+    assert done and str(done[0].params.get("channel_id", "")).startswith("D")
+    contents = [raw.decode("utf-8") for raw in sc.api.uploads.values()]
+    assert any(text.startswith("id,action,actor") for text in contents)  # the audit trail
+    assert any("department_added" in text for text in contents)
+    found = sc.slack.command(sam, "/usecase", "search invoice").json()
+    assert found["response_type"] == "ephemeral" and "No use case in the hub is like *invoice* yet." in found["text"]
