@@ -12,7 +12,16 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from bot import cli_audit, cli_console, cli_expertise, cli_portfolio, cli_register, cli_similar, startup
+from bot import (
+    cli_audit,
+    cli_console,
+    cli_expertise,
+    cli_jobs,
+    cli_portfolio,
+    cli_register,
+    cli_similar,
+    startup,
+)
 from bot.app import NotConfigured, create_app
 from bot.core import Core
 from bot.settings import Settings
@@ -246,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_expertise.add_commands(sub)
     cli_similar.add_commands(sub)
     cli_portfolio.add_commands(sub)
+    cli_jobs.add_commands(sub)
     return parser
 
 

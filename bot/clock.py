@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.app import Hubspoke
 from bot.core import Core
+from bot.rituals.digest import run_due
 from intake.reminders import remind_waiting_reviews
 from storage.models import JobRun
 
@@ -53,6 +54,8 @@ def build_scheduler(app: Hubspoke) -> BlockingScheduler:
     """The scheduler with every job registered under a stable id, in the hub's time zone."""
     scheduler = BlockingScheduler(timezone=app.settings.zone, job_defaults=JOB_DEFAULTS)
     scheduler.add_job(remind_reviews, "cron", minute=5, args=[app.core], id="remind_reviews", replace_existing=True)
+    # The hub's own schedules (/hub schedule) are data: checked every minute, each run claimed once.
+    scheduler.add_job(run_due, "cron", second=20, args=[app.core], id="schedules", replace_existing=True)
     return scheduler
 
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, TypeAdapter
 
 from intake.lifecycle import allowed_moves
-from intake.portfolio import WeekFigure
+from intake.portfolio import Portfolio, WeekFigure
 from intake.read_models import Duplicate, PersonView, Relation, UseCaseView
 from intake.schema import Decision, Route, Stage, Status, label
 
@@ -127,6 +127,19 @@ class SharedProblem(BaseModel):
     use_cases: list[Duplicate]
 
 
+class Digest(BaseModel):
+    """The portfolio digest a schedule posts to a channel: what happened since the last one, and where it stands."""
+
+    kind: Literal["digest"] = "digest"
+    title: str
+    since: dt.datetime
+    at: dt.datetime
+    new: int
+    decided: int
+    moved: int
+    view: Portfolio
+
+
 class PortfolioChart(BaseModel):
     """The portfolio as a picture, sent to the person who asked: each surface draws the same figures its own way
     (a PNG uploaded to Slack, a file saved by the console). Its text is the chart's alt text."""
@@ -167,6 +180,7 @@ Notice = Annotated[
     | Reopened
     | DuplicateFlagged
     | SharedProblem
+    | Digest
     | PortfolioChart
     | Files
     | Refusal,
@@ -719,6 +733,19 @@ def edit_paragraph(uc: UseCaseView, changes: Iterable[Any], back_to_review: bool
     return Paragraph(parts)
 
 
+def compose_digest(notice: Digest) -> Message:
+    from intake.portfolio_words import compose_portfolio  # the portfolio's words build on these notices
+
+    portfolio = compose_portfolio(notice.view)
+    counts = (
+        f"{notice.new} new submission{'s' if notice.new != 1 else ''}, {notice.decided} decision"
+        f"{'s' if notice.decided != 1 else ''}, {notice.moved} stage move{'s' if notice.moved != 1 else ''}"
+    )
+    lead = Paragraph((Strong(notice.title), Plain(f": {counts} since "), Moment(notice.since), Plain(".")))
+    rest = tuple(p for p in (portfolio.lead, *portfolio.rest) if p is not None)
+    return Message((Plain(f"{notice.title}: {counts}"),), lead, rest)
+
+
 def compose_portfolio_chart(notice: PortfolioChart) -> Message:
     summary: Parts = (Plain(notice.title),)
     return Message(summary, Paragraph((Strong(notice.title), Plain(": "), Plain(notice.alt))))
@@ -749,6 +776,7 @@ COMPOSE: dict[type, Callable[[Any], Message]] = {
     Reopened: compose_reopened,
     DuplicateFlagged: compose_duplicate_flagged,
     SharedProblem: compose_shared_problem,
+    Digest: compose_digest,
     PortfolioChart: compose_portfolio_chart,
     Files: compose_files,
     Refusal: compose_refusal,

@@ -307,6 +307,29 @@ class HubSetting(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class Schedule(Base):
+    """A ritual on a schedule, managed by leads in chat (`/hub schedule`): what runs, when, where.
+
+    `rule` is the cadence as typed ("weekly monday 09:00"), read by bot.rituals.schedules in `tz`; each run
+    claims its `(name, period)` in job_runs first, so two clocks or a restart never send twice.
+    """
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    job: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(200))
+    tz: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(120))
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_period: Mapped[str | None] = mapped_column(String(64))
+    last_run_at: Mapped[dt.datetime | None]
+    last_outcome: Mapped[str | None] = mapped_column(String(200))
+
+
 class JobRun(Base):
     """A scheduled send claimed for one period; the unique key stops a second clock sending twice."""
 

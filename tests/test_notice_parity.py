@@ -20,6 +20,7 @@ from intake.actions import BUTTONS, HUB_AUDIENCE, STRANGER, Action, Viewer, avai
 from intake.notices import (
     Attachment,
     BusFactorNotice,
+    Digest,
     DuplicateFlagged,
     Files,
     Notice,
@@ -35,7 +36,7 @@ from intake.notices import (
     StageMoved,
     Withdrawn,
 )
-from intake.portfolio import WeekFigure
+from intake.portfolio import Portfolio, PortfolioFilter, ServiceFigures, WeekFigure
 from intake.read_models import Duplicate, PersonView, ReviewView, UseCaseView
 from intake.schema import Decision, Stage
 from tests.factories import use_case_view
@@ -128,6 +129,17 @@ SAMPLES: dict[type, list[BaseModel]] = {
                 Duplicate(id=16, title="Forecast invoices", department="Legal", stage=Stage.IDEATION,
                           status="self_serve", owner=None, score=0.6),
             ],
+        )
+    ],
+    Digest: [
+        Digest(
+            title="Portfolio digest, Mon 02 Nov 2026", since=T0 - dt.timedelta(days=7), at=T0, new=2, decided=1,
+            moved=0,
+            view=Portfolio(
+                at=T0, filter=PortfolioFilter(), total=2, by_stage={Stage.IDEATION: 2}, by_department={"Finance": 2},
+                by_status={}, by_risk={}, waiting=[], waiting_total=0, stale=[], stale_total=0,
+                figures=ServiceFigures(dt.timedelta(days=90), 2, 1, None, None, None),
+            ),
         )
     ],
     Files: [Files(text="The hub's use cases on 2026-11-02.", files=[Attachment(name="a.csv", content="id\n1\n")])],

@@ -8,6 +8,7 @@ the people who know a topic.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from intake.editing import EditTarget
 from intake.errors import HubError
 from intake.forms import Draft, ReasonForm, close_form, draft_from_text, reopen_form
 from intake.lifecycle import ENDED
-from intake.notices import Command, Mention, Message, Part, Parts, Plain, Strong, UseCaseRef, plain
+from intake.notices import Command, Mention, Message, Part, Parts, Plain, Strong, UseCaseRef, compose, plain
 from intake.portfolio_words import compose_portfolio
 from intake.read_models import Actor, PersonView, Relation, UseCaseView
 from intake.schema import Stage as UseCaseStage
@@ -131,6 +132,8 @@ def answer(core: Core, actor: Actor, request: g.Request) -> Answer:
         case g.ShowPortfolio(filt):
             hub_view = core.run(portfolio_views.show_portfolio, actor, filt, chart=bool(actor.person_id))
             return PortfolioAnswer(compose_portfolio(hub_view), chart_sent=bool(actor.person_id))
+        case g.ScheduleRequest():
+            return schedule_answer(core, actor, request)
         case g.ExportHub():
             core.run(portfolio_views.request_export, actor)
             return _said(("The use cases and the audit trail are on their way to your DM, as CSV files.",))
@@ -227,6 +230,49 @@ def _matches(text: str, rows: list[SimilarUseCase]) -> Said:
         lines.append(
             ("• ", UseCaseRef(row.id, row.title), f" · {row.department} · {state} · {row.owner_name} · {row.score:.0%}")
         )
+    return _said(*lines)
+
+
+def schedule_answer(core: Core, actor: Actor, request: g.ScheduleRequest) -> Said:
+    """Manage the hub's schedules, and say where each stands (next run in the asker's time zone, last outcome)."""
+    from bot.rituals import digest, schedules  # rituals need the core; the grammar does not
+
+    zone = core.zone_of(actor.tz)
+    now = core.now()
+
+    def line(s: Any) -> tuple[Part | str, ...]:
+        upcoming = schedules.next_run(s, now)
+        when = f"next {upcoming.astimezone(zone):%a %d %b %H:%M %Z}" if upcoming and not s.paused else "paused"
+        last = f"; last: {s.last_outcome}" if s.last_outcome else "; not run yet"
+        where = s.channel or "the hub channel"
+        return ("• ", Strong(s.name), f": {s.rule} ({s.tz}) to {where}, {when}{last}")
+
+    if request.verb == "list":
+        found = core.read(schedules.list_schedules)
+        if not found:
+            return _said(
+                ("No schedules yet. A lead adds one: ", Command("/hub schedule add digest weekly monday 09:00"))
+            )
+        return _said(("The hub's schedules:",), *(line(s) for s in found))
+    if request.verb == "add":
+        tz = request.tz or core.settings.hub_timezone
+        added = core.run(schedules.add_schedule, actor, request.name, request.rule, request.channel, tz)
+        return _said(("Scheduled ", *line(added)[1:]))
+    if request.verb in ("pause", "resume"):
+        changed = core.run(schedules.set_paused, actor, request.name, request.verb == "pause")
+        return _said(line(changed))
+    if request.verb == "remove":
+        removed = core.run(schedules.remove_schedule, actor, request.name)
+        return _said((f"Removed the {removed} schedule.",))
+    schedule = core.read(schedules.find_schedule, request.name)  # preview: what would be sent now, privately
+    notice = core.read(
+        digest.digest_notice, since=now - dt.timedelta(days=7), now=now, title="Preview: " + schedule.name
+    )
+    if notice is None:
+        return _said(("Nothing to send yet: the hub has no use cases.",))
+    message = compose(notice)
+    lines: list[tuple[Part | str, ...]] = [tuple(message.lead.parts)] if message.lead else []
+    lines += [tuple(p.parts) for p in message.rest]
     return _said(*lines)
 
 

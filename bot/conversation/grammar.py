@@ -113,6 +113,17 @@ class ShowPortfolio:
 
 
 @dataclass(frozen=True)
+class ScheduleRequest:
+    """`/hub schedule list|add|pause|resume|remove|preview`: `args` are the rest of the words."""
+
+    verb: str
+    name: str = ""
+    rule: str = ""
+    channel: str = ""
+    tz: str = ""
+
+
+@dataclass(frozen=True)
 class ExportHub:
     """Send the lead the use cases and the audit trail as files."""
 
@@ -206,6 +217,7 @@ Request = (
     | SearchUseCases
     | ShowPortfolio
     | ExportHub
+    | ScheduleRequest
     | AddReviewer
     | RemoveReviewer
     | ListReviewers
@@ -266,6 +278,8 @@ HELP: dict[str, tuple[str, tuple[Usage, ...]]] = {
             Usage("/hub guidelines set KEY VALUE", "change a guideline"),
             Usage("/hub portfolio [department X] [stage S] [risk R] [waiting]", "the portfolio, with a chart (anyone)"),
             Usage("/hub export", "the use cases and the audit trail, as CSV files in your DM"),
+            Usage("/hub schedule add digest weekly monday 09:00 #ai-hub", "post the portfolio digest on a schedule"),
+            Usage("/hub schedule list | pause NAME | resume NAME | remove NAME | preview NAME", "the schedules"),
         ),
     ),
     WHOKNOWS: (
@@ -423,7 +437,40 @@ def _hub(text: str, mentions: MentionSyntax) -> Request:
         return ShowPortfolio(parse_portfolio_filter(" ".join(words[1:])))
     if area == "export" and not action:
         return ExportHub()
+    if area == "schedule":
+        return parse_schedule(action, rest)
     return Help(HUB)
+
+
+SCHEDULE_USAGE = "Usage: /hub schedule add digest weekly monday 09:00 #channel [tz Europe/London]; list; pause NAME"
+CHANNEL = re.compile(r"<#(C[A-Z0-9]+)(?:\|[^>]*)?>|#([\w-]+)")
+
+
+def parse_schedule(action: str, rest: str) -> Request:
+    """`add JOB CADENCE [#channel] [tz ZONE]`, or `list`, or `pause|resume|remove|preview NAME`."""
+    if action in ("", "list"):
+        return ScheduleRequest("list")
+    if action in ("pause", "resume", "remove", "preview"):
+        name = rest.strip().split()[0] if rest.strip() else ""
+        if not name:
+            raise HubError(f"Which schedule? /hub schedule {action} digest")
+        return ScheduleRequest(action, name=name)
+    if action != "add":
+        raise HubError(SCHEDULE_USAGE)
+    job, _, words = rest.strip().partition(" ")
+    if not job or not words.strip():
+        raise HubError(SCHEDULE_USAGE)
+    channel = ""
+    if found := CHANNEL.search(words):
+        channel = found.group(1) or f"#{found.group(2)}"
+        words = words[: found.start()] + words[found.end() :]
+    tz = ""
+    rule_words = words.split()
+    if "tz" in rule_words:
+        at = rule_words.index("tz")
+        tz = rule_words[at + 1] if at + 1 < len(rule_words) else ""
+        rule_words = rule_words[:at] + rule_words[at + 2 :]
+    return ScheduleRequest("add", name=job.lower(), rule=" ".join(rule_words), channel=channel, tz=tz)
 
 
 def parse_portfolio_filter(text: str) -> PortfolioFilter:

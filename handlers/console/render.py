@@ -14,6 +14,7 @@ from intake.actions import BUTTONS, LABELS, ON_DUPLICATE, Action, notice_actions
 from intake.notices import (
     BusFactorNotice,
     Command,
+    Digest,
     DuplicateFlagged,
     Em,
     Files,
@@ -293,6 +294,11 @@ def render_shared_problem(notice: SharedProblem, zone: Zone) -> Rendered:
     return Rendered(tuple(_composed(compose(notice), zone)))
 
 
+def render_digest(notice: Digest, zone: Zone) -> Rendered:
+    """The portfolio digest a schedule posts to a channel."""
+    return Rendered(tuple(_composed(compose(notice), zone)))
+
+
 def render_refusal(notice: Refusal, zone: Zone) -> Rendered:
     """Why a click changed nothing; with the offer to take the review over when another reviewer holds it."""
     lines = tuple(_composed(compose(notice), zone))
@@ -316,6 +322,7 @@ RENDER: dict[type, Callable[[Any, Zone], Rendered]] = {
     SharedProblem: render_shared_problem,
     PortfolioChart: render_portfolio_chart,
     Files: render_files,
+    Digest: render_digest,
     Refusal: render_refusal,
 }
 
@@ -329,7 +336,7 @@ def people_in(notice: Notice) -> list[PersonView]:
     """Everyone a notice names, to find a recipient's time zone without asking the database."""
     if isinstance(notice, BusFactorNotice):
         return [notice.expert]
-    if isinstance(notice, Refusal | PortfolioChart | Files):
+    if isinstance(notice, Refusal | PortfolioChart | Files | Digest):
         return []
     if isinstance(notice, SharedProblem):
         return [d.owner for d in notice.use_cases if d.owner]

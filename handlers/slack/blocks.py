@@ -21,6 +21,7 @@ from intake.actions import (
 from intake.lifecycle import ORDER
 from intake.notices import (
     BusFactorNotice,
+    Digest,
     DuplicateFlagged,
     Files,
     Outcome,
@@ -255,7 +256,8 @@ def _lead(
     | PortfolioChart
     | Files
     | DuplicateFlagged
-    | SharedProblem,
+    | SharedProblem
+    | Digest,
 ) -> tuple[str, Blocks, Blocks]:
     """The fallback text, the lead section and the rest of a composed notice."""
     message = compose(notice)
@@ -405,6 +407,12 @@ def build_shared_problem(notice: SharedProblem) -> tuple[str, Blocks]:
     """Tells the hub channel that three or more departments work on one problem."""
     text, lead, rest = _lead(notice)
     return text, [*lead, *rest]
+
+
+def build_digest(notice: Digest) -> tuple[str, Blocks]:
+    """The portfolio digest a schedule posts to a channel."""
+    text, lead, rest = _lead(notice)
+    return text, [*lead, *rest][:50]
 
 
 def build_refusal(notice: Refusal) -> tuple[str, Blocks]:

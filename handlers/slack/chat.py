@@ -15,6 +15,7 @@ from handlers.slack import blocks
 from intake.notices import (
     HUB,
     BusFactorNotice,
+    Digest,
     DuplicateFlagged,
     Files,
     Notice,
@@ -44,6 +45,7 @@ RENDER: dict[type, Callable[[Any], tuple[str, blocks.Blocks]]] = {
     Reopened: blocks.build_reopened,
     DuplicateFlagged: blocks.build_duplicate_flagged,
     SharedProblem: blocks.build_shared_problem,
+    Digest: blocks.build_digest,
     Refusal: blocks.build_refusal,
     PortfolioChart: blocks.build_portfolio_chart,
     Files: blocks.build_files,
