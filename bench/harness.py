@@ -96,6 +96,29 @@ class FakeSlackProcess:
 # --- servers under test ----------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def postgres_schema(base: str, prefix: str) -> Iterator[str | None]:
+    """A URL whose search_path is a new schema (`prefix_<hex>`), dropped afterwards; None when unreachable."""
+    from sqlalchemy.exc import OperationalError
+
+    admin = create_engine(base, connect_args={"connect_timeout": 3})
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OperationalError as exc:
+        print(f"postgres: skipped, cannot connect ({str(exc.orig).strip().splitlines()[0]})")
+        admin.dispose()
+        yield None
+        return
+    try:
+        yield make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

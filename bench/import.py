@@ -20,18 +20,13 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.exc import OperationalError  # noqa: E402
 
+from bench.harness import postgres_schema  # noqa: E402
 from intake.register import build_mapping, import_register, read_table  # noqa: E402
 from storage.db import UnitOfWork, make_engine, make_session_factory, upgrade  # noqa: E402
 from storage.types import utcnow  # noqa: E402
@@ -75,27 +70,6 @@ def bench(name: str, url: str, path: Path, rows: int) -> bool:
     return ok
 
 
-@contextmanager
-def postgres_schema(base: str) -> Iterator[str | None]:
-    """A URL whose search_path is a new schema, dropped afterwards; None when PostgreSQL is unreachable."""
-    admin = create_engine(base, connect_args={"connect_timeout": 3})
-    schema = f"bench_import_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        print(f"postgres   skipped: cannot connect ({str(exc.orig).strip().splitlines()[0]})")
-        admin.dispose()
-        yield None
-        return
-    try:
-        yield make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--file", type=Path, default=INVENTORY, help="the OMB inventory CSV")
@@ -115,7 +89,7 @@ def main() -> int:
         import_once(traced, args.file)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    with postgres_schema(args.postgres_url) as url:
+    with postgres_schema(args.postgres_url, "bench_import") as url:
         if url:
             ok &= bench("postgres", url, args.file, rows)
     print(f"\ntracemalloc peak of a first import (SQLite): {peak / 2**20:.1f} MiB")

@@ -44,10 +44,8 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,10 +53,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from rank_bm25 import BM25Okapi  # noqa: E402
-from sqlalchemy import create_engine, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.exc import OperationalError  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
+from bench.harness import postgres_schema  # noqa: E402
 from bot.charts import Chart, draw_portfolio  # noqa: E402
 from intake.portfolio import Portfolio, PortfolioFilter, decision_trend, portfolio  # noqa: E402
 from intake.portfolio_words import chart_notice, compose_portfolio  # noqa: E402
@@ -336,27 +333,6 @@ def home_and_chart(url: str, docs: list[Doc]) -> None:
     engine.dispose()
 
 
-@contextmanager
-def postgres_schema(base: str) -> Iterator[str | None]:
-    """A URL whose search_path is a new schema, dropped afterwards; None when PostgreSQL is unreachable."""
-    admin = create_engine(base, connect_args={"connect_timeout": 3})
-    schema = f"bench_portfolio_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        print(f"postgres: skipped, cannot connect ({str(exc.orig).strip().splitlines()[0]})")
-        admin.dispose()
-        yield None
-        return
-    try:
-        yield make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--file", type=Path, default=INVENTORY, help="the OMB inventory CSV")
@@ -373,7 +349,7 @@ def main() -> int:
         print(f"{args.file.name}: sqlite {import_inventory(url, args.file)}")
         ok &= bench("sqlite", url)
     if args.database_url:
-        with postgres_schema(args.database_url) as pg:
+        with postgres_schema(args.database_url, "bench_portfolio") as pg:
             if pg:
                 print(f"\npostgres {import_inventory(pg, args.file)}")
                 ok &= bench("postgres", pg)

@@ -182,6 +182,13 @@ class ReasonForm:
 
 
 REASON_HINT = "Kept in its audit trail and shown on its status."
+NO_ONE_ELSE = "No other reviewer can take it now: the rest are away, or it is theirs already."
+
+
+def withdraw_confirm(use_case_id: int, title: str, reviewer: str | None) -> str:
+    """The "are you sure?" before an owner takes a use case out of review (Slack's confirm, the console's y/N)."""
+    told = f" {reviewer} is told." if reviewer else ""
+    return f"Withdraw #{use_case_id} {title} from hub review?{told}"
 
 
 def close_form(use_case_id: int, title: str, *, ends_review: bool, initial: str = "") -> ReasonForm:

@@ -10,6 +10,7 @@ from intake.portfolio import TYPICAL_WEEKS, DuplicatePair, Limits, Portfolio, Po
 from intake.schema import Stage, label
 
 TOP_DEPARTMENTS = 8
+CHART_SENT = "The chart (the pipeline by stage and department, time to decision by week) follows in your DM."
 MAX_DEPARTMENTS = 12  # in the chart: the busiest ones; the rest are summed as "Other departments"
 
 

@@ -169,13 +169,6 @@ def _check_editable(uc: UseCase, actor: Actor) -> None:
         )
 
 
-def use_case_to_edit(uow: UnitOfWork, actor: Actor, use_case_id: int) -> UseCaseView:
-    """The use case its submitter may now edit and resubmit, or the reason they may not."""
-    uc = load_use_case(uow.session, use_case_id)
-    _check_editable(uc, actor)
-    return UseCaseView.of(uc, repo.current_review(uow.session, uc.id))
-
-
 def resubmit_use_case(
     uow: UnitOfWork,
     actor: Actor,

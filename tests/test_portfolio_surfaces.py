@@ -20,6 +20,7 @@ from handlers.console.repl import run_console
 from intake import hub
 from intake.errors import HubError
 from intake.portfolio import PortfolioFilter
+from intake.portfolio_words import CHART_SENT
 from intake.schema import RiskTier, Stage
 from storage.db import make_engine, make_session_factory, upgrade
 from tests.conftest import NOW, Scenario
@@ -85,6 +86,7 @@ def test_in_the_console_a_lead_reads_the_portfolio_and_gets_its_chart_and_the_ex
 
     assert "[only you] Portfolio (department Finance)\n    3 use cases (department Finance): 3 in flight" in out
     assert "• #8 Read receipts from expense photos (Finance): waiting" in out
+    assert f"    {CHART_SENT}\n" in out
     chart = next(files.glob("hubspoke-portfolio-department-finance-*.png"))
     assert chart.read_bytes().startswith(PNG)
     assert f"Chart saved: {chart}" in out
@@ -138,7 +140,7 @@ def test_on_slack_hub_portfolio_answers_privately_and_uploads_the_chart_to_the_a
     assert r.status_code == 200 and body["response_type"] == "ephemeral"
     shown = json.dumps(body["blocks"])
     assert body["blocks"][0]["type"] == "header" and "Portfolio (waiting)" in shown
-    assert "chart" in shown and "on its way to your DM" in shown
+    assert CHART_SENT in shown  # the same words the console says
     done = sc.api.wait_for("files.completeUploadExternal", 1)
     assert done, "the chart was never uploaded"
     assert str(done[0].params.get("channel_id", "")).startswith("D")

@@ -11,6 +11,7 @@ from handlers.console.people import console_ref
 from handlers.console.render import Rendered, lines_of, text_of
 from handlers.console.session import ConsoleSession
 from intake.notices import Message
+from intake.portfolio_words import CHART_SENT
 
 MENTION = re.compile(r"@([\w.-]+)")
 MENTIONS = g.MentionSyntax(MENTION, lambda m: console_ref(m.group(1)))
@@ -27,7 +28,7 @@ def handle_hub_command(session: ConsoleSession, text: str) -> None:
     if isinstance(result, PortfolioAnswer):
         shown = render_message(result.message, session.zone())
         if result.chart_sent:
-            shown = Rendered((*shown.lines, "The chart follows in your DM."))
+            shown = Rendered((*shown.lines, CHART_SENT))
         session.reply(shown)
         return
     session.reply(render(result, session.zone()) if isinstance(result, Said) else "Try /hub help.")

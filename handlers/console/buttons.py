@@ -11,7 +11,7 @@ from handlers.console.usecase import YES, ask_why, edit
 from intake import decisions, editing, people, queries
 from intake.actions import DECIDER_ACTIONS, ON_DUPLICATE, Action
 from intake.errors import FieldErrors, HeldByAnother, HubError, NotAllowed
-from intake.forms import REASON_PROMPTS
+from intake.forms import NO_ONE_ELSE, REASON_PROMPTS, withdraw_confirm
 from intake.notices import Refusal
 from intake.people import CONSOLE
 from intake.read_models import Actor
@@ -46,7 +46,7 @@ def assign(session: ConsoleSession, actor: Actor, button: Button, *, with_note: 
     reviewers = session.core.read(decisions.reviewers_for, uc.id)
     verb = "Reassign" if with_note else "Pick a reviewer for"
     if not reviewers:
-        session.reply(f"{verb} #{uc.id} {uc.title}: no other reviewer can take it now (away, or it is theirs).")
+        session.reply(f"{verb} #{uc.id} {uc.title}: {NO_ONE_ELSE}")
         return
     names = ", ".join(f"@{p.handle(CONSOLE) or console_key(p.name)} ({p.open_reviews or 0} open)" for p in reviewers)
     session.reply(f"{verb} #{uc.id} {uc.title}. Who can take it: {names}. /cancel stops.")
@@ -80,8 +80,8 @@ def edit_use_case(session: ConsoleSession, actor: Actor, button: Button) -> None
 def withdraw(session: ConsoleSession, actor: Actor, button: Button) -> None:
     """Take one's own use case out of review, once they confirm."""
     uc = session.core.read(queries.get_use_case, button.use_case_id)
-    told = f" {uc.reviewer.name} is told." if uc.reviewer else ""
-    if session.ask(f"Withdraw #{uc.id} {uc.title} from hub review?{told} [y/N] ").casefold() not in YES:
+    asked = withdraw_confirm(uc.id, uc.title, uc.reviewer.name if uc.reviewer else None)
+    if session.ask(f"{asked} [y/N] ").casefold() not in YES:
         session.reply("Nothing changed.")
         return
     session.reply(render(carry_out(session.core, actor, Action.WITHDRAW, uc.id, None), session.zone()))

@@ -77,6 +77,16 @@ def record_then_ack(
     ack()
 
 
+def record_ack_and_tell(
+    ack: Callable[..., None], respond: Any, context: BoltContext, client: WebClient, work: Callable[[], Said]
+) -> None:
+    """`record_then_ack` for a click carried out in the request (committed before the ack), then what came of it."""
+    done: list[Said] = []
+    record_then_ack(ack, respond, context, client, lambda: done.append(work()))
+    if done:
+        tell(render(done[0]), respond, context, client)
+
+
 def handle_approve(
     ack: Callable[..., None], action: dict[str, Any], context: BoltContext, respond: Any, client: WebClient
 ) -> None:
@@ -179,15 +189,12 @@ def handle_duplicate_answer(
             ctx = ModalContext(use_case_id=use_case_id, round=other_id)  # the other use case rides in `round`
             client.views_open(trigger_id=body["trigger_id"], view=build_different_modal(ctx, other_id))
         return
-    done: list[Said] = []
 
-    def record() -> None:
+    def record() -> Said:
         use_case_id, other_id = _pair_value(action)
-        done.append(answer_duplicate(core, context["actor"], wanted, use_case_id, other_id))
+        return answer_duplicate(core, context["actor"], wanted, use_case_id, other_id)
 
-    record_then_ack(ack, respond, context, client, record)
-    if done:
-        tell(render(done[0]), respond, context, client)
+    record_ack_and_tell(ack, respond, context, client, record)
 
 
 def handle_pick_reviewer(
@@ -249,15 +256,12 @@ def handle_withdraw(
     ack: Callable[..., None], action: dict[str, Any], context: BoltContext, respond: Any, client: WebClient
 ) -> None:
     """Take one's own use case out of review (Slack's confirm dialog asked first); committed before the ack."""
-    done: list[Said] = []
 
-    def withdraw() -> None:
+    def withdraw() -> Said:
         use_case_id, _ = _card_value(action)
-        done.append(carry_out(context["core"], context["actor"], Act.WITHDRAW, use_case_id, None))
+        return carry_out(context["core"], context["actor"], Act.WITHDRAW, use_case_id, None)
 
-    record_then_ack(ack, respond, context, client, withdraw)
-    if done:
-        tell(render(done[0]), respond, context, client)
+    record_ack_and_tell(ack, respond, context, client, withdraw)
 
 
 def handle_new_use_case(

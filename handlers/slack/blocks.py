@@ -18,6 +18,7 @@ from intake.actions import (
     card_actions,
     notice_actions,
 )
+from intake.forms import withdraw_confirm
 from intake.lifecycle import ORDER
 from intake.notices import (
     BusFactorNotice,
@@ -110,10 +111,10 @@ def button(
 
 def _confirm_withdraw(uc: UseCaseView) -> dict[str, Any]:
     """Slack's own "are you sure?" on Withdraw: one click takes the use case out of review."""
-    reviewer = f" {uc.reviewer.name} is told." if uc.reviewer else ""
+    asked = withdraw_confirm(uc.id, uc.title, uc.reviewer.name if uc.reviewer else None)
     return {
         "title": {"type": "plain_text", "text": "Withdraw it?"},
-        "text": {"type": "plain_text", "text": clip(f"#{uc.id} {uc.title} leaves hub review.{reviewer}", 300)},
+        "text": {"type": "plain_text", "text": clip(asked, 300)},
         "confirm": {"type": "plain_text", "text": "Withdraw"},
         "deny": {"type": "plain_text", "text": "Keep it"},
     }

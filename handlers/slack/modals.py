@@ -14,11 +14,19 @@ from handlers.slack.ids import INPUT_ACTION, Block, View
 from handlers.slack.mrkdwn import clip, escape, quote
 from intake import notices
 from intake.closing import MAX_REASON
-from intake.forms import INTAKE_FIELDS, REASON_PROMPTS, Choice, Draft, FormField, Kind, ReasonForm, parse_submission
+from intake.forms import (
+    INTAKE_FIELDS,
+    NO_ONE_ELSE,
+    REASON_PROMPTS,
+    Choice,
+    Draft,
+    FormField,
+    Kind,
+    ReasonForm,
+    parse_submission,
+)
 from intake.read_models import PersonView, SubmitResult
 from intake.schema import Decision, Submission
-
-NO_ONE_ELSE = "No other reviewer can take it now: the rest are away, or it is theirs already."
 
 
 class ModalContext(BaseModel):

@@ -7,8 +7,7 @@ from typing import Any
 from handlers.slack.blocks import Blocks, context, paragraph_block, section
 from handlers.slack.mrkdwn import clip, mrkdwn
 from intake.notices import Message, plain
-
-CHART_ON_ITS_WAY = "The chart (pipeline by stage and department, time to decision by week) is on its way to your DM."
+from intake.portfolio_words import CHART_SENT
 
 
 def message_blocks(message: Message) -> Blocks:
@@ -23,7 +22,7 @@ def build_portfolio(message: Message, *, chart_sent: bool) -> tuple[str, Blocks]
     header = {"type": "header", "text": {"type": "plain_text", "text": clip(title, 150), "emoji": True}}
     drawn: Blocks = [header, *message_blocks(message)]
     if chart_sent:
-        drawn.append(context(CHART_ON_ITS_WAY))
+        drawn.append(context(CHART_SENT))
     return mrkdwn(message.summary), drawn
 
 
