@@ -57,6 +57,12 @@ class ProgressLine:
         self.stream.flush()
 
 
+SCAN_HINT = (
+    "Next: hubspoke similar --scan finds their likely duplicates across departments, for the portfolio, receipts "
+    "and review cards (it notifies nobody)."
+)
+
+
 def counted(n: int, thing: str, things: str | None = None) -> str:
     """`1 row`, `2 rows`: a count with its noun in the right number."""
     return f"{n:,} {thing if n == 1 else things or thing + 's'}"
@@ -113,6 +119,8 @@ def cmd_import_usecases(args: argparse.Namespace) -> int:
         core = _core(_settings())
         report = core.run(import_register, table, mapping, progress=progress, file_name=path.name)
     print(format_report(report))
+    if not report.dry_run and (report.inserted or report.updated):
+        print(SCAN_HINT)
     return 0
 
 

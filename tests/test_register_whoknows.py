@@ -18,6 +18,7 @@ def test_whoknows_answers_from_an_imported_register(tmp_path: Path) -> None:
     db = {"DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}"}
     imported = hubspoke(tmp_path, "import", "usecases", str(OMB_FILE), "--preset", "omb", **db)
     assert imported.returncode == 0, imported.stderr
+    assert "Next: hubspoke similar --scan finds their likely duplicates across departments" in imported.stdout
 
     asked = hubspoke(tmp_path, "whoknows", "forecasting", **db)
 
