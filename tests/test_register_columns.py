@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli import main
-from bot.cli_register import format_report
+from bot.cli_register import SCAN_HINT, format_report
 from intake import hub
 from intake.closing import close_use_case
 from intake.decisions import decide
@@ -89,6 +89,7 @@ def test_columns_named_like_the_fields_import_without_map_and_the_report_says_wh
         "columns read: id → id, title → title, department → department",
         "columns ignored (kept in extra): Notes",
         "1 row had no stage: started in ideation",
+        SCAN_HINT,  # what to do next: find its duplicates across departments
     ]
     row = stored(session_factory)["L-1"]
     assert (row.title, row.department.name, row.extra) == ("Contract summaries", "Legal", {"Notes": "from 2024"})
@@ -488,7 +489,10 @@ def test_the_hubspoke_preset_restores_an_export_into_an_empty_database(
         "  2 new people",
     ]
     line = 5 if suffix == ".csv" else 4  # Rota planner, waiting on Rita: the header is line 1 of a CSV
-    assert done.out[-1] == f"skipped line {line}: status in_review needs a hub review, which an import cannot open"
+    assert done.out[-2:] == [
+        f"skipped line {line}: status in_review needs a hub review, which an import cannot open",
+        SCAN_HINT,
+    ]
     rows = stored(session_factory)
     assert sorted(rows) == ["FIN-1", "FIN-2", f"hubspoke:#{notes}"]
     restored = rows[f"hubspoke:#{notes}"]
