@@ -42,6 +42,7 @@ class Department(Base):
     name: Mapped[str] = mapped_column(String(80))
     key: Mapped[str] = mapped_column(String(80), unique=True)  # case-folded name, for lookups
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    channel: Mapped[str | None] = mapped_column(String(120))  # where its own digest goes, if it has one
 
 
 class Person(Base):
@@ -58,6 +59,10 @@ class Person(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     last_assigned_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # When messages to them may arrive ("08:00-16:00"; the hub's hours when unset), in `tz`, and whose
+    # public holidays they keep ("US-CA", a `holidays` country or country-subdivision; the hub's when unset).
+    working_hours: Mapped[str | None] = mapped_column(String(16))
+    holidays: Mapped[str | None] = mapped_column(String(32))
 
     department: Mapped[Department | None] = relationship(lazy="joined")
     # Loaded on access: most reads of a person (cards, notices) never need their skills; the
@@ -328,6 +333,7 @@ class Schedule(Base):
     last_period: Mapped[str | None] = mapped_column(String(64))
     last_run_at: Mapped[dt.datetime | None]
     last_outcome: Mapped[str | None] = mapped_column(String(200))
+    holidays: Mapped[str | None] = mapped_column(String(32))  # a calendar whose holidays it skips ("GB-ENG")
 
 
 class JobRun(Base):
@@ -374,3 +380,60 @@ class ExpertAsk(Base):
     asker_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     query: Mapped[str] = mapped_column(String(500), default="")
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Retro(Base):
+    """A blameless retro asked of a use case's owner when it is deployed, rejected or closed, and again some
+    weeks after deployment (`trigger`); once written it is a lesson, linked to the use case."""
+
+    __tablename__ = "retros"
+    __table_args__ = (UniqueConstraint("use_case_id", "trigger", name="uq_retros_use_case_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    use_case_id: Mapped[int] = mapped_column(ForeignKey("use_cases.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    trigger: Mapped[str] = mapped_column(String(16))  # deployed | rejected | closed | followup
+    asked_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    reminded_at: Mapped[dt.datetime | None]
+    done_at: Mapped[dt.datetime | None]
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    waived_at: Mapped[dt.datetime | None]
+    waived_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    waived_reason: Mapped[str | None] = mapped_column(Text)
+    worked: Mapped[str] = mapped_column(Text, default="")
+    didnt: Mapped[str] = mapped_column(Text, default="")
+    differently: Mapped[str] = mapped_column(Text, default="")
+    metric_result: Mapped[str] = mapped_column(Text, default="")
+    metric_met: Mapped[str | None] = mapped_column(String(16))  # met | partly | not_met | unknown
+
+
+class Showcase(Base):
+    """One showcase occurrence of a schedule: invitations go out two weeks ahead, the agenda a week ahead."""
+
+    __tablename__ = "showcases"
+    __table_args__ = (UniqueConstraint("schedule", "at", name="uq_showcases_schedule"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime]
+    channel: Mapped[str] = mapped_column(String(120))
+    recorded_at: Mapped[dt.datetime | None]  # when its presenters were recorded as showcase evidence
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ShowcaseInvite(Base):
+    """Someone asked to present at a showcase, and their answer: yes, no, or a colleague nominated."""
+
+    __tablename__ = "showcase_invites"
+    __table_args__ = (UniqueConstraint("showcase_id", "person_id", name="uq_showcase_invites_showcase_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    showcase_id: Mapped[int] = mapped_column(ForeignKey("showcases.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    use_case_id: Mapped[int | None] = mapped_column(ForeignKey("use_cases.id", ondelete="SET NULL"))
+    answer: Mapped[str | None] = mapped_column(String(16))  # yes | no | nominated
+    nominee_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    answered_at: Mapped[dt.datetime | None]
+    presented: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
