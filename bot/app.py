@@ -15,7 +15,15 @@ from bot.core import Core
 from bot.outbox import OutboxWorker
 from bot.settings import Settings
 from bot.tasks import TASKS, TaskRunner
-from storage.db import configure_delivery, is_current, is_embedded, make_engine, make_session_factory, upgrade
+from storage.db import (
+    configure_calendar,
+    configure_delivery,
+    is_current,
+    is_embedded,
+    make_engine,
+    make_session_factory,
+    upgrade,
+)
 from storage.types import utcnow
 
 if TYPE_CHECKING:  # Slack's SDK loads only when Slack is configured (the console starts faster)
@@ -99,6 +107,7 @@ def create_app(
     platforms = (chat.platform,) if chat is not None else ("slack",)
     has_hub = chat is not None and (chat.platform != "slack" or bool(settings.hub_channel))
     configure_delivery(factory, platforms, platforms if has_hub else ())
+    configure_calendar(factory, settings)  # retro prompts and invitations wait for the recipient's working hours
     worker = None
     if chat is not None and (settings.delivers_in_process if deliver is None else deliver):
         # Each platform's rows go to its port; the task runner carries out the durable work requests

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.app import Hubspoke
 from bot.core import Core
 from bot.rituals.digest import run_due
+from intake import calendar
 from intake.reminders import remind_waiting_reviews
 from storage.models import JobRun
 
@@ -46,6 +47,9 @@ def remind_reviews(core: Core, now: dt.datetime | None = None) -> dict[str, int]
         remind_waiting_reviews,
         remind_after=dt.timedelta(hours=s.review_reminder_hours),
         escalate_after=dt.timedelta(hours=s.review_escalation_hours),
+        # Working hours count in the hub's calendar (HUB_WORKING_HOURS, HUB_HOLIDAYS, dates leads added) and zone
+        # for anyone who set no calendar of their own.
+        hub=core.read(calendar.hub_defaults, s),
         now=now,
     )
 

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from intake.calendar import parse_calendar_code, parse_hours
+from intake.errors import HubError
+
 DEFAULT_DATABASE_URL = "sqlite:///hubspoke.db"
+T = TypeVar("T")
+
+
+def _calendar_check(parse: Callable[[str], T], value: str) -> T:
+    """A calendar setting read as chat reads it; its refusal becomes pydantic's (the CLI names the variable)."""
+    try:
+        return parse(value)
+    except HubError as exc:
+        raise ValueError(exc.message) from None
 
 
 class Settings(BaseSettings):
@@ -39,8 +52,10 @@ class Settings(BaseSettings):
     hub_channel: str | None = Field(default=None, description="Slack channel id of the hub")
     hub_leads: Annotated[frozenset[str], NoDecode] = frozenset()
     hub_timezone: str = "UTC"
-    review_reminder_hours: float = Field(default=24.0, gt=0)
-    review_escalation_hours: float = Field(default=72.0, gt=0)
+    hub_working_hours: str = Field(default="09:00-17:00", description="when messages to people arrive, HH:MM-HH:MM")
+    hub_holidays: str = Field(default="", description="public holidays the hub keeps: GB-ENG, US-NY…; empty: none")
+    review_reminder_hours: float = Field(default=8.0, gt=0, description="working hours: one working day")
+    review_escalation_hours: float = Field(default=24.0, gt=0, description="working hours: three working days")
     expertise_taxonomy_file: Path | None = Field(default=None, description="extra skills taxonomy (TOML)")
     expertise_half_life_days: float = Field(default=365.0, gt=0)
     expertise_ranking: dict[str, Any] = Field(default_factory=dict, description="RankingConfig overrides, as JSON")
@@ -60,6 +75,17 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/London)") from exc
         return value
+
+    @field_validator("hub_working_hours")
+    @classmethod
+    def _known_hours(cls, value: str) -> str:
+        start, end = _calendar_check(parse_hours, value)
+        return f"{start:%H:%M}-{end:%H:%M}"
+
+    @field_validator("hub_holidays")
+    @classmethod
+    def _known_calendar(cls, value: str) -> str:
+        return _calendar_check(parse_calendar_code, value) if value.strip() else ""
 
     @field_validator("slack_api_url")
     @classmethod

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from intake.lifecycle import allowed_moves, can_reopen
-from intake.notices import Notice, Outcome, ReviewCard, ReviewNudge
+from intake.notices import Notice, Outcome, RetroPrompt, ReviewCard, ReviewNudge, ShowcaseInvitation
 from intake.read_models import Actor, PersonView, UseCaseView
 from intake.schema import Stage, Status
 
@@ -28,6 +28,11 @@ class Action(StrEnum):
     SAME_AS = "same_as"
     RELATED = "related"
     DIFFERENT = "different"
+    WRITE_RETRO = "write_retro"  # on a retro prompt, to its owner
+    # What a person answers to an invitation to present at a showcase.
+    PRESENT = "present"
+    NOT_THIS_TIME = "not_this_time"
+    NOMINATE = "nominate"
 
 
 LABELS = {
@@ -46,6 +51,10 @@ LABELS = {
     Action.SAME_AS: "Same",
     Action.RELATED: "Related",
     Action.DIFFERENT: "Different…",
+    Action.WRITE_RETRO: "Write the retro",
+    Action.PRESENT: "Yes, I'll present",
+    Action.NOT_THIS_TIME: "Not this time",
+    Action.NOMINATE: "Nominate a colleague…",
 }
 # The answers to a likely duplicate, and the relation each records.
 ON_DUPLICATE = (Action.SAME_AS, Action.RELATED, Action.DIFFERENT)
@@ -56,7 +65,16 @@ DECIDER_ACTIONS = (*DECISIONS, *ASSIGNING)  # what only hub reviewers and leads 
 MANAGING = (Action.EDIT, Action.WITHDRAW, Action.CLOSE, Action.REOPEN)
 # Drawn as buttons (or a picker); moving a stage needs a target, so surfaces offer it as a command.
 # Take it over: on a refusal only; the answers to a duplicate: on a receipt, one row per duplicate.
-BUTTONS = (*DECIDER_ACTIONS, Action.EDIT_RESUBMIT, *MANAGING, Action.TAKE_OVER, *ON_DUPLICATE)
+ON_INVITATION = (Action.PRESENT, Action.NOT_THIS_TIME, Action.NOMINATE)
+BUTTONS = (
+    *DECIDER_ACTIONS,
+    Action.EDIT_RESUBMIT,
+    *MANAGING,
+    Action.TAKE_OVER,
+    *ON_DUPLICATE,
+    Action.WRITE_RETRO,
+    *ON_INVITATION,
+)
 
 
 @dataclass(frozen=True)
@@ -126,4 +144,8 @@ def notice_actions(notice: Notice) -> tuple[Action, ...]:
     """The actions a notice offers its audience."""
     if isinstance(notice, ReviewCard | ReviewNudge | Outcome):
         return card_actions(notice.use_case, audience(notice))
+    if isinstance(notice, RetroPrompt):
+        return (Action.WRITE_RETRO,)  # to its owner, who may write it (or a lead, who checks it on the click)
+    if isinstance(notice, ShowcaseInvitation):
+        return ON_INVITATION
     return ()

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from intake import lifecycle
+from intake import lifecycle, retros
 from intake.decisions import already_decided
 from intake.errors import FieldErrors, InvalidMove, NotAllowed
 from intake.forms import too_long
@@ -180,6 +180,8 @@ def close_use_case(
     if uc.submitter_id != actor.person_id:  # a lead closed it: the owner hears it
         notice = StageMoved(use_case=view, from_stage=Stage(before["stage"]), moved_by=by, reason=why)
         repo.enqueue(s, jsonable(notice), person_id=uc.submitter_id, at=now)
+    if not waiting:  # closed out of a waiting review, nothing was tried yet: no retro to ask
+        retros.ask(s, uc, retros.Trigger.CLOSED, now=now)
     uow.commit()
     return view
 

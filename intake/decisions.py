@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from intake import retros
 from intake.errors import AlreadyDecided, FieldErrors, HeldByAnother, InvalidMove, NotAllowed
 from intake.guidelines import load_guidelines
 from intake.notices import Outcome, ReviewCard, card_key
@@ -142,6 +143,8 @@ def decide(
     )
     update_card(s, view, now)
     repo.enqueue(s, jsonable(Outcome(use_case=view)), person_id=uc.submitter_id, at=now)
+    if decision is Decision.REJECT:
+        retros.ask(s, uc, retros.Trigger.REJECTED, now=now)
     uow.commit()
     return view
 

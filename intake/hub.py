@@ -130,6 +130,32 @@ def list_departments(uow: UnitOfWork) -> list[str]:
     return [d.name for d in repo.departments(uow.session)]
 
 
+def set_department_channel(uow: UnitOfWork, actor: Actor, name: str, channel: str, *, now: dt.datetime) -> str:
+    """Where a department's own digest goes (a channel of its spokes); an empty channel stops it."""
+    _require_lead(actor)
+    found = repo.find_department(uow.session, name)
+    if found is None:
+        known = ", ".join(list_departments(uow)) or "none yet"
+        raise HubError(f"There is no department called {name[:80]}. Departments: {known[:500]}.")
+    before = {"channel": found.channel}
+    found.channel = channel or None
+    repo.audit(
+        uow.session,
+        action="department_channel",
+        actor_id=_actor_id(actor),
+        before=before,
+        after={"name": found.name, "channel": found.channel},
+        at=now,
+    )
+    uow.commit()
+    return found.name
+
+
+def department_channels(uow: UnitOfWork) -> list[tuple[str, str]]:
+    """(department, channel) of every department whose digest goes to a channel of its own."""
+    return [(d.name, d.channel) for d in repo.departments(uow.session) if d.channel]
+
+
 LAST_LEAD = "They are the hub's only lead: add another lead first, so someone can still set the hub up."
 
 

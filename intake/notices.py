@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from intake.lifecycle import allowed_moves
 from intake.portfolio import Portfolio, WeekFigure
-from intake.read_models import Duplicate, PersonView, Relation, UseCaseView
+from intake.read_models import Duplicate, Lesson, PersonView, Relation, UseCaseView
 from intake.schema import Decision, Route, Stage, Status, label
 
 
@@ -127,19 +127,6 @@ class SharedProblem(BaseModel):
     use_cases: list[Duplicate]
 
 
-class Digest(BaseModel):
-    """The portfolio digest a schedule posts to a channel: what happened since the last one, and where it stands."""
-
-    kind: Literal["digest"] = "digest"
-    title: str
-    since: dt.datetime
-    at: dt.datetime
-    new: int
-    decided: int
-    moved: int
-    view: Portfolio
-
-
 class PortfolioChart(BaseModel):
     """The portfolio as a picture, sent to the person who asked: each surface draws the same figures its own way
     (a PNG uploaded to Slack, a file saved by the console). Its text is the chart's alt text."""
@@ -158,6 +145,81 @@ class Attachment(BaseModel):
     name: str
     media_type: str = "text/csv"
     content: str
+
+
+class RetroPrompt(BaseModel):
+    """Asks a use case's owner for a blameless retro (once more, at most, as a reminder)."""
+
+    kind: Literal["retro_prompt"] = "retro_prompt"
+    use_case: UseCaseView
+    trigger: str
+    why: str  # "it was deployed"
+    reminder: bool = False
+
+
+class Presenter(BaseModel):
+    """Someone presenting at a showcase, and what about."""
+
+    person: PersonView
+    use_case_id: int | None = None
+    title: str | None = None
+    department: str | None = None
+
+
+class ShowcaseInvitation(BaseModel):
+    """Asks the owner of a use case that shipped (or had a retro) to present it at the next showcase."""
+
+    kind: Literal["showcase_invitation"] = "showcase_invitation"
+    invite_id: int
+    at: dt.datetime  # when the showcase is
+    use_case_id: int | None = None
+    title: str | None = None
+    nominated_by: PersonView | None = None
+
+
+class ShowcaseAgenda(BaseModel):
+    """The showcase's agenda, posted to its channel a week ahead and on the day."""
+
+    kind: Literal["showcase_agenda"] = "showcase_agenda"
+    at: dt.datetime
+    presenters: list[Presenter]
+    day_of: bool = False
+
+
+class Shipped(BaseModel):
+    """A use case that reached deployment in a digest's window, and the person it credits."""
+
+    use_case_id: int
+    title: str
+    department: str
+    owner: PersonView | None = None
+
+
+class UpcomingShowcase(BaseModel):
+    at: dt.datetime
+    presenters: list[Presenter] = []
+
+
+class Digest(BaseModel):
+    """The portfolio digest a schedule posts to a channel: what happened since the last one, and where it stands."""
+
+    kind: Literal["digest"] = "digest"
+    title: str
+    since: dt.datetime
+    at: dt.datetime
+    new: int
+    decided: int
+    moved: int
+    view: Portfolio
+    department: str | None = None  # a spoke's own digest
+    shipped: list[Shipped] = []
+    lessons: list[Lesson] = []
+    showcases: list[UpcomingShowcase] = []
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing new since the last one: no submission, decision, stage move, shipped use case or lesson."""
+        return not (self.new or self.decided or self.moved or self.shipped or self.lessons)
 
 
 class Files(BaseModel):
@@ -183,7 +245,10 @@ Notice = Annotated[
     | Digest
     | PortfolioChart
     | Files
-    | Refusal,
+    | Refusal
+    | RetroPrompt
+    | ShowcaseInvitation
+    | ShowcaseAgenda,
     Field(discriminator="kind"),
 ]
 NOTICE = TypeAdapter(Notice)
@@ -373,7 +438,17 @@ def status_paragraphs(uc: UseCaseView) -> list[Paragraph]:
     closed = closure_paragraph(uc)
     if closed is not None and uc.review is not None and uc.review.decision is Decision.WITHDRAWN:
         decided = None  # the closure says the same, with the reason
-    return [p for p in (decided, closed) if p]
+    out = [p for p in (decided, closed) if p]
+    for lesson in uc.lessons:
+        out += _ritual_words().lesson_paragraphs(lesson)
+    if uc.retro_waiting:
+        parts: Parts = (
+            Plain(f"A retro is asked now that {uc.retro_waiting}: "),
+            Command(f"/usecase retro {uc.id}"),
+            Plain("."),
+        )
+        out.append(Paragraph(parts, small=True))
+    return out
 
 
 def moves_paragraph(uc: UseCaseView) -> Paragraph | None:
@@ -736,13 +811,13 @@ def edit_paragraph(uc: UseCaseView, changes: Iterable[Any], back_to_review: bool
 def compose_digest(notice: Digest) -> Message:
     from intake.portfolio_words import compose_portfolio  # the portfolio's words build on these notices
 
-    portfolio = compose_portfolio(notice.view)
+    portfolio = compose_portfolio(notice.view, in_channel=True)
     counts = (
         f"{notice.new} new submission{'s' if notice.new != 1 else ''}, {notice.decided} decision"
         f"{'s' if notice.decided != 1 else ''}, {notice.moved} stage move{'s' if notice.moved != 1 else ''}"
     )
     lead = Paragraph((Strong(notice.title), Plain(f": {counts} since "), Moment(notice.since), Plain(".")))
-    rest = tuple(p for p in (portfolio.lead, *portfolio.rest) if p is not None)
+    rest = tuple(p for p in (*_ritual_words().digest_news(notice), portfolio.lead, *portfolio.rest) if p is not None)
     return Message((Plain(f"{notice.title}: {counts}"),), lead, rest)
 
 
@@ -780,7 +855,16 @@ COMPOSE: dict[type, Callable[[Any], Message]] = {
     PortfolioChart: compose_portfolio_chart,
     Files: compose_files,
     Refusal: compose_refusal,
+    RetroPrompt: lambda n: _ritual_words().compose_retro_prompt(n),
+    ShowcaseInvitation: lambda n: _ritual_words().compose_showcase_invitation(n),
+    ShowcaseAgenda: lambda n: _ritual_words().compose_showcase_agenda(n),
 }
+
+
+def _ritual_words() -> Any:
+    from intake import ritual_words  # the rituals' words build on these notices
+
+    return ritual_words
 
 
 def compose(notice: Notice) -> Message:

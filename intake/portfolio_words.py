@@ -122,7 +122,7 @@ def over_wip_text(limits: Limits) -> str | None:
     )
 
 
-def compose_portfolio(view: Portfolio) -> Message:
+def compose_portfolio(view: Portfolio, *, in_channel: bool = False) -> Message:
     """A lead's portfolio as a message: headline counts, breakdowns, what waits, what is stuck, how the hub does."""
     narrowed = view.filter.describe()
     where = f" ({', '.join(narrowed)})" if narrowed else ""
@@ -175,7 +175,20 @@ def compose_portfolio(view: Portfolio) -> Message:
     rest = [breakdown, waiting, stale, dupes, service_paragraph(view.figures)]
     if view.limits is not None:
         rest.insert(3, limits_paragraph(view.limits))
-    if view.filter.empty:
+    if in_channel:  # a digest: the lists are cut short, the Home tab and the command have them all
+        rest.append(
+            Paragraph(
+                (
+                    Plain("Every use case and the full lists: Hubspoke's Home tab, or "),
+                    Command(
+                        "/hub portfolio" + (f" department {view.filter.department}" if view.filter.department else "")
+                    ),
+                    Plain("."),
+                ),
+                small=True,
+            )
+        )
+    elif view.filter.empty:
         rest.append(
             Paragraph(
                 (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from intake import retros
 from intake.closing import view_of
 from intake.errors import HubError, NotFound
 from intake.read_models import Actor, UseCaseView
@@ -11,9 +12,13 @@ from storage.db import UnitOfWork
 
 
 def get_use_case(uow: UnitOfWork, use_case_id: int) -> UseCaseView:
-    """One use case with its current review round and, once closed, who closed it and why."""
-    uc = load_use_case(uow.session, use_case_id)
-    return view_of(uow.session, uc, repo.current_review(uow.session, uc.id))
+    """One use case with its current review round, its lessons and, once closed, who closed it and why."""
+    s = uow.session
+    uc = load_use_case(s, use_case_id)
+    view = view_of(s, uc, repo.current_review(s, uc.id))
+    return view.model_copy(
+        update={"lessons": retros.lessons_of(s, uc.id), "retro_waiting": retros.retro_waiting(s, uc.id)}
+    )
 
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on every backend

@@ -143,6 +143,23 @@ class Closure(BaseModel):
     from_stage: Stage | None = None  # where it was before; a reopen goes back there
 
 
+class Lesson(BaseModel):
+    """A written blameless retro of a use case: what worked, what didn't, what we'd do differently, the metric."""
+
+    use_case_id: int
+    title: str
+    department: str = ""
+    trigger: str  # deployed | rejected | closed | followup
+    by: PersonView | None = None
+    at: dt.datetime
+    worked: str
+    didnt: str
+    differently: str
+    metric: str = ""  # the success metric set at intake
+    metric_result: str = ""
+    metric_met: str | None = None  # met | partly | not_met | too_early
+
+
 class UseCaseView(BaseModel):
     id: int
     title: str
@@ -168,6 +185,8 @@ class UseCaseView(BaseModel):
     updated_at: dt.datetime
     review: ReviewView | None = None
     closed: Closure | None = None  # filled where it is shown (the status), from the audit trail
+    lessons: list[Lesson] = []  # its written retros, filled where they are shown (the status)
+    retro_waiting: str | None = None  # why a retro is asked and not written yet ("it was deployed"), on the status
 
     @classmethod
     def of(cls, uc: UseCase, review: Review | None = None) -> UseCaseView:

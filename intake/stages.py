@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from intake import lifecycle
+from intake import lifecycle, retros
 from intake.errors import InvalidMove, NotAllowed
 from intake.notices import HUB, StageMoved
 from intake.read_models import Actor, PersonView, UseCaseView, jsonable
@@ -52,5 +52,7 @@ def move_stage(uow: UnitOfWork, actor: Actor, use_case_id: int, target: Stage, *
         repo.enqueue(s, notice, channel=HUB, at=now)
     if uc.submitter_id != actor.person_id:  # a lead moved it: the owner hears it
         repo.enqueue(s, notice, person_id=uc.submitter_id, at=now)
+    if target is Stage.DEPLOYMENT:
+        retros.ask(s, uc, retros.Trigger.DEPLOYED, now=now)
     uow.commit()
     return view

@@ -176,6 +176,7 @@ def make_engine(
 # sender for, most preferred first; "hub_platforms" those with a hub channel.
 PLATFORMS = "platforms"
 HUB_PLATFORMS = "hub_platforms"
+HUB_CALENDAR = "hub_calendar"
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -192,6 +193,11 @@ def configure_delivery(factory: sessionmaker[Session], platforms: Sequence[str],
     info = factory.kw.setdefault("info", {})
     info[PLATFORMS] = tuple(platforms)
     info[HUB_PLATFORMS] = tuple(hub_platforms)
+
+
+def configure_calendar(factory: sessionmaker[Session], config: Any) -> None:
+    """Say which hub calendar (working hours, holidays, zone) messages to people wait for (intake.calendar)."""
+    factory.kw.setdefault("info", {})[HUB_CALENDAR] = config
 
 
 # Derived factories, one per factory, kept only while the factory itself is alive (a test suite

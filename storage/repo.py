@@ -166,6 +166,7 @@ def enqueue(
     operation: str = "post",
     platform: str | None = None,
     destination: str | None = None,
+    not_before: dt.datetime | None = None,
 ) -> None:
     """Stage an outbound message (or durable work) in the outbox, in the caller's transaction.
 
@@ -175,6 +176,7 @@ def enqueue(
     post to every platform with a hub channel; a card's update to every platform the card went to.
     `destination` (default: derived from where it goes) names what the row is ordered within; a
     message going to several platforms gets one row per platform, each its own destination.
+    `not_before` holds it back until then (a person's working hours); it is created `at`.
     """
     if operation == "post" and (channel is None) == (person_id is None):
         raise ValueError("a post goes to exactly one of channel or person")
@@ -202,7 +204,7 @@ def enqueue(
                 destination=base if len(targets) == 1 else f"{base}@{target}",
                 payload=payload,
                 created_at=at,
-                next_attempt_at=at,
+                next_attempt_at=max(at, not_before) if not_before else at,
             )
         )
     # On PostgreSQL a statement trigger NOTIFYs OUTBOX_CHANNEL (migration 0004): every worker wakes when

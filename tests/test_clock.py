@@ -29,6 +29,10 @@ from tests.conftest import NOW, make_actor
 from tests.factories import on_slack, slack
 
 HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+# NOW is Monday 2 Nov 2026 09:30 in London (GMT); the hub works 09:00-17:00 on weekdays, so REVIEW_*_HOURS count
+# working hours: the Wednesday before at 09:30 is 24 working hours back (7.5 + 8 + 8, the weekend left out, 0.5).
+WEDNESDAY_0930 = dt.datetime(2026, 10, 28, 9, 30, tzinfo=dt.UTC)
 
 
 def proposal(title: str) -> Submission:
@@ -76,36 +80,38 @@ def person_id(core: Core, slack_id: str) -> int:
 
 
 def test_waiting_review_gets_one_reminder_then_one_escalation(core: Core) -> None:
-    submitted = NOW - 25 * HOUR
+    submitted = WEDNESDAY_0930
     use_case_id = submit_at(core, submitted)
-    assert remind_reviews(core, now=submitted + 23 * HOUR) == {"reminded": 0, "escalated": 0}
+    assert remind_reviews(core, now=NOW - HOUR) == {"reminded": 0, "escalated": 0}  # 23.5 working hours
 
     assert remind_reviews(core, now=NOW) == {"reminded": 1, "escalated": 0}
     [reminder] = nudges(core)
     assert reminder.person_id == person_id(core, "UREV") and reminder.channel is None
     assert reminder.payload["escalation"] is False and reminder.payload["use_case"]["id"] == use_case_id
-    assert reminder.payload["waited_hours"] == pytest.approx(25)
-    assert "has waited 25 hours for your review" in seen(reminder)
+    assert reminder.payload["waited_hours"] == pytest.approx(5 * 24)  # people read the time it really waited
+    assert "has waited 5 days for your review" in seen(reminder)
+    assert reminder.next_attempt_at == NOW  # inside Rita's working hours: it goes at once
 
     # Later hours: no second reminder.
     assert remind_reviews(core, now=NOW + HOUR) == {"reminded": 0, "escalated": 0}
     assert remind_reviews(core, now=NOW + 24 * HOUR) == {"reminded": 0, "escalated": 0}
     assert len(nudges(core)) == 1
 
-    # Past REVIEW_ESCALATION_HOURS: one escalation to the hub channel, naming the leads.
-    escalate_at = submitted + 72 * HOUR
+    # Past REVIEW_ESCALATION_HOURS of working time (nine working days): one escalation to the hub, naming the leads.
+    escalate_at = dt.datetime(2026, 11, 10, 9, 30, tzinfo=dt.UTC)  # Tuesday, a week later
+    assert remind_reviews(core, now=escalate_at - HOUR) == {"reminded": 0, "escalated": 0}
     assert remind_reviews(core, now=escalate_at) == {"reminded": 0, "escalated": 1}
     escalation = nudges(core)[-1]
     assert escalation.channel == HUB and escalation.person_id is None
     assert escalation.payload["escalation"] is True
     assert [p["handles"] for p in escalation.payload["leads"]] == [{"slack": "ULEAD"}]
-    assert "has waited 3 days for <@UREV>'s review. <@ULEAD>: please decide or reassign." in seen(escalation)
+    assert "has waited 13 days for <@UREV>'s review. <@ULEAD>: please decide or reassign." in seen(escalation)
     assert remind_reviews(core, now=escalate_at + HOUR) == {"reminded": 0, "escalated": 0}
     assert len(nudges(core)) == 2
 
 
 def test_review_past_escalation_is_escalated_once_without_a_reminder(core: Core) -> None:
-    submit_at(core, NOW - 80 * HOUR)
+    submit_at(core, NOW - 14 * DAY)  # 79 working hours
     assert remind_reviews(core, now=NOW) == {"reminded": 0, "escalated": 1}
     [escalation] = nudges(core)
     assert escalation.channel == HUB
@@ -114,22 +120,22 @@ def test_review_past_escalation_is_escalated_once_without_a_reminder(core: Core)
 def test_escalation_of_a_review_nobody_was_assigned_reads_sensibly(core: Core) -> None:
     with UnitOfWork(core.session_factory) as u:
         hub.set_away(u, SYSTEM, slack("UREV"), True, now=NOW - 100 * HOUR)
-    submit_at(core, NOW - 80 * HOUR)  # routing finds nobody: the hub was asked to pick a reviewer
-    assert remind_reviews(core, now=NOW) == {"reminded": 0, "escalated": 1}
+    submit_at(core, NOW - 14 * DAY)  # routing finds nobody: the hub was asked to pick a reviewer
+    assert remind_reviews(core, now=NOW) == {"reminded": 0, "escalated": 1}  # 79 of the hub's working hours
     [escalation] = nudges(core)
     text = seen(escalation)
-    assert "has waited 3 days" in text and "<@ULEAD>" in text
+    assert "has waited 14 days" in text and "<@ULEAD>" in text
     assert "nobody yet_'s review" not in text, text
     assert "has no reviewer yet" in text and "please pick one" in text
 
 
 def test_a_second_run_in_the_same_hour_sends_nothing(core: Core) -> None:
-    submit_at(core, NOW - 30 * HOUR, "Forecast invoice volumes")
+    submit_at(core, WEDNESDAY_0930 - 30 * dt.timedelta(minutes=1), "Forecast invoice volumes")  # 24 by Friday
     first_hour = NOW.replace(minute=5)
     assert remind_reviews(core, now=first_hour) == {"reminded": 1, "escalated": 0}
 
     # Another review becomes due; a second clock (or a restart) in the same hour does not run the job.
-    submit_at(core, NOW - 40 * HOUR, "Summarise supplier contracts")
+    submit_at(core, WEDNESDAY_0930 - DAY, "Summarise supplier contracts")
     assert remind_reviews(core, now=first_hour + dt.timedelta(minutes=50)) is None
     assert len(nudges(core)) == 1
     with core.session_factory() as s:

@@ -26,18 +26,24 @@ from intake.notices import (
     Notice,
     Outcome,
     PortfolioChart,
+    Presenter,
     Receipt,
     Refusal,
     Reopened,
+    RetroPrompt,
     ReviewCard,
     ReviewNudge,
     SelfServeNotice,
     SharedProblem,
+    Shipped,
+    ShowcaseAgenda,
+    ShowcaseInvitation,
     StageMoved,
+    UpcomingShowcase,
     Withdrawn,
 )
 from intake.portfolio import Portfolio, PortfolioFilter, ServiceFigures, WeekFigure
-from intake.read_models import Duplicate, PersonView, ReviewView, UseCaseView
+from intake.read_models import Duplicate, Lesson, PersonView, ReviewView, UseCaseView
 from intake.schema import Decision, Stage
 from tests.factories import use_case_view
 
@@ -140,9 +146,28 @@ SAMPLES: dict[type, list[BaseModel]] = {
                 by_status={}, by_risk={}, waiting=[], waiting_total=0, stale=[], stale_total=0,
                 figures=ServiceFigures(dt.timedelta(days=90), 2, 1, None, None, None),
             ),
+            shipped=[Shipped(use_case_id=12, title="Invoice triage", department="Finance", owner=SAM)],
+            lessons=[Lesson(use_case_id=12, title="Invoice triage", trigger="deployed", by=SAM, at=T0, worked="a",
+                            didnt="b", differently="c", metric_met="met")],
+            showcases=[UpcomingShowcase(at=T0 + dt.timedelta(days=9), presenters=[Presenter(person=SAM)])],
         )
     ],
     Files: [Files(text="The hub's use cases on 2026-11-02.", files=[Attachment(name="a.csv", content="id\n1\n")])],
+    RetroPrompt: [
+        RetroPrompt(
+            use_case=use_case(stage="deployment", status="approved"), trigger="deployed", why="it was deployed"
+        ),
+        RetroPrompt(use_case=use_case(status="rejected"), trigger="rejected", why="the hub rejected it", reminder=True),
+    ],
+    ShowcaseInvitation: [
+        ShowcaseInvitation(invite_id=5, at=T0, use_case_id=12, title="Invoice triage"),
+        ShowcaseInvitation(invite_id=6, at=T0, nominated_by=SAM),
+    ],
+    ShowcaseAgenda: [
+        ShowcaseAgenda(at=T0, presenters=[Presenter(person=SAM, use_case_id=12, title="Invoice triage",
+                                                    department="Finance")]),
+        ShowcaseAgenda(at=T0, presenters=[], day_of=True),
+    ],
     Refusal: [
         Refusal(text="Rita already approved this.", at=T0),
         Refusal(text="Only hub reviewers can decide."),

@@ -90,8 +90,25 @@ def digests(core: Core) -> list[Sent]:
         return [Sent(m.channel, m.payload) for m in rows if m.payload.get("kind") == "digest"]
 
 
+def something_new(core: Core) -> None:
+    """A submission now, so the next digest has news (a digest with nothing new is skipped)."""
+    from handlers.console.people import console_ref
+    from intake import submission
+    from intake.people import resolve_actor
+    from intake.schema import Submission
+
+    dana = core.run(resolve_actor, console_ref("Dana"))[0]
+    answers = {
+        "title": "Shift rota forecaster", "problem": "Rotas are drawn by hand every week.", "department": "Operations",
+        "benefit": "Fewer gaps", "success_metric": "unfilled shifts -30%", "data_availability": "available",
+        "data_sensitivity": "internal", "people_affected": "internal", "autonomy": "assistive",
+    }
+    core.run(submission.submit_use_case, dana, Submission.model_validate(answers))
+
+
 def test_a_due_digest_goes_out_once_even_with_two_clocks_and_a_manual_run(demo: tuple[Core, list[dt.datetime]]) -> None:
     core, clock = demo
+    something_new(core)
     core.run(schedules.add_schedule, SYSTEM, "digest", "weekly monday 09:00", "C_AIHUB", LONDON)
     assert run_due(core) == []  # Friday: not due
     clock[0] = MONDAY_0900 + dt.timedelta(minutes=1)
@@ -100,7 +117,7 @@ def test_a_due_digest_goes_out_once_even_with_two_clocks_and_a_manual_run(demo: 
     assert run_schedule(core, "digest", "2026-12-07T09:00Z") == "already ran for 2026-12-07T09:00Z"
     sent = digests(core)
     assert len(sent) == 1 and sent[0].channel == "C_AIHUB"
-    assert sent[0].payload["view"]["total"] == 8
+    assert sent[0].payload["view"]["total"] == 9 and sent[0].payload["new"] == 1
     assert sent[0].payload["title"] == "Portfolio digest, Mon 07 Dec 2026"
     assert core.read(schedules.find_schedule, "digest").last_outcome == "sent 2026-12-07T09:00Z to C_AIHUB"
 
@@ -114,6 +131,8 @@ def test_after_downtime_only_a_run_within_its_grace_goes_out_and_a_skip_says_why
     assert run_due(core) == ["digest: skipped 2026-12-07T09:00Z: the clock was down past its grace period"]
     assert run_due(core) == []  # said once
     assert digests(core) == []
+    clock[0] = MONDAY_0900 + dt.timedelta(days=2)
+    something_new(core)
     clock[0] = MONDAY_0900 + dt.timedelta(days=7, hours=3)  # next Monday, three hours late: still sent
     assert run_due(core) == ["digest: sent 2026-12-14T09:00Z to the hub channel"]
     assert [m.channel for m in digests(core)] == ["hub"]
@@ -141,7 +160,7 @@ def test_leads_manage_schedules_in_the_console_and_preview_privately(
     core, _ = demo
     script = (
         "/hub schedule add digest weekly monday 09:00 #ai-hub\n/hub schedule list\n/hub schedule preview digest\n"
-        "/hub schedule add showcase monthly first thursday 15:00\n"
+        "/hub schedule add standup daily 09:30\n"
     )
     out = io.StringIO()
     assert run_console(core, io.StringIO(script), out, name="lee", interactive=False, files_dir=tmp_path) == 0
@@ -151,5 +170,5 @@ def test_leads_manage_schedules_in_the_console_and_preview_privately(
         in text
     )
     assert "[only you] Preview: digest: " in text and "8 use cases: 6 in flight" in text
-    assert "There is no ritual called showcase. Schedules run: digest." in text
+    assert "There is no ritual called standup. Schedules run: digest, department-digest, showcase." in text
     assert digests(core) == []  # a preview sends nothing

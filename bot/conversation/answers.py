@@ -17,15 +17,27 @@ from bot.core import Core
 from bot.expertise import skills
 from bot.expertise.ask import ask_who_knows
 from bot.expertise.models import ExpertResult
-from intake import closing, duplicates, editing, guidelines, hub, portfolio_views, queries, stages
+from intake import (
+    calendar,
+    closing,
+    duplicates,
+    editing,
+    guidelines,
+    holidays_admin,
+    hub,
+    portfolio_views,
+    queries,
+    stages,
+)
 from intake.actions import Action
 from intake.editing import EditTarget
 from intake.errors import HubError
 from intake.forms import Draft, ReasonForm, close_form, draft_from_text, reopen_form
 from intake.lifecycle import ENDED
-from intake.notices import Command, Mention, Message, Part, Parts, Plain, Strong, UseCaseRef, compose, plain
+from intake.notices import Command, Mention, Message, Notice, Part, Parts, Plain, Strong, UseCaseRef, compose, plain
 from intake.portfolio_words import compose_portfolio
 from intake.read_models import Actor, PersonView, Relation, UseCaseView
+from intake.retros import RetroForm
 from intake.schema import Stage as UseCaseStage
 from intake.schema import Status as UseCaseStatus
 from intake.schema import label
@@ -89,12 +101,22 @@ class PortfolioAnswer:
     chart_sent: bool
 
 
-Answer = Said | Form | AskReason | UseCaseList | Status | ExpertResult | PortfolioAnswer
+@dataclass(frozen=True)
+class AskRetro:
+    """Open the retro form of a use case (every surface draws `form.fields`)."""
+
+    form: RetroForm
+
+
+Answer = Said | Form | AskReason | UseCaseList | Status | ExpertResult | PortfolioAnswer | AskRetro
 
 
 def _said(*lines: tuple[Part | str, ...]) -> Said:
     """Lines of parts; bare strings are plain words."""
     return Said(tuple(tuple(Plain(p) if isinstance(p, str) else p for p in line) for line in lines))
+
+
+said = _said
 
 
 def helps(command: str) -> Said:
@@ -134,6 +156,8 @@ def answer(core: Core, actor: Actor, request: g.Request) -> Answer:
             return PortfolioAnswer(compose_portfolio(hub_view), chart_sent=bool(actor.person_id))
         case g.ScheduleRequest():
             return schedule_answer(core, actor, request)
+        case g.HolidayRequest() | g.ShowHours() | g.SetHours():
+            return calendar_answer(core, actor, request)
         case g.ExportHub():
             core.run(portfolio_views.request_export, actor)
             return _said(("The use cases and the audit trail are on their way to your DM, as CSV files.",))
@@ -183,6 +207,10 @@ def answer(core: Core, actor: Actor, request: g.Request) -> Answer:
         case g.SetGuideline(key, value):
             core.run(guidelines.set_guideline, actor, key, value)
             return _guidelines(core)
+        case g.WriteRetro() | g.WaiveRetro() | g.ShowcaseRequest() | g.SetDepartmentChannel():
+            from bot.conversation.ritual_answers import ritual_answer  # it builds on this module's answers
+
+            return ritual_answer(core, actor, request)
         case g.WhoKnows(topic, offset):
             return core.run(ask_who_knows, core.expertise, actor, topic, offset=offset)
     raise HubError("I did not understand that. Try /usecase help or /hub help.")
@@ -235,7 +263,7 @@ def _matches(text: str, rows: list[SimilarUseCase]) -> Said:
 
 def schedule_answer(core: Core, actor: Actor, request: g.ScheduleRequest) -> Said:
     """Manage the hub's schedules, and say where each stands (next run in the asker's time zone, last outcome)."""
-    from bot.rituals import digest, schedules  # rituals need the core; the grammar does not
+    from bot.rituals import schedules  # rituals need the core; the grammar does not
 
     zone = core.zone_of(actor.tz)
     now = core.now()
@@ -245,7 +273,8 @@ def schedule_answer(core: Core, actor: Actor, request: g.ScheduleRequest) -> Sai
         when = f"next {upcoming.astimezone(zone):%a %d %b %H:%M %Z}" if upcoming and not s.paused else "paused"
         last = f"; last: {s.last_outcome}" if s.last_outcome else "; not run yet"
         where = s.channel or "the hub channel"
-        return ("• ", Strong(s.name), f": {s.rule} ({s.tz}) to {where}, {when}{last}")
+        skips = f", skipping {s.holidays} holidays" if s.holidays else ""
+        return ("• ", Strong(s.name), f": {s.rule} ({s.tz}{skips}) to {where}, {when}{last}")
 
     if request.verb == "list":
         found = core.read(schedules.list_schedules)
@@ -256,7 +285,9 @@ def schedule_answer(core: Core, actor: Actor, request: g.ScheduleRequest) -> Sai
         return _said(("The hub's schedules:",), *(line(s) for s in found))
     if request.verb == "add":
         tz = request.tz or core.settings.hub_timezone
-        added = core.run(schedules.add_schedule, actor, request.name, request.rule, request.channel, tz)
+        added = core.run(
+            schedules.add_schedule, actor, request.name, request.rule, request.channel, tz, holidays=request.holidays
+        )
         return _said(("Scheduled ", *line(added)[1:]))
     if request.verb in ("pause", "resume"):
         changed = core.run(schedules.set_paused, actor, request.name, request.verb == "pause")
@@ -265,15 +296,77 @@ def schedule_answer(core: Core, actor: Actor, request: g.ScheduleRequest) -> Sai
         removed = core.run(schedules.remove_schedule, actor, request.name)
         return _said((f"Removed the {removed} schedule.",))
     schedule = core.read(schedules.find_schedule, request.name)  # preview: what would be sent now, privately
-    notice = core.read(
-        digest.digest_notice, since=now - dt.timedelta(days=7), now=now, title="Preview: " + schedule.name
-    )
+    notice = preview_notice(core, schedule, now)
     if notice is None:
-        return _said(("Nothing to send yet: the hub has no use cases.",))
+        return _said(("Nothing to send yet: the hub has no use cases, or no showcase is coming up.",))
     message = compose(notice)
     lines: list[tuple[Part | str, ...]] = [tuple(message.lead.parts)] if message.lead else []
     lines += [tuple(p.parts) for p in message.rest]
     return _said(*lines)
+
+
+def calendar_answer(core: Core, actor: Actor, request: g.HolidayRequest | g.ShowHours | g.SetHours) -> Said:
+    """The hub's holidays (`/hub holiday`), and when a person works (`/hub hours`)."""
+    hub_now = core.read(calendar.hub_defaults, core.settings)
+    if isinstance(request, g.ShowHours | g.SetHours):
+        if isinstance(request, g.SetHours):
+            view = core.run(
+                holidays_admin.set_hours, actor, request.person, request.hours, request.holidays, hub=hub_now
+            )
+        else:
+            view = core.run(holidays_admin.show_hours, actor, request.person, hub=hub_now)
+        hub_s = " (the hub's)"
+        keeps = f"{view.holidays} public holidays" if view.holidays else "no public holidays"
+        mine = view.person.id == actor.person_id
+        lines: list[tuple[Part | str, ...]] = [
+            (
+                *(("You work ",) if mine else (who(view.person), " works ")),
+                Strong(view.hours),
+                f"{'' if view.own_hours else hub_s} Monday to Friday, {view.tz}{'' if view.own_tz else hub_s}, ",
+                f"keeping {keeps}{'' if view.own_holidays else hub_s}. ",
+                f"Messages to {'you' if mine else 'them'} arrive in those hours.",
+            )
+        ]
+        if view.next_holiday is not None:
+            lines.append((f"Next holiday: {view.next_holiday.date:%a %d %b %Y}, {view.next_holiday.name}.",))
+        if not (view.own_hours and view.own_holidays):
+            lines.append(("Change with ", Command("/hub hours 08:00-16:00 holidays US-CA"), "."))
+        return _said(*lines)
+    if request.verb == "add" and request.day is not None:
+        added = core.run(holidays_admin.add_holiday, actor, request.day, request.name)
+        when = Strong(f"{added.date:%a %d %b %Y}")
+        return _said(
+            ("Hub holiday added: ", when, f", {added.name}. Schedules skip it; review reminders do not count it.")
+        )
+    if request.verb == "remove" and request.day is not None:
+        removed = core.run(holidays_admin.remove_holiday, actor, request.day)
+        return _said((f"Removed the hub holiday on {removed.date:%a %d %b %Y} ({removed.name}).",))
+    today = core.now().astimezone(hub_now.zone).date()
+    found = core.read(holidays_admin.list_holidays, hub_now.calendar, today)
+    code = hub_now.calendar.holidays
+    public = (
+        f"and {code} public holidays in the next 90 days" if code else "(no public ones: HUB_HOLIDAYS, e.g. GB-ENG)"
+    )
+    head = (Strong("Holidays ahead"), f": the hub's own {public}")
+    if not found:
+        return _said(head, ("None. A lead adds a day with ", Command("/hub holiday add 2026-12-24 Office closed"), "."))
+    tag = {holidays_admin.HUB: " (the hub's)", holidays_admin.PUBLIC: ""}
+    return _said(head, *((f"• {h.date:%a %d %b %Y}: {h.name}{tag[h.source]}",) for h in found))
+
+
+def preview_notice(core: Core, schedule: Any, now: dt.datetime) -> Notice | None:
+    """What a schedule would send now: the digest (a department's: the first with a channel), or the agenda."""
+    from bot.rituals import digest, showcase_job
+
+    if schedule.job == "showcase":
+        return core.read(showcase_job.preview, schedule, now=now)
+    since = now - dt.timedelta(days=7)
+    department = None
+    if schedule.job == "department-digest":
+        channels = core.read(hub.department_channels)
+        department = channels[0][0] if channels else None
+    title = "Preview: " + (f"{department} digest" if department else schedule.name)
+    return core.read(digest.digest_notice, since=since, now=now, title=title, department=department)
 
 
 RELATIONS = {Action.SAME_AS: Relation.SAME, Action.RELATED: Relation.RELATED, Action.DIFFERENT: Relation.DIFFERENT}

@@ -7,6 +7,7 @@ come from here, so a command added once exists on every surface with its help.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,6 +122,32 @@ class ScheduleRequest:
     rule: str = ""
     channel: str = ""
     tz: str = ""
+    holidays: str = ""
+
+
+@dataclass(frozen=True)
+class HolidayRequest:
+    """`/hub holiday add DATE NAME | remove DATE | list`: the hub's own holidays, beside the public ones."""
+
+    verb: str
+    day: dt.date | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ShowHours:
+    """When a person works (`person` None: the one asking)."""
+
+    person: PersonRef | None = None
+
+
+@dataclass(frozen=True)
+class SetHours:
+    """Set working hours ("08:00-16:00") and/or whose public holidays a person keeps; None leaves one as it is."""
+
+    hours: str | None
+    holidays: str | None = None
+    person: PersonRef | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +231,39 @@ class WhoKnows:
     offset: int = 0
 
 
+@dataclass(frozen=True)
+class WriteRetro:
+    """Open the retro form of a use case (its owner, or a lead)."""
+
+    use_case_id: int
+
+
+@dataclass(frozen=True)
+class WaiveRetro:
+    """A lead says a use case needs no retro."""
+
+    use_case_id: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ShowcaseRequest:
+    """`/hub showcase` (the next one and its answers), `invite @person [12]`, `nominate INVITE @person`."""
+
+    verb: str
+    person: PersonRef | None = None
+    invite_id: int | None = None
+    use_case_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SetDepartmentChannel:
+    """Where a department's own digest goes (`off`: nowhere)."""
+
+    name: str
+    channel: str
+
+
 Request = (
     Help
     | OpenForm
@@ -218,6 +278,9 @@ Request = (
     | ShowPortfolio
     | ExportHub
     | ScheduleRequest
+    | HolidayRequest
+    | ShowHours
+    | SetHours
     | AddReviewer
     | RemoveReviewer
     | ListReviewers
@@ -231,6 +294,10 @@ Request = (
     | ShowGuidelines
     | SetGuideline
     | WhoKnows
+    | WriteRetro
+    | WaiveRetro
+    | ShowcaseRequest
+    | SetDepartmentChannel
 )
 
 
@@ -257,6 +324,7 @@ HELP: dict[str, tuple[str, tuple[Usage, ...]]] = {
             Usage("/usecase withdraw 12", "take your #12 out of review"),
             Usage("/usecase reopen 12", "bring a closed or rejected #12 back (leads)"),
             Usage("/usecase search invoice forecasting", "use cases like it, in every department"),
+            Usage("/usecase retro 12", "write #12's blameless retro (its owner; leads: retro 12 waive why)"),
         ),
     ),
     HUB: (
@@ -273,6 +341,7 @@ HELP: dict[str, tuple[str, tuple[Usage, ...]]] = {
             Usage("/hub skills list [@person]", "declared skills (anyone)"),
             Usage("/hub department add Finance", "a department spokes submit from"),
             Usage("/hub department list", "the departments (anyone)"),
+            Usage("/hub department channel Finance #fin-ai", "where Finance's own digest goes (off: nowhere)"),
             Usage("/hub away on|off [@person]", "reviews skip you while away (leads: anyone)"),
             Usage("/hub guidelines", "what may go ahead self-serve (anyone)"),
             Usage("/hub guidelines set KEY VALUE", "change a guideline"),
@@ -280,6 +349,22 @@ HELP: dict[str, tuple[str, tuple[Usage, ...]]] = {
             Usage("/hub export", "the use cases and the audit trail, as CSV files in your DM"),
             Usage("/hub schedule add digest weekly monday 09:00 #ai-hub", "post the portfolio digest on a schedule"),
             Usage("/hub schedule list | pause NAME | resume NAME | remove NAME | preview NAME", "the schedules"),
+            Usage("/hub schedule add showcase monthly first thursday 15:00 #ai-hub", "showcases, invitations and all"),
+            Usage(
+                "/hub schedule add department-digest weekly monday 09:00", "each department's digest, in its channel"
+            ),
+            Usage("/hub showcase", "the next showcase: who said yes, no, or nominated someone (anyone)"),
+            Usage("/hub showcase invite @person [12]", "invite someone to present (#12)"),
+            Usage(
+                "/hub holiday add 2026-12-24 Office closed",
+                "a day the whole hub keeps (schedules and reminders skip it)",
+            ),
+            Usage("/hub holiday remove 2026-12-24 | list", "take it off; the hub's holidays, public ones too (anyone)"),
+            Usage(
+                "/hub hours 08:00-16:00 [holidays US-CA] [@person]",
+                "when messages reach you, in your time zone (anyone for themselves; leads: @person)",
+            ),
+            Usage("/hub hours [@person]", "working hours, time zone and holidays (anyone)"),
         ),
     ),
     WHOKNOWS: (
@@ -308,6 +393,9 @@ ONE_USE_CASE = {
     "withdraw": "Which one? /usecase withdraw 12",
 }
 DEPARTMENT_USAGE = "Give the department a name: /hub department add Finance"
+DEPARTMENT_CHANNEL_USAGE = "Usage: /hub department channel Finance #finance-ai (or off)"
+RETRO_USAGE = "Which one? /usecase retro 12 (leads: /usecase retro 12 waive why)"
+SHOWCASE_USAGE = "Usage: /hub showcase; /hub showcase invite @person [12]; /hub showcase nominate INVITE @person"
 GUIDELINE_USAGE = "Usage: /hub guidelines set KEY VALUE (see /hub guidelines)"
 
 
@@ -333,7 +421,7 @@ def parse(command: str, text: str, mentions: MentionSyntax = NO_MENTIONS) -> Req
 # Words that read as a sub-command, not as an idea for the form: alone, or with what does not fit,
 # they get the help (`/usecase edit`, `/usecase list all`).
 SUB_COMMANDS = frozenset(
-    {"help", "?", "list", "status", "stage", "edit", "close", "reopen", "withdraw", "show", "search"}
+    {"help", "?", "list", "status", "stage", "edit", "close", "reopen", "withdraw", "show", "search", "retro"}
 )
 SEARCH_USAGE = "What should it look for? /usecase search invoice forecasting"
 PORTFOLIO_USAGE = (
@@ -354,6 +442,15 @@ def _usecase(text: str) -> Request:
         if not rest:
             raise HubError(SEARCH_USAGE)
         return SearchUseCases(rest[:2000])
+    if verb == "retro":
+        ident, _, words = rest.partition(" ")
+        if not ident:
+            raise HubError(RETRO_USAGE)
+        use_case_id, words = parse_id(ident), words.strip()
+        first, _, why = words.partition(" ")
+        if first.lower() == "waive":
+            return WaiveRetro(use_case_id, why.strip())
+        return WriteRetro(use_case_id) if not words else Help(USECASE)
     if verb in ONE_USE_CASE:
         ident, _, words = rest.partition(" ")
         if not ident:
@@ -420,6 +517,10 @@ def _hub(text: str, mentions: MentionSyntax) -> Request:
         return AddDepartment(name)
     if area == "department" and action in ("list", ""):
         return ListDepartments()
+    if area == "department" and action == "channel":
+        return parse_department_channel(rest)
+    if area == "showcase":
+        return parse_showcase(action, rest, mentions)
     if area == "away":
         person, remaining = mentions.first(" ".join(words[1:]))
         state = {w.lower() for w in remaining.split()} & {"on", "off"}
@@ -439,6 +540,10 @@ def _hub(text: str, mentions: MentionSyntax) -> Request:
         return ExportHub()
     if area == "schedule":
         return parse_schedule(action, rest)
+    if area in ("holiday", "holidays"):
+        return parse_holiday(action, rest)
+    if area == "hours":
+        return parse_hours_request(" ".join(words[1:]), mentions)
     return Help(HUB)
 
 
@@ -470,7 +575,79 @@ def parse_schedule(action: str, rest: str) -> Request:
         at = rule_words.index("tz")
         tz = rule_words[at + 1] if at + 1 < len(rule_words) else ""
         rule_words = rule_words[:at] + rule_words[at + 2 :]
-    return ScheduleRequest("add", name=job.lower(), rule=" ".join(rule_words), channel=channel, tz=tz)
+    holidays, rule_words = _take_holidays(rule_words)
+    return ScheduleRequest(
+        "add", name=job.lower(), rule=" ".join(rule_words), channel=channel, tz=tz, holidays=holidays or ""
+    )
+
+
+HOLIDAY_USAGE = "Usage: /hub holiday add 2026-12-24 Office closed; /hub holiday remove 2026-12-24; /hub holiday list"
+HOURS_USAGE = "Usage: /hub hours 08:00-16:00 [holidays US-CA] [@person]; /hub hours alone shows yours."
+
+
+def _take_holidays(words: list[str]) -> tuple[str | None, list[str]]:
+    """`holidays CODE` taken out of `words`: (the code, or None when not given; the other words)."""
+    lowered = [w.lower() for w in words]
+    if "holidays" not in lowered:
+        return None, words
+    at = lowered.index("holidays")
+    if at + 1 >= len(words):
+        raise HubError("Which holidays? A calendar like GB-ENG, US-NY or DE-BY, e.g. holidays GB-ENG")
+    return words[at + 1], words[:at] + words[at + 2 :]
+
+
+def parse_holiday(action: str, rest: str) -> Request:
+    """`add DATE NAME`, `remove DATE`, or `list` (also alone)."""
+    if action in ("", "list"):
+        return HolidayRequest("list")
+    if action not in ("add", "remove"):
+        raise HubError(HOLIDAY_USAGE)
+    when, _, name = rest.strip().partition(" ")
+    try:
+        day = dt.date.fromisoformat(when)
+    except ValueError:
+        raise HubError(f"Say the date as YYYY-MM-DD: /hub holiday {action} 2026-12-24") from None
+    return HolidayRequest(action, day, " ".join(name.split()) if action == "add" else "")
+
+
+def parse_hours_request(text: str, mentions: MentionSyntax) -> Request:
+    """`[HH:MM-HH:MM] [holidays CODE] [@person]`, in any order; with neither, whose hours to show."""
+    person, remaining = mentions.first(text)
+    holidays, words = _take_holidays(remaining.split())
+    hours = "".join(words) or None  # "08:00 - 16:00" typed with spaces is the same hours
+    if hours is not None and not re.fullmatch(r"[\d:\-]+|default|hub", hours.lower()):
+        raise HubError(HOURS_USAGE)
+    if hours is None and holidays is None:
+        return ShowHours(person)
+    return SetHours(hours, holidays, person)
+
+
+def parse_department_channel(rest: str) -> SetDepartmentChannel:
+    """`Finance #finance-ai` or `Finance off`: the department's name is everything before the channel."""
+    words = rest.strip()
+    if found := CHANNEL.search(words):
+        name, channel = words[: found.start()], found.group(1) or f"#{found.group(2)}"
+    elif words.lower().endswith(" off"):
+        name, channel = words[:-4], ""
+    else:
+        raise HubError(DEPARTMENT_CHANNEL_USAGE)
+    name = " ".join(name.split())
+    if not name:
+        raise HubError(DEPARTMENT_CHANNEL_USAGE)
+    return SetDepartmentChannel(name, channel)
+
+
+def parse_showcase(action: str, rest: str, mentions: MentionSyntax) -> ShowcaseRequest:
+    """`/hub showcase [status]`, `invite @person [12]`, `nominate INVITE @person`."""
+    if action in ("", "status", "next"):
+        return ShowcaseRequest("status")
+    person, remaining = mentions.first(rest)
+    if action == "invite" and person is not None:
+        ident = remaining.split()[0] if remaining.split() else ""
+        return ShowcaseRequest("invite", person=person, use_case_id=parse_id(ident) if ident else None)
+    if action == "nominate" and person is not None and remaining.strip().lstrip("#").isdigit():
+        return ShowcaseRequest("nominate", person=person, invite_id=int(remaining.strip().lstrip("#")[:9]))
+    raise HubError(SHOWCASE_USAGE)
 
 
 def parse_portfolio_filter(text: str) -> PortfolioFilter:

@@ -8,64 +8,134 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 
 from bot.core import Core
-from bot.rituals import schedules
-from intake.notices import HUB, Digest
-from intake.portfolio import portfolio
-from intake.read_models import jsonable
-from storage import repo
+from bot.rituals import schedules, showcase_job
+from intake import hub, retros, showcases
+from intake.notices import HUB, Digest, Shipped, UpcomingShowcase
+from intake.portfolio import PortfolioFilter, portfolio
+from intake.read_models import PersonView, jsonable
+from intake.schema import Stage
+from storage import evidence, repo
 from storage.db import UnitOfWork
-from storage.models import AuditEvent, Review, UseCase
+from storage.models import AuditEvent, Department, Review, UseCase
+
+SHOWCASES_AHEAD = dt.timedelta(days=21)  # a digest mentions showcases in the next three weeks
 
 log = logging.getLogger(__name__)
 
 
-def digest_notice(uow: UnitOfWork, *, since: dt.datetime, now: dt.datetime, title: str) -> Digest | None:
-    """What the hub did since `since` and where the portfolio stands now; None when the hub is empty."""
+def digest_notice(
+    uow: UnitOfWork, *, since: dt.datetime, now: dt.datetime, title: str, department: str | None = None
+) -> Digest | None:
+    """What the hub (or one department) did since `since` and where it stands now; None when it has no use cases."""
     s = uow.session
-    view = portfolio(uow, now=now)
+    view = portfolio(uow, now=now, filt=PortfolioFilter(department=department) if department else None)
     if not view.total:
         return None
-    new = s.scalar(select(func.count()).select_from(UseCase).where(UseCase.created_at >= since)) or 0
+    mine = UseCase.department.has(Department.key == department.casefold()) if department else true()
+    new = s.scalar(select(func.count()).select_from(UseCase).where(UseCase.created_at >= since, mine)) or 0
     decided = (
-        s.scalar(select(func.count()).select_from(Review).where(Review.decided_at >= since, Review.decided_at <= now))
-        or 0
-    )
-    moved = (
         s.scalar(
-            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "stage", AuditEvent.at >= since)
+            select(func.count())
+            .select_from(Review)
+            .join(UseCase, UseCase.id == Review.use_case_id)
+            .where(Review.decided_at >= since, Review.decided_at <= now, mine)
         )
         or 0
     )
-    return Digest(title=title, since=since, at=now, new=new, decided=decided, moved=moved, view=view)
+    stage_moves = (
+        select(AuditEvent, UseCase)
+        .join(UseCase, UseCase.id == AuditEvent.use_case_id)
+        .where(AuditEvent.action == "stage", AuditEvent.at >= since, AuditEvent.at <= now, mine)
+        .order_by(AuditEvent.at)
+    )
+    moved, shipped = 0, {}
+    for event, uc in s.execute(stage_moves).all():
+        moved += 1
+        if (event.after or {}).get("stage") == Stage.DEPLOYMENT.value and not evidence.is_importer(uc.submitter):
+            owner = PersonView.of(uc.submitter, with_skills=False)
+            shipped[uc.id] = Shipped(use_case_id=uc.id, title=uc.title, department=uc.department.name, owner=owner)
+    upcoming = [
+        UpcomingShowcase(at=at, presenters=presenters) for at, presenters in showcases.upcoming(s, now, SHOWCASES_AHEAD)
+    ]
+    return Digest(
+        title=title,
+        since=since,
+        at=now,
+        new=new,
+        decided=decided,
+        moved=moved,
+        view=view,
+        department=department,
+        shipped=list(shipped.values()),
+        lessons=retros.lessons_since(s, since, now, department),
+        showcases=upcoming,
+    )
 
 
 def _channel(schedule: schedules.ScheduleView) -> str:
     return HUB if schedule.channel in ("", HUB) else schedule.channel
 
 
-def run_schedule(core: Core, name: str, period: str | None = None, *, now: dt.datetime | None = None) -> str:
+def _window(schedule: schedules.ScheduleView, now: dt.datetime) -> dt.datetime:
+    """Since when a run at `now` reports: the occurrence before this one (a week, by default)."""
+    zone = schedules.zone_of(schedule.tz)
+    occurrence = schedules.last_due(schedule, now) or now
+    before = schedules.parse_rule(schedule.rule).recurrence(zone).before(occurrence.astimezone(zone))
+    return before.astimezone(dt.UTC) if before else now - dt.timedelta(days=7)
+
+
+def _title(schedule: schedules.ScheduleView, now: dt.datetime, department: str | None = None) -> str:
+    local = now.astimezone(schedules.zone_of(schedule.tz))
+    return f"{department + ' digest' if department else 'Portfolio digest'}, {local:%a %d %b %Y}"
+
+
+def _send_digest(core: Core, schedule: schedules.ScheduleView, period: str, now: dt.datetime) -> str:
+    since = _window(schedule, now)
+    notice = core.read(digest_notice, since=since, now=now, title=_title(schedule, now))
+    if notice is None:
+        return f"skipped {period}: nothing to say (no use cases yet)"
+    if notice.quiet:
+        return f"skipped {period}: nothing new since the last digest"
+    core.run(_enqueue, notice, _channel(schedule))
+    return f"sent {period} to {schedule.channel or 'the hub channel'}"
+
+
+def _send_department_digests(core: Core, schedule: schedules.ScheduleView, period: str, now: dt.datetime) -> str:
+    since = _window(schedule, now)
+    sent, quiet = 0, 0
+    for name, channel in core.read(hub.department_channels):
+        notice = core.read(digest_notice, since=since, now=now, title=_title(schedule, now, name), department=name)
+        if notice is None or notice.quiet:
+            quiet += 1
+            continue
+        core.run(_enqueue, notice, channel)
+        sent += 1
+    if not sent and not quiet:
+        return f"skipped {period}: no department has a channel (/hub department channel Finance #finance-ai)"
+    if not sent:
+        return f"skipped {period}: nothing new in any department"
+    return f"sent {period} to {sent} department channel{'s' if sent != 1 else ''}; {quiet} had nothing new"
+
+
+def run_schedule(
+    core: Core, name: str, period: str | None = None, *, now: dt.datetime | None = None, force: bool = False
+) -> str:
     """Run one schedule for `period` (default: now's), once: the outcome as `list` shows it."""
     now = now or core.now()
     schedule = core.read(schedules.find_schedule, name)
+    if schedule.job == "showcase":
+        outcomes = showcase_job.run_showcase(core, schedule, now, force=True)
+        return "; ".join(outcomes) or "nothing due: invitations go two weeks ahead, the agenda one week ahead"
     period = period or schedules.period_of(now)
     if not core.run(schedules.claim, schedule.name, period):
         return f"already ran for {period}"
-    rule = schedules.parse_rule(schedule.rule)
-    zone = schedules.zone_of(schedule.tz)
-    occurrence = schedules.last_due(schedule, now) or now
-    before = rule.recurrence(zone).before(occurrence.astimezone(zone))
-    since = before.astimezone(dt.UTC) if before else now - dt.timedelta(days=7)
-    local = now.astimezone(zone)
-    title = f"Portfolio digest, {local:%a %d %b %Y}"
-    notice = core.read(digest_notice, since=since, now=now, title=title)
-    if notice is None:
-        outcome = f"skipped {period}: nothing to say (no use cases yet)"
+    if schedule.job == "department-digest":
+        outcome = _send_department_digests(core, schedule, period, now)
     else:
-        core.run(_enqueue, notice, _channel(schedule))
-        outcome = f"sent {period} to {schedule.channel or 'the hub channel'}"
+        outcome = _send_digest(core, schedule, period, now)
     core.run(schedules.record, schedule.name, period, outcome)
     log.info("schedule %s: %s", schedule.name, outcome)
     return outcome
@@ -81,6 +151,9 @@ def run_due(core: Core, now: dt.datetime | None = None) -> list[str]:
     now = now or core.now()
     outcomes = []
     for schedule in core.read(schedules.list_schedules):
+        if schedule.job == "showcase":
+            outcomes += [f"{schedule.name}: {o}" for o in showcase_job.run_showcase(core, schedule, now)]
+            continue
         period, skipped = schedules.due(schedule, now)
         if period is not None:
             outcomes.append(f"{schedule.name}: {run_schedule(core, schedule.name, period, now=now)}")

@@ -22,6 +22,7 @@ from dateutil import rrule
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from intake.calendar import Calendar, hub_dates, parse_calendar_code
 from intake.errors import HubError, NotAllowed, NotFound
 from intake.read_models import Actor
 from storage import repo
@@ -39,7 +40,11 @@ DAYS = {
 }
 NTH = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
 WORKDAYS = (rrule.MO, rrule.TU, rrule.WE, rrule.TH, rrule.FR)
-JOBS = {"digest": "the portfolio digest: new submissions, decisions, waiting reviews, stale use cases, service"}
+JOBS = {
+    "digest": "the portfolio digest to the hub channel: what is new, waiting, stale, shipped and learned",
+    "department-digest": "each department's own digest, to its channel (/hub department channel Finance #fin-ai)",
+    "showcase": "the showcase: invitations two weeks ahead, the agenda a week ahead and on the day",
+}
 RULE_USAGE = (
     "Say when: weekly monday 09:00 · every 2 weeks friday 16:00 · monthly first thursday 15:00 · "
     "quarterly first monday 10:00 · daily 08:30 (working days)"
@@ -61,11 +66,22 @@ class ScheduleView:
     last_run_at: dt.datetime | None
     last_outcome: str | None
     created_at: dt.datetime | None = None
+    holidays: str | None = None  # the public holidays calendar it skips ("GB-ENG"); None: only the hub's own dates
 
     @classmethod
     def of(cls, s: Schedule) -> ScheduleView:
         return cls(
-            s.name, s.job, s.rule, s.tz, s.channel, s.paused, s.last_period, s.last_run_at, s.last_outcome, s.created_at
+            s.name,
+            s.job,
+            s.rule,
+            s.tz,
+            s.channel,
+            s.paused,
+            s.last_period,
+            s.last_run_at,
+            s.last_outcome,
+            s.created_at,
+            s.holidays,
         )
 
 
@@ -161,14 +177,19 @@ def add_schedule(
     tz: str,
     *,
     name: str | None = None,
+    holidays: str = "",
     now: dt.datetime,
 ) -> ScheduleView:
-    """A new schedule for `job` (its name is the job's unless given); refused with why when it cannot be read."""
+    """A new schedule for `job` (its name is the job's unless given); refused with why when it cannot be read.
+
+    `holidays` is a public holidays calendar ("GB-ENG") whose days it skips, besides the hub's own.
+    """
     _lead(uow, actor)
     if job not in JOBS:
         raise HubError(f"There is no ritual called {job[:40]}. Schedules run: {', '.join(JOBS)}.")
     parse_rule(rule)
     zone_of(tz)
+    code = parse_calendar_code(holidays) if holidays.strip() else None
     name = (name or job).lower()
     s = uow.session
     if s.scalar(select(Schedule).where(Schedule.name == name)) is not None:
@@ -181,6 +202,7 @@ def add_schedule(
         channel=channel,
         created_by_id=actor.person_id or None,
         created_at=now,
+        holidays=code,
     )
     s.add(schedule)
     s.flush()
@@ -188,7 +210,7 @@ def add_schedule(
         s,
         action="schedule_added",
         actor_id=actor.person_id or None,
-        after={"name": name, "job": job, "rule": schedule.rule, "tz": tz, "channel": channel},
+        after={"name": name, "job": job, "rule": schedule.rule, "tz": tz, "channel": channel, "holidays": code},
         at=now,
     )
     uow.commit()
@@ -275,3 +297,15 @@ def due(schedule: ScheduleView, now: dt.datetime) -> tuple[str | None, str | Non
     if now - occurrence > parse_rule(schedule.rule).grace:
         return None, f"skipped {period}: the clock was down past its grace period"
     return period, None
+
+
+def skip_reason(uow: UnitOfWork, schedule: ScheduleView, occurrence: dt.datetime, hub_calendar: Calendar) -> str | None:
+    """Why this occurrence is not run ("holiday: Christmas Day"), or None to run it.
+
+    Its day is the occurrence's date in the schedule's zone; the holidays are its own calendar's public ones
+    and the dates the hub added (as stored now, and any `hub_calendar` carries).
+    """
+    day = occurrence.astimezone(zone_of(schedule.tz)).date()
+    added = {**dict(hub_calendar.extra), **hub_dates(uow.session)}
+    name = Calendar(holidays=schedule.holidays or "", extra=tuple(added.items())).holiday_name(day)
+    return f"holiday: {name}" if name is not None else None

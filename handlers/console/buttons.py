@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from bot.conversation.answers import answer_duplicate, ask_reason, carry_out
+from handlers.console import rituals
 from handlers.console.admin import render
 from handlers.console.people import console_key, console_ref
 from handlers.console.render import Button, render_refusal
 from handlers.console.session import Cancelled, ConsoleSession
 from handlers.console.usecase import YES, ask_why, edit
-from intake import decisions, editing, people, queries
-from intake.actions import DECIDER_ACTIONS, ON_DUPLICATE, Action
+from intake import decisions, editing, people, queries, retros
+from intake.actions import DECIDER_ACTIONS, ON_DUPLICATE, ON_INVITATION, Action
 from intake.errors import FieldErrors, HeldByAnother, HubError, NotAllowed
 from intake.forms import NO_ONE_ELSE, REASON_PROMPTS, withdraw_confirm
 from intake.notices import Refusal
@@ -132,6 +133,10 @@ def click(session: ConsoleSession, number: int) -> None:
             answer_about(session, actor, button, button.other)
         elif button.action is Action.TAKE_OVER:
             session.core.run(decisions.assign_reviewer, actor, button.use_case_id, actor.person_id)
+        elif button.action is Action.WRITE_RETRO:
+            rituals.write_retro(session, session.core.read(retros.open_retro, actor, button.use_case_id))
+        elif button.action in ON_INVITATION:
+            rituals.answer_invitation(session, button)
     except Cancelled:
         session.reply("Nothing recorded.")
     except HeldByAnother as exc:  # offered as a button, as Slack does

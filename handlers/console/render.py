@@ -31,10 +31,13 @@ from intake.notices import (
     Receipt,
     Refusal,
     Reopened,
+    RetroPrompt,
     ReviewCard,
     ReviewNudge,
     SelfServeNotice,
     SharedProblem,
+    ShowcaseAgenda,
+    ShowcaseInvitation,
     StageMoved,
     Strong,
     UseCaseRef,
@@ -308,6 +311,25 @@ def render_refusal(notice: Refusal, zone: Zone) -> Rendered:
     return Rendered(lines, (Button(LABELS[Action.TAKE_OVER], Action.TAKE_OVER, use_case_id, round_),), use_case_id)
 
 
+def render_retro_prompt(notice: RetroPrompt, zone: Zone) -> Rendered:
+    """Asks a use case's owner for a blameless retro, with the button that opens its form."""
+    uc = notice.use_case
+    return Rendered(tuple(_composed(compose(notice), zone)), buttons_for(uc, notice_actions(notice)), uc.id)
+
+
+def render_showcase_invitation(notice: ShowcaseInvitation, zone: Zone) -> Rendered:
+    """Invites someone to present: Yes / Not this time / Nominate a colleague (who is asked for by name)."""
+    buttons = tuple(
+        Button(LABELS[a], a, notice.use_case_id or 0, other=notice.invite_id) for a in notice_actions(notice)
+    )
+    return Rendered(tuple(_composed(compose(notice), zone)), buttons, notice.use_case_id)
+
+
+def render_showcase_agenda(notice: ShowcaseAgenda, zone: Zone) -> Rendered:
+    """The showcase's agenda, a week ahead and on the day."""
+    return Rendered(tuple(_composed(compose(notice), zone)))
+
+
 RENDER: dict[type, Callable[[Any, Zone], Rendered]] = {
     ReviewCard: render_review_card,
     SelfServeNotice: render_self_serve,
@@ -323,6 +345,9 @@ RENDER: dict[type, Callable[[Any, Zone], Rendered]] = {
     PortfolioChart: render_portfolio_chart,
     Files: render_files,
     Digest: render_digest,
+    RetroPrompt: render_retro_prompt,
+    ShowcaseInvitation: render_showcase_invitation,
+    ShowcaseAgenda: render_showcase_agenda,
     Refusal: render_refusal,
 }
 
@@ -338,6 +363,10 @@ def people_in(notice: Notice) -> list[PersonView]:
         return [notice.expert]
     if isinstance(notice, Refusal | PortfolioChart | Files | Digest):
         return []
+    if isinstance(notice, ShowcaseInvitation):
+        return [notice.nominated_by] if notice.nominated_by else []
+    if isinstance(notice, ShowcaseAgenda):
+        return [p.person for p in notice.presenters]
     if isinstance(notice, SharedProblem):
         return [d.owner for d in notice.use_cases if d.owner]
     uc = notice.use_case

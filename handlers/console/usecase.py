@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from bot.conversation import grammar as g
-from bot.conversation.answers import AskReason, Form, Said, Status, UseCaseList, answer, carry_out
+from bot.conversation.answers import AskReason, AskRetro, Form, Said, Status, UseCaseList, answer, carry_out
 from handlers.console.admin import MENTIONS, render
 from handlers.console.forms import fill_intake
 from handlers.console.render import Rendered, quoted
 from handlers.console.replies import render_list, render_status, render_submitted
+from handlers.console.rituals import write_retro
 from handlers.console.session import ConsoleSession
 from intake import editing, queries, submission
 from intake.actions import Viewer
@@ -95,6 +96,8 @@ def handle_usecase_command(session: ConsoleSession, text: str) -> None:
             submit(session, result.draft)
     elif isinstance(result, AskReason):
         ask_why(session, result)
+    elif isinstance(result, AskRetro):
+        write_retro(session, result.form)
     elif isinstance(result, UseCaseList):
         session.reply(render_list(result.items, result.title, render(result.empty, session.zone())))
     elif isinstance(result, Status):

@@ -9,6 +9,7 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot import tasks
+from bot.conversation import ritual_answers
 from bot.conversation.answers import Said, answer_duplicate, ask_reason, carry_out
 from bot.core import Core
 from bot.tasks import ReplyTo
@@ -16,9 +17,16 @@ from handlers.slack.chat import render as render_notice
 from handlers.slack.commands import open_edit, open_intake, open_reason_form, render
 from handlers.slack.ids import Action
 from handlers.slack.middleware import error_text, reviewers_only, tell, telling_errors
-from handlers.slack.modals import Draft, ModalContext, build_different_modal, build_reason_modal, build_reassign_modal
+from handlers.slack.modals import (
+    Draft,
+    ModalContext,
+    build_different_modal,
+    build_reason_modal,
+    build_reassign_modal,
+    build_retro_modal,
+)
 from handlers.slack.people import slack_ref
-from intake import decisions, editing, hub, people, queries
+from intake import decisions, editing, hub, people, queries, retros
 from intake.actions import Action as Act
 from intake.errors import HeldByAnother, HubError
 from intake.notices import Refusal
@@ -273,6 +281,53 @@ def handle_new_use_case(
         open_intake(context["core"], client, body["trigger_id"], Draft(), ModalContext())
 
 
+def handle_write_retro(
+    ack: Callable[..., None],
+    action: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    respond: Any,
+    client: WebClient,
+) -> None:
+    """Open the retro form from a retro prompt (nothing is stored until it is saved)."""
+    ack()
+    with telling_errors(respond, context, client):
+        use_case_id, _ = _card_value(action)
+        form = context["core"].read(retros.open_retro, context["actor"], use_case_id)
+        client.views_open(trigger_id=body["trigger_id"], view=build_retro_modal(form))
+
+
+def _invite_id(action: dict[str, Any], body: dict[str, Any]) -> int:
+    """The invitation a button (its value) or the colleague picker (its block id) belongs to."""
+    raw = str(action.get("value") or "") or str(action.get("block_id") or "").rpartition(":")[2]
+    if not raw.isdigit():
+        raise HubError("This invitation is out of date: ask a hub lead to invite you again.")
+    return int(raw)
+
+
+def handle_invitation_answer(
+    ack: Callable[..., None],
+    action: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    respond: Any,
+    client: WebClient,
+) -> None:
+    """Yes / Not this time, or the colleague picked to present instead; recorded before the ack, then told."""
+    core: Core = context["core"]
+
+    def record() -> Said:
+        invite_id = _invite_id(action, body)
+        if action["action_id"] == Action.NOMINATE:
+            colleague = slack_ref(str(action.get("selected_user") or ""))
+            return ritual_answers.nominate(core, context["actor"], invite_id, colleague)
+        return ritual_answers.answer_invitation(
+            core, context["actor"], invite_id, action["action_id"] == Action.PRESENT
+        )
+
+    record_ack_and_tell(ack, respond, context, client, record)
+
+
 def register(app: App, middleware: list[Any]) -> None:
     deciders = [*middleware, reviewers_only]
     app.action(Action.APPROVE, middleware=deciders)(handle_approve)
@@ -289,3 +344,6 @@ def register(app: App, middleware: list[Any]) -> None:
     app.action(Action.REOPEN, middleware=middleware)(handle_close_or_reopen)
     app.action(Action.WITHDRAW, middleware=middleware)(handle_withdraw)
     app.action(Action.NEW_USE_CASE, middleware=middleware)(handle_new_use_case)
+    app.action(Action.WRITE_RETRO, middleware=middleware)(handle_write_retro)
+    for answer_id in (Action.PRESENT, Action.NOT_THIS_TIME, Action.NOMINATE):
+        app.action(answer_id, middleware=middleware)(handle_invitation_answer)

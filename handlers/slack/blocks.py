@@ -31,10 +31,13 @@ from intake.notices import (
     Receipt,
     Refusal,
     Reopened,
+    RetroPrompt,
     ReviewCard,
     ReviewNudge,
     SelfServeNotice,
     SharedProblem,
+    ShowcaseAgenda,
+    ShowcaseInvitation,
     StageMoved,
     Tone,
     Withdrawn,
@@ -77,8 +80,18 @@ ACTION_IDS = {
     Action.SAME_AS: ids.Action.SAME_AS,
     Action.RELATED: ids.Action.RELATED,
     Action.DIFFERENT: ids.Action.DIFFERENT,
+    Action.WRITE_RETRO: ids.Action.WRITE_RETRO,
+    Action.PRESENT: ids.Action.PRESENT,
+    Action.NOT_THIS_TIME: ids.Action.NOT_THIS_TIME,
+    Action.NOMINATE: ids.Action.NOMINATE,
 }
-STYLE = {Action.APPROVE: "primary", Action.REJECT: "danger", Action.EDIT_RESUBMIT: "primary"}
+STYLE = {
+    Action.APPROVE: "primary",
+    Action.REJECT: "danger",
+    Action.EDIT_RESUBMIT: "primary",
+    Action.WRITE_RETRO: "primary",
+    Action.PRESENT: "primary",
+}
 
 
 def _md(text: str) -> dict[str, Any]:
@@ -258,7 +271,10 @@ def _lead(
     | Files
     | DuplicateFlagged
     | SharedProblem
-    | Digest,
+    | Digest
+    | RetroPrompt
+    | ShowcaseInvitation
+    | ShowcaseAgenda,
 ) -> tuple[str, Blocks, Blocks]:
     """The fallback text, the lead section and the rest of a composed notice."""
     message = compose(notice)
@@ -414,6 +430,42 @@ def build_digest(notice: Digest) -> tuple[str, Blocks]:
     """The portfolio digest a schedule posts to a channel."""
     text, lead, rest = _lead(notice)
     return text, [*lead, *rest][:50]
+
+
+def build_retro_prompt(notice: RetroPrompt) -> tuple[str, Blocks]:
+    """Asks a use case's owner for a blameless retro, with the button that opens its form."""
+    text, lead, rest = _lead(notice)
+    prompt = compose(notice).prompt
+    return text, [*lead, *rest, *action_blocks(notice.use_case, notice_actions(notice), prompt)]
+
+
+def build_showcase_invitation(notice: ShowcaseInvitation) -> tuple[str, Blocks]:
+    """Invites someone to present: Yes / Not this time, or a colleague picked to present instead."""
+    text, lead, rest = _lead(notice)
+    value = str(notice.invite_id)
+    picker = {
+        "type": "users_select",
+        "action_id": ACTION_IDS[Action.NOMINATE],
+        "placeholder": {"type": "plain_text", "text": LABELS[Action.NOMINATE].rstrip("…")},
+    }
+    answers = [button(LABELS[a], ACTION_IDS[a], value, STYLE.get(a)) for a in (Action.PRESENT, Action.NOT_THIS_TIME)]
+    return text, [
+        *lead,
+        *rest,
+        {"type": "actions", "block_id": f"invite:{value}", "elements": answers},
+        {
+            "type": "section",
+            "block_id": f"nominate:{value}",
+            "text": _md("Not you? Pick who should present it instead:"),
+            "accessory": picker,
+        },
+    ]
+
+
+def build_showcase_agenda(notice: ShowcaseAgenda) -> tuple[str, Blocks]:
+    """The showcase's agenda, a week ahead and on the day."""
+    text, lead, rest = _lead(notice)
+    return text, [*lead, *rest]
 
 
 def build_refusal(notice: Refusal) -> tuple[str, Blocks]:

@@ -17,6 +17,7 @@ from bot.conversation import grammar as g
 from bot.conversation.answers import (
     Answer,
     AskReason,
+    AskRetro,
     Form,
     PortfolioAnswer,
     Said,
@@ -31,7 +32,13 @@ from handlers.slack import blocks
 from handlers.slack.experts import build_experts
 from handlers.slack.ids import Command, View
 from handlers.slack.middleware import error_text, telling_errors
-from handlers.slack.modals import ModalContext, build_intake_modal, build_reason_form_modal, changes_note
+from handlers.slack.modals import (
+    ModalContext,
+    build_intake_modal,
+    build_reason_form_modal,
+    build_retro_modal,
+    changes_note,
+)
 from handlers.slack.mrkdwn import escape, mrkdwn
 from handlers.slack.people import MENTION, slack_ref
 from handlers.slack.portfolio import build_portfolio
@@ -100,13 +107,15 @@ def handle_usecase_command(
         reply(ack, error_text(exc))
         return
     trigger_id = str(command.get("trigger_id") or "")
-    if isinstance(result, Form | AskReason):
+    if isinstance(result, Form | AskReason | AskRetro):
         ack()
         # The form opens right after the ack, on this thread (its trigger expires in 3 s). Nothing is
         # stored until the person submits it, so a crash here loses no work, only an unopened form.
         with telling_errors(respond, context, client):
             if isinstance(result, AskReason):
                 open_reason_form(client, trigger_id, result)
+            elif isinstance(result, AskRetro):
+                client.views_open(trigger_id=trigger_id, view=build_retro_modal(result.form))
             elif result.edit is not None:
                 open_edit(core, client, trigger_id, result.edit)
             else:

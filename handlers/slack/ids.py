@@ -22,6 +22,8 @@ class View(StrEnum):
     CLOSE = "hubspoke_close"
     REOPEN = "hubspoke_reopen"
     DIFFERENT = "hubspoke_different"
+    RETRO = "hubspoke_retro"
+    NOMINATE = "hubspoke_nominate"
 
 
 class Action(StrEnum):
@@ -39,6 +41,10 @@ class Action(StrEnum):
     SAME_AS = "hubspoke_same_as"
     RELATED = "hubspoke_related"
     DIFFERENT = "hubspoke_different"
+    WRITE_RETRO = "hubspoke_write_retro"
+    PRESENT = "hubspoke_present"
+    NOT_THIS_TIME = "hubspoke_not_this_time"
+    NOMINATE = "hubspoke_nominate"
     NEW_USE_CASE = "hubspoke_new_use_case"
     WHOKNOWS_MORE = "hubspoke_whoknows_more"
 
@@ -64,6 +70,13 @@ class Block(StrEnum):
     REASON = "reason"
     REVIEWER = "reviewer"
     NOTE = "note"
+    NOMINEE = "nominee"
+    # The retro form's questions (intake.retros.retro_fields).
+    WORKED = "worked"
+    DIDNT = "didnt"
+    DIFFERENTLY = "differently"
+    METRIC_RESULT = "metric_result"
+    METRIC_MET = "metric_met"
 
 
 INPUT_ACTION = "value"  # every modal input element uses this action_id inside its own block

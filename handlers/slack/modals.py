@@ -26,6 +26,7 @@ from intake.forms import (
     parse_submission,
 )
 from intake.read_models import PersonView, SubmitResult
+from intake.retros import RetroForm
 from intake.schema import Decision, Submission
 
 
@@ -290,6 +291,28 @@ def build_reason_form_modal(
             ),
         ],
     }
+
+
+def build_retro_modal(form: RetroForm) -> dict[str, Any]:
+    """The core's retro form as a modal: one input per question, each with its own block id."""
+    fields = [
+        _input(Block(f.name), f.label, _element(f, form.initial.get(f.name), []), optional=f.optional, hint=f.hint)
+        for f in form.fields
+    ]
+    return {
+        "type": "modal",
+        "callback_id": View.RETRO,
+        "private_metadata": ModalContext(use_case_id=form.use_case_id).dump(),
+        "title": _plain(clip(form.title, 24)),
+        "submit": _plain("Save the retro"),
+        "close": _plain("Cancel"),
+        "blocks": [section(escape(form.intro)), *fields],
+    }
+
+
+def parse_retro_state(state_values: dict[str, Any], form_fields: Sequence[FormField]) -> dict[str, Any]:
+    """The retro form's answers from a modal's state, by question name."""
+    return {f.name: _value(state_values, Block(f.name)) for f in form_fields}
 
 
 def changes_note(reason: str | None, reviewer: str) -> str:

@@ -9,14 +9,15 @@ from typing import Any, TypeVar
 from slack_bolt import App, BoltContext
 
 from bot.conversation.answers import answer_duplicate, carry_out
+from bot.conversation.ritual_answers import save_retro
 from bot.core import Core
 from handlers.slack.blocks import section
 from handlers.slack.commands import render
 from handlers.slack.ids import Block, View
 from handlers.slack.middleware import error_text, is_unavailable, log_error
-from handlers.slack.modals import ModalContext, build_submitted_view, parse_intake, value_of
+from handlers.slack.modals import ModalContext, build_submitted_view, parse_intake, parse_retro_state, value_of
 from handlers.slack.people import slack_ref
-from intake import decisions, editing, people, submission
+from intake import decisions, editing, people, retros, submission
 from intake.actions import Action
 from intake.errors import FieldErrors, HubError
 from intake.read_models import Actor
@@ -191,6 +192,20 @@ def handle_different_submission(ack: Callable[..., None], view: dict[str, Any], 
         ack(response_action="update", view=_message_view("Noted", render(said)))
 
 
+def handle_retro_submission(ack: Callable[..., None], view: dict[str, Any], context: BoltContext) -> None:
+    """Save a retro: each answer the form refuses is told beside its question; the modal thanks the writer."""
+    ctx = ModalContext.load(view.get("private_metadata"))
+
+    def save() -> Any:
+        use_case_id = _use_case_id(ctx)
+        answers = parse_retro_state(view["state"]["values"], retros.retro_fields(""))
+        return save_retro(context["core"], context["actor"], use_case_id, retros.form_errors(answers))
+
+    said = _attempt(ack, "Not saved", Block.WORKED, save)
+    if said is not None:
+        ack(response_action="update", view=_message_view("Retro saved", render(said)))
+
+
 def register(app: App, middleware: list[Any]) -> None:
     app.view(View.INTAKE, middleware=middleware)(handle_intake_submission)
     app.view(View.RESUBMIT, middleware=middleware)(handle_intake_submission)
@@ -198,5 +213,6 @@ def register(app: App, middleware: list[Any]) -> None:
     app.view(View.CLOSE, middleware=middleware)(handle_reason_form_submission)
     app.view(View.REOPEN, middleware=middleware)(handle_reason_form_submission)
     app.view(View.DIFFERENT, middleware=middleware)(handle_different_submission)
+    app.view(View.RETRO, middleware=middleware)(handle_retro_submission)
     app.view(View.REASON, middleware=middleware)(handle_reason_submission)
     app.view(View.REASSIGN, middleware=middleware)(handle_reassign_submission)

@@ -79,16 +79,24 @@ def upgrade() -> None:
         sa.Column("presented", sa.Boolean(), nullable=True),
         sa.Column("created_at", storage.types.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["showcase_id"], ["showcases.id"], name=op.f("fk_showcase_invites_showcase_id_showcases"), ondelete="CASCADE"
+            ["showcase_id"],
+            ["showcases.id"],
+            name=op.f("fk_showcase_invites_showcase_id_showcases"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["person_id"], ["people.id"], name=op.f("fk_showcase_invites_person_id_people"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["use_case_id"], ["use_cases.id"], name=op.f("fk_showcase_invites_use_case_id_use_cases"), ondelete="SET NULL"
+            ["use_case_id"],
+            ["use_cases.id"],
+            name=op.f("fk_showcase_invites_use_case_id_use_cases"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(["nominee_id"], ["people.id"], name=op.f("fk_showcase_invites_nominee_id_people")),
-        sa.ForeignKeyConstraint(["invited_by_id"], ["people.id"], name=op.f("fk_showcase_invites_invited_by_id_people")),
+        sa.ForeignKeyConstraint(
+            ["invited_by_id"], ["people.id"], name=op.f("fk_showcase_invites_invited_by_id_people")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_showcase_invites")),
         sa.UniqueConstraint("showcase_id", "person_id", name=op.f("uq_showcase_invites_showcase_id")),
     )
