@@ -15,7 +15,8 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
 
     core = _core(_settings())
     now = core.now()
-    print("remind_reviews: hourly at :05, reviews waiting past REVIEW_REMINDER_HOURS (built in)")
+    print("remind_reviews: hourly at :05, reviews waiting past REVIEW_REMINDER_HOURS working hours (built in)")
+    print("retros: hourly at :35, follow-up retros RETRO_FOLLOWUP_WEEKS after deployment, reminders (built in)")
     for s in core.read(schedules.list_schedules):
         upcoming = schedules.next_run(s, now)
         when = "paused" if s.paused else f"next {upcoming:%Y-%m-%d %H:%M} UTC" if upcoming else "no next run"
@@ -28,14 +29,15 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
     from bot.cli import _core, _settings
-    from bot.clock import remind_reviews
+    from bot.clock import ask_retros, remind_reviews
     from bot.rituals.digest import run_schedule
 
+    built_in = {"remind_reviews": remind_reviews, "retros": ask_retros}
     core = _core(_settings())
     try:
-        if args.name == "remind_reviews":
-            done = remind_reviews(core)
-            print("already ran this hour" if done is None else f"remind_reviews: {done}")
+        if args.name in built_in:
+            done = built_in[args.name](core)
+            print("already ran this hour" if done is None else f"{args.name}: {done}")
             return 0
         print(f"{args.name}: {run_schedule(core, args.name, args.period)}")
     except HubError as exc:
@@ -50,6 +52,6 @@ def add_commands(sub: Any) -> None:
     )
     jobs.add_parser("list", help="every job: its schedule, next run and last outcome").set_defaults(func=cmd_jobs_list)
     run = jobs.add_parser("run", help="run a job now, claimed like the clock claims it (never twice a period)")
-    run.add_argument("name", help="remind_reviews, or a schedule's name (e.g. digest)")
+    run.add_argument("name", help="remind_reviews, retros, or a schedule's name (e.g. digest)")
     run.add_argument("--period", help="the period to run it for (default: now); a period already run is not sent again")
     run.set_defaults(func=cmd_jobs_run)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.app import Hubspoke
 from bot.core import Core
 from bot.rituals.digest import run_due
-from intake import calendar
+from intake import calendar, retros
 from intake.reminders import remind_waiting_reviews
 from storage.models import JobRun
 
@@ -54,10 +54,27 @@ def remind_reviews(core: Core, now: dt.datetime | None = None) -> dict[str, int]
     )
 
 
+def ask_retros(core: Core, now: dt.datetime | None = None) -> dict[str, int] | None:
+    """Hourly: ask the follow-up retro of use cases deployed RETRO_FOLLOWUP_WEEKS ago; remind unwritten ones once."""
+    now = now or core.now()
+    period = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H")
+    if not claim_period(core, "retros", period):
+        log.info("retros already ran for %s", period)
+        return None
+    s = core.settings
+    return core.run(
+        retros.remind,
+        followup_after=dt.timedelta(weeks=s.retro_followup_weeks),
+        remind_after=dt.timedelta(days=s.retro_reminder_days),
+        now=now,
+    )
+
+
 def build_scheduler(app: Hubspoke) -> BlockingScheduler:
     """The scheduler with every job registered under a stable id, in the hub's time zone."""
     scheduler = BlockingScheduler(timezone=app.settings.zone, job_defaults=JOB_DEFAULTS)
     scheduler.add_job(remind_reviews, "cron", minute=5, args=[app.core], id="remind_reviews", replace_existing=True)
+    scheduler.add_job(ask_retros, "cron", minute=35, args=[app.core], id="retros", replace_existing=True)
     # The hub's own schedules (/hub schedule) are data: checked every minute, each run claimed once.
     scheduler.add_job(run_due, "cron", second=20, args=[app.core], id="schedules", replace_existing=True)
     return scheduler

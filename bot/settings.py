@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     hub_holidays: str = Field(default="", description="public holidays the hub keeps: GB-ENG, US-NY…; empty: none")
     review_reminder_hours: float = Field(default=8.0, gt=0, description="working hours: one working day")
     review_escalation_hours: float = Field(default=24.0, gt=0, description="working hours: three working days")
+    retro_followup_weeks: float = Field(default=6.0, gt=0, description="weeks after deployment the follow-up retro")
+    retro_reminder_days: float = Field(default=7.0, gt=0, description="days before an unwritten retro is reminded")
     expertise_taxonomy_file: Path | None = Field(default=None, description="extra skills taxonomy (TOML)")
     expertise_half_life_days: float = Field(default=365.0, gt=0)
     expertise_ranking: dict[str, Any] = Field(default_factory=dict, description="RankingConfig overrides, as JSON")

@@ -42,6 +42,11 @@ SUBMISSION = {
 
 @pytest.fixture
 def hub_core(database_url: str) -> Iterator[tuple[Core, list[dt.datetime]]]:
+    yield from new_hub(database_url)
+
+
+def new_hub(database_url: str) -> Iterator[tuple[Core, list[dt.datetime]]]:
+    """An empty hub on a migrated database, and the clock its core reads (set it to move time)."""
     upgrade(database_url)
     engine = make_engine(database_url)
     clock = [NOW]

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, true
 
 from bot.core import Core
 from bot.rituals import schedules, showcase_job
-from intake import hub, retros, showcases
+from intake import calendar, hub, retros, showcases
 from intake.notices import HUB, Digest, Shipped, UpcomingShowcase
 from intake.portfolio import PortfolioFilter, portfolio
 from intake.read_models import PersonView, jsonable
@@ -146,6 +146,15 @@ def _enqueue(uow: UnitOfWork, notice: Digest, channel: str, *, now: dt.datetime)
     uow.commit()
 
 
+def _holiday(core: Core, schedule: schedules.ScheduleView, now: dt.datetime) -> str | None:
+    """Why the occurrence due now is not run (a holiday of its calendar, or one the hub added), if it is not."""
+    occurrence = schedules.last_due(schedule, now)
+    if occurrence is None:
+        return None
+    hub_calendar = core.read(calendar.hub_defaults, core.settings).calendar
+    return core.read(schedules.skip_reason, schedule, occurrence, hub_calendar)
+
+
 def run_due(core: Core, now: dt.datetime | None = None) -> list[str]:
     """Every minute, from the clock: run what is due now; record what was skipped and why."""
     now = now or core.now()
@@ -155,6 +164,8 @@ def run_due(core: Core, now: dt.datetime | None = None) -> list[str]:
             outcomes += [f"{schedule.name}: {o}" for o in showcase_job.run_showcase(core, schedule, now)]
             continue
         period, skipped = schedules.due(schedule, now)
+        if period is not None and (holiday := _holiday(core, schedule, now)):
+            period, skipped = None, f"skipped {period}: {holiday}"
         if period is not None:
             outcomes.append(f"{schedule.name}: {run_schedule(core, schedule.name, period, now=now)}")
         elif skipped is not None and not (schedule.last_outcome or "").startswith(skipped):

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.core import Core
 from bot.rituals import schedules
@@ -23,6 +23,7 @@ from storage.models import Showcase
 
 DAY = dt.timedelta(days=1)
 ANSWER_TIME = dt.timedelta(days=2)
+FIRST_NOTICE = dt.timedelta(days=7)
 LOOKBACK = dt.timedelta(days=60)  # what shipped in the last two months is worth showing, the first time
 
 
@@ -58,7 +59,7 @@ def occurrences(schedule: schedules.ScheduleView, now: dt.datetime) -> list[dt.d
 def _invite(uow: UnitOfWork, schedule: schedules.ScheduleView, at: dt.datetime, *, now: dt.datetime) -> str:
     s = uow.session
     showcase = showcases.ensure_showcase(s, schedule.name, at, schedule.channel, now)
-    previous = max((o for o in occurrences(schedule, at - DAY) if o < at), default=None)
+    previous = s.scalar(select(func.max(Showcase.at)).where(Showcase.schedule == schedule.name, Showcase.at < at))
     since = previous if previous is not None and at - previous <= LOOKBACK else at - LOOKBACK
     count = showcases.invite_candidates(s, showcase, since, now=now)
     uow.commit()
@@ -105,8 +106,8 @@ def run_showcase(core: Core, schedule: schedules.ScheduleView, now: dt.datetime,
         return []
     outcomes = []
     for at in occurrences(schedule, now):
-        if schedule.created_at is not None and at < schedule.created_at:
-            continue
+        if schedule.created_at is not None and at < schedule.created_at + FIRST_NOTICE:
+            continue  # too soon after the schedule was made to invite anyone: the first is the next one
         for phase in PHASES:
             if not phase.start(at) <= now < phase.end(at):
                 continue
