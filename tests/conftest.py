@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from intake import people
 from intake.read_models import Actor
-from storage.db import UnitOfWork, make_engine, make_session_factory, upgrade
+from storage.db import UnitOfWork, configure_calendar, make_engine, make_session_factory, upgrade
 from tests import network_guard
 from tests.factories import slack
 
@@ -210,6 +210,9 @@ def scenario(database_url: str) -> Iterator[Scenario]:
         slack_post_interval=0.2,  # paced as in production (1 s there), a little faster for the tests
     )
     app = create_app(settings, outbox_interval=0.2, deliver=True)
+    # Messages to people wait for their working hours (intake.calendar); these tests run at any hour of any
+    # day, so here they go at once. tests/test_calendar.py and tests/test_retros.py test the waiting.
+    configure_calendar(app.core.session_factory, None)
     try:
         with serve(build_asgi(app)) as base:
             yield Scenario(app=app, api=api, slack=SignedSlack(f"{base}/slack/events", api.hook_url), url=base)
