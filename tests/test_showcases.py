@@ -197,3 +197,33 @@ def test_several_clocks_and_jobs_run_at_once_send_each_ritual_once(
     assert [p for _, p, _ in queued(core, "showcase_invitation")] == [sam.person_id]
     with UnitOfWork(core.session_factory) as u:
         assert u.session.scalar(select(func.count()).select_from(ShowcaseInvite)) == 1
+
+
+@pytest.mark.parametrize(
+    ("zone", "day", "rule", "expected"),
+    [
+        # London's clocks go back at 02:00 BST on Sunday 25 October 2026: 01:30 happens twice, and runs once.
+        ("Europe/London", dt.datetime(2026, 10, 25, tzinfo=dt.UTC), "weekly sunday 01:30", ["2026-10-25T00:30Z"]),
+        # New York's go forward at 02:00 on Sunday 8 March 2026: 02:30 never happens; it runs at 03:30 EDT, once.
+        ("America/New_York", dt.datetime(2026, 3, 8, tzinfo=dt.UTC), "weekly sunday 02:30", ["2026-03-08T07:30Z"]),
+        # The working days either side: 09:00 is 14:00 UTC on the Friday before, 13:00 UTC on the Monday after.
+        ("America/New_York", dt.datetime(2026, 3, 6, tzinfo=dt.UTC), "daily 09:00", ["2026-03-06T14:00Z"]),
+        ("America/New_York", dt.datetime(2026, 3, 9, tzinfo=dt.UTC), "daily 09:00", ["2026-03-09T13:00Z"]),
+    ],
+)
+def test_a_daily_ritual_runs_once_on_a_dst_change_day_in_its_own_zone(
+    hub_core: tuple[Core, list[dt.datetime]], zone: str, day: dt.datetime, rule: str, expected: list[str]
+) -> None:
+    core, clock = hub_core
+    _, _, sam = setup_hub(core)
+    clock[0] = day - dt.timedelta(days=1)
+    core.run(schedules.add_schedule, SYSTEM, "digest", rule, "C_HUB", zone)
+    sent = []
+    for minute in range(0, 24 * 60, 10):  # the clock ticking through the whole day (every ten minutes here)
+        clock[0] = day + dt.timedelta(minutes=minute)
+        if minute == 0:
+            submitted(core, sam)  # news for the day's digest
+        done = run_due(core)
+        sent += [o.split(" ")[2] for o in done if " sent " in o]
+    assert sent == expected
+    assert len(queued(core, "digest")) == 1

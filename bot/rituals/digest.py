@@ -81,10 +81,8 @@ def _channel(schedule: schedules.ScheduleView) -> str:
 
 def _window(schedule: schedules.ScheduleView, now: dt.datetime) -> dt.datetime:
     """Since when a run at `now` reports: the occurrence before this one (a week, by default)."""
-    zone = schedules.zone_of(schedule.tz)
     occurrence = schedules.last_due(schedule, now) or now
-    before = schedules.parse_rule(schedule.rule).recurrence(zone).before(occurrence.astimezone(zone))
-    return before.astimezone(dt.UTC) if before else now - dt.timedelta(days=7)
+    return schedules.previous_run(schedule, occurrence) or now - dt.timedelta(days=7)
 
 
 def _title(schedule: schedules.ScheduleView, now: dt.datetime, department: str | None = None) -> str:

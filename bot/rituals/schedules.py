@@ -144,14 +144,32 @@ def zone_of(name: str) -> ZoneInfo:
 
 def next_run(schedule: ScheduleView, after: dt.datetime) -> dt.datetime | None:
     """The next occurrence after `after`, in UTC."""
-    found = parse_rule(schedule.rule).recurrence(zone_of(schedule.tz)).after(after.astimezone(zone_of(schedule.tz)))
+    recurrence = parse_rule(schedule.rule).recurrence(zone_of(schedule.tz))
+    found = recurrence.after(after.astimezone(zone_of(schedule.tz)))
+    # Local times compare on the wall clock: in a DST change's repeated hour one can read as later than it is.
+    while found is not None and found.astimezone(dt.UTC) <= after:
+        found = recurrence.after(found)
     return found.astimezone(dt.UTC) if found else None
 
 
 def last_due(schedule: ScheduleView, now: dt.datetime) -> dt.datetime | None:
     """The latest occurrence at or before `now`, in UTC."""
     zone = zone_of(schedule.tz)
-    found = parse_rule(schedule.rule).recurrence(zone).before(now.astimezone(zone), inc=True)
+    recurrence = parse_rule(schedule.rule).recurrence(zone)
+    found = recurrence.before(now.astimezone(zone), inc=True)
+    # A time the spring change skips (02:30) reads as before 03:00 on the wall clock, but is 03:30 in fact.
+    while found is not None and found.astimezone(dt.UTC) > now:
+        found = recurrence.before(found)
+    return found.astimezone(dt.UTC) if found else None
+
+
+def previous_run(schedule: ScheduleView, occurrence: dt.datetime) -> dt.datetime | None:
+    """The occurrence before `occurrence`, in UTC (what a run reports since)."""
+    zone = zone_of(schedule.tz)
+    recurrence = parse_rule(schedule.rule).recurrence(zone)
+    found = recurrence.before(occurrence.astimezone(zone))
+    while found is not None and found.astimezone(dt.UTC) >= occurrence:
+        found = recurrence.before(found)
     return found.astimezone(dt.UTC) if found else None
 
 
