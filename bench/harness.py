@@ -24,16 +24,23 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from storage.models import OutboxMessage, Review
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import FakeSlack, PostLimit
 
 # --- the fake Slack Web API, in its own process so its work never stalls the client's clock ------
 
 
-def _serve_fake(conn: Connection, latency: float = 0.0) -> None:
+def _serve_fake(
+    conn: Connection,
+    latency: float = 0.0,
+    workspace_limit: PostLimit | None = None,
+    channel_limit: PostLimit | None = None,
+) -> None:
     """Child process: run FakeSlack and answer "summary" until told to "stop" (or the parent goes)."""
     # Validating Block Kit costs the fake milliseconds of CPU a call, on the cores the servers share;
     # the tests validate everything the bot sends, so the benchmark does not.
-    fake = FakeSlack(latency=latency, validate=False).start()
+    fake = FakeSlack(
+        latency=latency, validate=False, workspace_limit=workspace_limit, channel_limit=channel_limit
+    ).start()
     conn.send((fake.base_url, fake.hook_url))
     try:
         while conn.poll(3600):
@@ -55,6 +62,8 @@ def _serve_fake(conn: Connection, latency: float = 0.0) -> None:
                         for c in calls
                         if c.method == "chat.postMessage"
                     ),
+                    # when each accepted post was answered (time.time()), for rates over time
+                    "post_times": sorted(c.at for c in calls if c.method == "chat.postMessage"),
                 }
             )
     finally:
@@ -62,15 +71,33 @@ def _serve_fake(conn: Connection, latency: float = 0.0) -> None:
 
 
 class FakeSlackProcess:
-    """FakeSlack on a loopback port, served by a child process; each Web API call takes `latency` seconds."""
+    """FakeSlack on a loopback port, served by a child process; each Web API call takes `latency` seconds.
 
-    def __init__(self, latency: float = 0.0) -> None:
+    `workspace_rate` (posts a second, after a burst of `burst`) and `channel_rate` (posts a second to
+    one conversation, no burst) make chat.postMessage answer 429 with Retry-After above them.
+    """
+
+    def __init__(
+        self,
+        latency: float = 0.0,
+        *,
+        workspace_rate: float | None = None,
+        burst: float | None = None,
+        channel_rate: float | None = None,
+    ) -> None:
         self.latency = latency
+        self.workspace_limit = PostLimit(workspace_rate, burst or workspace_rate) if workspace_rate else None
+        self.channel_limit = PostLimit(channel_rate) if channel_rate else None
 
     def __enter__(self) -> FakeSlackProcess:
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve_fake, args=(child, self.latency), daemon=True, name="fake-slack")
+        self._proc = ctx.Process(
+            target=_serve_fake,
+            args=(child, self.latency, self.workspace_limit, self.channel_limit),
+            daemon=True,
+            name="fake-slack",
+        )
         self._proc.start()
         if not self._conn.poll(30):
             self.__exit__()

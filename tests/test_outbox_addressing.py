@@ -118,7 +118,9 @@ def test_a_message_to_someone_no_platform_reaches_waits_or_is_reported_with_why(
         api.stop()
 
     with sf() as s:
-        to_ana = s.scalars(select(OutboxMessage).where(OutboxMessage.person_id == ana.person_id)).all()
+        to_ana = s.scalars(
+            select(OutboxMessage).where(OutboxMessage.person_id == ana.person_id).order_by(OutboxMessage.id)
+        ).all()
         to_nobody = s.scalars(select(OutboxMessage).where(OutboxMessage.person_id == nobody.id)).one()
     # Ana's messages wait for a Teams sender: not sent to Slack, not dropped.
     assert [(m.operation, m.platform, m.delivered_at, m.failed_at) for m in to_ana] == [

@@ -38,18 +38,23 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
 
 
-def paused_operations(session: Session, buckets: dict[str, str], now: dt.datetime) -> set[str]:
-    """Operations whose rate-limit bucket is paused now (`buckets`: operation -> "platform:bucket")."""
+def pause_ends(session: Session, buckets: dict[str, str], now: dt.datetime) -> dict[str, dt.datetime]:
+    """When each operation whose bucket is paused now may go again (`buckets`: operation -> "platform:bucket")."""
     if not buckets:
-        return set()
-    paused = set(
-        session.scalars(
-            select(DeliveryPause.bucket).where(
+        return {}
+    ends = dict(
+        session.execute(
+            select(DeliveryPause.bucket, DeliveryPause.until).where(
                 DeliveryPause.bucket.in_(set(buckets.values())), DeliveryPause.until > now
             )
-        )
+        ).all()
     )
-    return {op for op, bucket in buckets.items() if bucket in paused}
+    return {op: ends[bucket] for op, bucket in buckets.items() if bucket in ends}
+
+
+def paused_operations(session: Session, buckets: dict[str, str], now: dt.datetime) -> set[str]:
+    """Operations whose rate-limit bucket is paused now (`buckets`: operation -> "platform:bucket")."""
+    return set(pause_ends(session, buckets, now))
 
 
 WINDOW = 64  # candidate rows looked at per step of a claim

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chat import ChatPort, DeliveryError, Posted, Profile, Recipient, TaskPort
-from bot.outbox import claims
+from bot.outbox import claims, pacing
+from bot.outbox.pacing import PACED, PostRate
 from intake.notices import NOTICE, Notice
 from storage.db import UnitOfWork, background, read_only
 from storage.models import MessageRef, OutboxMessage, Person
@@ -153,16 +154,20 @@ def deliver_claimed(
     owner: str,
     clock: Callable[[], dt.datetime] = utcnow,
     work: Work | None = None,
+    pace: PostRate | None = None,
 ) -> str:
     """Send a row this owner has claimed and record the result; "delivered", "retry", "paused" or "failed".
 
-    `work` is what the claim read; without it the row is read here.
+    `work` is what the claim read; without it the row is read here. A post waits for its turn at `pace`
+    (the platform's workspace-wide rate) first.
     """
     if work is None:
         with UnitOfWork(read_only(factory)) as uow:  # a read: on SQLite it does not take the write lock
             work = read_work(uow.session, message_id)
     if work.operation == "task" and work.error is None:
         return run_task(factory, port, work, owner, clock)
+    if pace is not None and work.operation in PACED and work.error is None:
+        pace.wait()
     try:
         result = send(port, work)
     except DeliveryError as exc:
@@ -208,12 +213,14 @@ def deliver_due(
     *,
     now: dt.datetime | None = None,
     limit: int = 1000,
+    post_rates: Mapping[str, float | None] | None = None,
 ) -> dict[str, int]:
     """Deliver what is claimable now, one row at a time, on this thread; counts per outcome.
 
     The console, the demo seed and tests use it; the worker process runs `OutboxWorker` instead.
     With `now` every claim is taken at that time (tests); otherwise at the moment it is taken. A single
     port takes rows of any platform (one platform per process); a mapping takes each platform's own.
+    `post_rates` (platform -> posts a second) paces each platform's posts.
     """
     by_platform: dict[str | None, ChatPort | TaskPort] = (
         {None: ports} if not isinstance(ports, Mapping) else {k: v for k, v in ports.items()}
@@ -221,6 +228,24 @@ def deliver_due(
     owner = f"pass-{uuid.uuid4().hex[:12]}"
     clock: Callable[[], dt.datetime] = (lambda: now) if now is not None else utcnow
     counts: dict[str, int] = {}
+    paces = pacing.post_rates(post_rates)
+    try:
+        _deliver_each(factory, by_platform, owner, clock, limit, paces, counts)
+    finally:
+        for pace in paces.values():
+            pace.close()
+    return counts
+
+
+def _deliver_each(
+    factory: sessionmaker[Session],
+    by_platform: Mapping[str | None, ChatPort | TaskPort],
+    owner: str,
+    clock: Callable[[], dt.datetime],
+    limit: int,
+    paces: Mapping[str, pacing.PostRate],
+    counts: dict[str, int],
+) -> None:
     for platform, port in by_platform.items():
         buckets = buckets_of(port)
         for _ in range(limit):
@@ -236,6 +261,6 @@ def deliver_due(
             if not claimed:
                 break
             message_id, work = claimed[0]
-            outcome = deliver_claimed(factory, port, message_id, owner, clock=clock, work=work)
+            pace = paces.get(port.platform)
+            outcome = deliver_claimed(factory, port, message_id, owner, clock=clock, work=work, pace=pace)
             counts[outcome] = counts.get(outcome, 0) + 1
-    return counts

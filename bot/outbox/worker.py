@@ -5,6 +5,7 @@ default, inside `hubspoke run`. Sends to different conversations run concurrentl
 `concurrency`; one conversation gets one message at a time (see claims). On PostgreSQL it LISTENs
 for the NOTIFY every enqueue sends, so a new message goes out at once on any worker; otherwise it
 is woken in-process after each commit, and polls every `interval` seconds for retries and pacing.
+Given a platform's workspace-wide rate, its posts are spaced to it across the senders (bot.outbox.pacing).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.chat import ChatPort, TaskPort
 from bot.outbox import claims
 from bot.outbox.delivery import Work, buckets_of, deliver_claimed, read_work
+from bot.outbox.pacing import post_rates as post_rates_for
 from storage.db import UnitOfWork, read_only
 from storage.repo import OUTBOX_CHANNEL
 from storage.types import utcnow
@@ -69,7 +71,10 @@ class OutboxWorker:
         interval: float = 0.5,
         clock: Callable[[], dt.datetime] = utcnow,
         nice: int = 0,
+        post_rates: Mapping[str, float | None] | None = None,
     ) -> None:
+        """`post_rates` (platform -> posts a second, e.g. {"slack": SLACK_WORKSPACE_RATE}) paces each
+        platform's posts across this worker's senders; a platform not in it is not limited here."""
         self._factory = factory
         # One port takes every platform's rows (one platform per process); a mapping routes by platform.
         self._ports: dict[str | None, ChatPort | TaskPort] = (
@@ -86,8 +91,11 @@ class OutboxWorker:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._senders = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="hubspoke-send")
-        self._pauses: dict[tuple[tuple[str, str], ...], tuple[float, set[str]]] = {}
+        # Per set of buckets: when the pauses were read, and when each paused operation may go again.
+        self._pauses: dict[tuple[tuple[str, str], ...], tuple[float, dict[str, dt.datetime]]] = {}
+        self._resume_in: float | None = None  # seconds from the last claim round until a pause ends
         self._pause_seen = threading.Event()
+        self._paces = post_rates_for(post_rates)
         self.counts: dict[str, int] = {}
 
     def start(self) -> None:
@@ -99,7 +107,8 @@ class OutboxWorker:
             thread = threading.Thread(target=target, name=f"hubspoke-outbox-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        log.info("outbox worker %s delivering, %d at a time", self.owner, self._concurrency)
+        paced = "".join(f", {p} posts at most {r.per_second:g}/s" for p, r in self._paces.items())
+        log.info("outbox worker %s delivering, %d at a time%s", self.owner, self._concurrency, paced)
 
     def wake(self) -> None:
         """Look for work now rather than at the next interval."""
@@ -117,6 +126,8 @@ class OutboxWorker:
             time.sleep(0.05)
         if self.busy():  # their leases expire and another worker takes them (see claims.LEASE)
             log.warning("outbox worker %s stopped with %d send(s) unfinished", self.owner, self.busy())
+        for pace in self._paces.values():
+            pace.close()
 
     def busy(self) -> int:
         """How many sends are in flight."""
@@ -146,11 +157,14 @@ class OutboxWorker:
                 continue
             if claimed and self.busy() <= self._concurrency // 2:
                 continue  # there may be more to claim right away
-            self._wake.wait(self._interval)
+            # A paused bucket's rows go the moment its pause ends, not at the next poll after it.
+            wait = self._interval if self._resume_in is None else min(self._interval, self._resume_in)
+            self._wake.wait(wait)
             self._wake.clear()
 
     def _claim_round(self) -> int:
         claimed = 0
+        self._resume_in = None
         for platform, port in self._ports.items():
             free = self._concurrency - self.busy()
             if free <= 0:
@@ -176,20 +190,28 @@ class OutboxWorker:
         return claimed
 
     def _paused(self, buckets: dict[str, str], now: dt.datetime) -> set[str]:
-        """Paused operations, read at most every PAUSES_TTL seconds (a pause this worker records is seen at once)."""
+        """Operations paused now: pauses are read at most every PAUSES_TTL seconds (one this worker records is
+        seen at once), and each ends when its Retry-After said, not when the copy read here is next refreshed."""
         key = tuple(sorted(buckets.items()))
         cached = self._pauses.get(key)
         if cached is None or time.monotonic() - cached[0] > PAUSES_TTL or self._pause_seen.is_set():
             self._pause_seen.clear()
             with UnitOfWork(read_only(self._factory)) as uow:
-                cached = (time.monotonic(), claims.paused_operations(uow.session, buckets, now))
+                cached = (time.monotonic(), claims.pause_ends(uow.session, buckets, now))
             self._pauses[key] = cached
-        return cached[1]
+        ends = {op: until for op, until in cached[1].items() if until > now}
+        if ends:
+            resume_in = (min(ends.values()) - now).total_seconds()
+            self._resume_in = resume_in if self._resume_in is None else min(self._resume_in, resume_in)
+        return set(ends)
 
     def _send(self, port: ChatPort | TaskPort, message_id: int, work: Work | None) -> None:
         lower_priority(self._nice)
         try:
-            outcome = deliver_claimed(self._factory, port, message_id, self.owner, clock=self._clock, work=work)
+            pace = self._paces.get(port.platform)
+            outcome = deliver_claimed(
+                self._factory, port, message_id, self.owner, clock=self._clock, work=work, pace=pace
+            )
             if outcome == "paused":
                 self._pause_seen.set()
             with self._lock:

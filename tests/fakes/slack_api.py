@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,29 @@ class _Server(ThreadingHTTPServer):
 class Call:
     method: str
     params: dict[str, Any]
+    at: float = 0.0  # time.time() when the fake answered it
+
+
+@dataclass
+class PostLimit:
+    """Slack's limits on chat.postMessage, as a generic cell rate algorithm (a leaky bucket kept as one time).
+
+    A post is refused (429, `Retry-After` in whole seconds, as Slack sends it) when it comes sooner than
+    `rate` a second allows after a burst of `burst` posts; a refused post costs nothing. Slack documents
+    about one post a second per conversation (short bursts allowed) and a workspace-wide limit.
+    """
+
+    rate: float
+    burst: float = 1.0
+    _due: dict[str, float] = field(default_factory=dict)  # key -> when its bucket is empty again
+
+    def wait(self, key: str, now: float) -> float:
+        """Seconds until a post under `key` conforms (0: it may go now)."""
+        due = max(self._due.get(key, now), now)
+        return max(0.0, due + 1 / self.rate - self.burst / self.rate - now)
+
+    def take(self, key: str, now: float) -> None:
+        self._due[key] = max(self._due.get(key, now), now) + 1 / self.rate
 
 
 def validate_blocks(blocks: Any) -> list[str]:
@@ -73,6 +97,9 @@ class FakeSlack:
     latency: float = 0.0  # seconds each Web API call takes to answer (benchmarks: a real Slack's ~50 ms)
     validate: bool = True  # check every view and message with slack_sdk.models (benchmarks turn it off)
     auth_error: str | None = None  # auth.test answers {"ok": false, "error": this} (a refused token)
+    # chat.postMessage's own limits (None: none): per conversation, and across the whole workspace.
+    channel_limit: PostLimit | None = None
+    workspace_limit: PostLimit | None = None
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _file_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _pending: dict[str, int] = field(default_factory=dict)  # file id -> the length files.getUploadURLExternal was told
@@ -149,6 +176,9 @@ class FakeSlack:
                 self.rate_limited[method] -= 1
                 self.calls.append(Call(method + ":429", params))
                 return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "7"}
+            if method == "chat.postMessage" and (refused := self._over_limit(str(params.get("channel", "")))):
+                self.calls.append(Call(method + ":429", params, time.time()))
+                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": refused}
             n = next(self._ts)
             if method in ("views.open", "views.push", "views.update") and params.get("view"):
                 # Slack answers with the view's id and hash; record them with the call, as a view the
@@ -158,7 +188,7 @@ class FakeSlack:
                 view["id"] = params.get("view_id") or view.get("id") or f"V{n:08d}"
                 view["hash"] = f"{n}.h{n:06d}"
                 params = {**params, "view": json.dumps(view)}
-            self.calls.append(Call(method, params))
+            self.calls.append(Call(method, params, time.time()))
             if self.validate:
                 self._validate(method, params)
             ts = f"{int(time.time())}.{n:06d}"
@@ -208,6 +238,17 @@ class FakeSlack:
         if method == "files.completeUploadExternal":
             return self._complete_upload(params)
         return 200, {"ok": True}, {}
+
+    def _over_limit(self, channel: str) -> str | None:
+        """Retry-After (whole seconds, at least 1) if a post to `channel` now is over a limit; else take it."""
+        now = time.monotonic()
+        limits = [(lim, key) for lim, key in ((self.channel_limit, channel), (self.workspace_limit, "")) if lim]
+        wait = max((lim.wait(key, now) for lim, key in limits), default=0.0)
+        if wait > 0:
+            return str(max(1, math.ceil(wait)))
+        for lim, key in limits:
+            lim.take(key, now)
+        return None
 
     # --- files: files_upload_v2's three steps -------------------------------------------------------
 
