@@ -26,8 +26,10 @@ from storage.db import (
 )
 from storage.types import utcnow
 
-if TYPE_CHECKING:  # Slack's SDK loads only when Slack is configured (the console starts faster)
+if TYPE_CHECKING:  # Slack's and Teams' SDKs load only when configured (the console starts faster)
     from slack_bolt import App
+
+    from handlers.teams.app import TeamsAdapter
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ class Hubspoke:
     chat: ChatPort | None
     outbox: OutboxWorker | None
     slack: App | None
+    teams: TeamsAdapter | None = None
+    ports: dict[str, ChatPort] | None = None  # every platform this process sends to, the first preferred
 
     def start_background(self) -> None:
         """Start delivering the outbox."""
@@ -102,17 +106,38 @@ def create_app(
             chat = SlackChat(client, settings.hub_channel, post_interval=settings.slack_post_interval)
         if not settings.hub_channel:
             log.warning("HUB_CHANNEL is not set: review cards have nowhere to go until it is")
+    teams: TeamsAdapter | None = None
+    chats: dict[str, ChatPort] = {chat.platform: chat} if chat is not None else {}
+    if settings.teams_enabled:
+        from handlers.teams.chat import TeamsChat
+
+        teams_chat = TeamsChat(
+            factory,
+            app_id=settings.teams_app_id,
+            password=settings.teams_app_password.get_secret_value() if settings.teams_app_password else None,
+            tenant=settings.teams_tenant_id,
+            hub_channel=settings.teams_hub_channel,
+        )
+        chats.setdefault(teams_chat.platform, teams_chat)
+        if listen:
+            from handlers.teams.app import TeamsAdapter
+
+            teams = TeamsAdapter(core, settings, teams_chat)
+        if not settings.teams_app_id:
+            log.warning("Teams is served WITHOUT authentication (TEAMS_ALLOW_UNAUTHENTICATED): development only")
+    chat = chat or next(iter(chats.values()), None)
     # Messages are addressed to people and to the hub; the outbox sends each through the platform
     # they are on (storage.repo.enqueue). A platform without a sender here keeps its messages for one.
-    platforms = (chat.platform,) if chat is not None else ("slack",)
-    has_hub = chat is not None and (chat.platform != "slack" or bool(settings.hub_channel))
-    configure_delivery(factory, platforms, platforms if has_hub else ())
+    platforms = tuple(chats) or ("slack",)
+    hub_platforms = tuple(p for p, port in chats.items() if p != "slack" or bool(settings.hub_channel))
+    configure_delivery(factory, platforms, hub_platforms)
     configure_calendar(factory, settings)  # retro prompts and invitations wait for the recipient's working hours
     worker = None
     if chat is not None and (settings.delivers_in_process if deliver is None else deliver):
         # Each platform's rows go to its port; the task runner carries out the durable work requests
         # started (decisions clicked on cards).
-        ports: dict[str | None, ChatPort | TaskPort] = {chat.platform: chat, TASKS: TaskRunner(core)}
+        ports: dict[str | None, ChatPort | TaskPort] = {TASKS: TaskRunner(core)}
+        ports.update(chats)
         worker = OutboxWorker(
             factory,
             ports,
@@ -120,6 +145,7 @@ def create_app(
             interval=outbox_interval,
             clock=clock,
             nice=settings.outbox_nice,
+            post_rates={"slack": settings.slack_workspace_rate},
         )
         core.on_commit.append(worker.wake)
-    return Hubspoke(settings=settings, core=core, chat=chat, outbox=worker, slack=slack_app)
+    return Hubspoke(settings=settings, core=core, chat=chat, outbox=worker, slack=slack_app, teams=teams, ports=chats)

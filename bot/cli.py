@@ -20,6 +20,7 @@ from bot import (
     cli_portfolio,
     cli_register,
     cli_similar,
+    cli_teams,
     startup,
 )
 from bot.app import NotConfigured, create_app
@@ -57,13 +58,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if cli_console.no_platform_credentials(settings) and not args.no_console:
         return cli_console.run_without_platform(settings, verbose=args.verbose)
     if problem := startup.missing_message(settings):
-        print(
-            f"hubspoke: {problem}\nCreate the Slack app from manifest.json, then put the tokens in the "
-            "environment or a .env file.",
-            file=sys.stderr,
+        hint = (
+            "Register the bot and put its credentials in the environment or a .env file."
+            if "Teams" in problem
+            else "Create the Slack app from manifest.json, then put the tokens in the environment or a .env file."
         )
+        print(f"hubspoke: {problem}\n{hint}", file=sys.stderr)
         return 2
-    startup.check_slack(settings)
+    if startup.slack_asked(settings):
+        startup.check_slack(settings)
     app = create_app(settings)
     if not settings.hub_leads and not app.core.read(hub.list_leads):
         log.warning(
@@ -77,8 +80,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         assert settings.slack_app_token is not None and app.slack is not None
         SocketModeHandler(app.slack, settings.slack_app_token.get_secret_value()).connect()
         log.info("connected to Slack over Socket Mode; /healthz on %s:%s", args.host, args.port)
-    else:
+    elif app.slack is not None:
         log.info("Slack requests at http://%s:%s/slack/events", args.host, args.port)
+    if app.teams is not None:
+        log.info("Teams requests at http://%s:%s/api/messages", args.host, args.port)
     if app.outbox is None:
         log.info("this process does not deliver the outbox: run `hubspoke worker` beside it (see README, 'At scale')")
 
@@ -256,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_similar.add_commands(sub)
     cli_portfolio.add_commands(sub)
     cli_jobs.add_commands(sub)
+    cli_teams.add_commands(sub)
     return parser
 
 

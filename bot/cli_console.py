@@ -24,9 +24,8 @@ NO_PLATFORM = (
 
 def no_platform_credentials(settings: Settings) -> bool:
     """True when no chat platform is configured at all (then `hubspoke run` opens the console)."""
-    return (
-        settings.slack_bot_token is None and settings.slack_app_token is None and settings.slack_signing_secret is None
-    )
+    slack = settings.slack_bot_token or settings.slack_app_token or settings.slack_signing_secret
+    return slack is None and not settings.teams_enabled
 
 
 def login_name() -> str:

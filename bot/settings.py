@@ -49,7 +49,17 @@ class Settings(BaseSettings):
     slack_post_interval: float = Field(
         default=1.0, ge=0, description="seconds between two posts to one Slack conversation (Slack allows ~1/s)"
     )
+    slack_workspace_rate: float | None = Field(
+        default=None, gt=0, le=1000, description="posts a second this process sends to the workspace (unset: no limit)"
+    )
     hub_channel: str | None = Field(default=None, description="Slack channel id of the hub")
+    teams_app_id: str | None = Field(default=None, description="the bot's Microsoft app (client) id")
+    teams_app_password: SecretStr | None = Field(default=None, description="the bot's client secret")
+    teams_tenant_id: str | None = Field(default=None, description="the tenant of a single-tenant bot")
+    teams_hub_channel: str | None = Field(default=None, description="the Teams hub channel's conversation id")
+    teams_allow_unauthenticated: bool = Field(
+        default=False, description="accept unsigned requests at /api/messages (local development and tests only)"
+    )
     hub_leads: Annotated[frozenset[str], NoDecode] = frozenset()
     hub_timezone: str = "UTC"
     hub_working_hours: str = Field(default="09:00-17:00", description="when messages to people arrive, HH:MM-HH:MM")
@@ -110,6 +120,26 @@ class Settings(BaseSettings):
         if self.slack_signing_secret is None and not self.socket_mode:
             missing.append("SLACK_SIGNING_SECRET")
         return missing
+
+    @property
+    def teams_enabled(self) -> bool:
+        """True when Teams is configured (credentials), or explicitly served without them (development)."""
+        return bool(self.teams_app_id or self.teams_app_password or self.teams_allow_unauthenticated)
+
+    def missing_for_teams(self) -> list[str]:
+        """Names of the variables an authenticated Teams bot needs that are not set (none when it is not asked for).
+
+        Teams is asked for when any of its credentials is set; without them, `TEAMS_ALLOW_UNAUTHENTICATED=true`
+        serves it unauthenticated.
+        """
+        named = {
+            "TEAMS_APP_ID": self.teams_app_id,
+            "TEAMS_APP_PASSWORD": self.teams_app_password,
+            "TEAMS_TENANT_ID": self.teams_tenant_id,
+        }
+        if not any(named.values()):
+            return []
+        return [name for name, value in named.items() if not value]
 
     @property
     def embedded_database(self) -> bool:

@@ -40,9 +40,22 @@ def placeholders(settings: Settings) -> list[str]:
     return [name for name, secret in named.items() if secret is not None and is_placeholder(secret.get_secret_value())]
 
 
+def slack_asked(settings: Settings) -> bool:
+    """Whether any Slack setting is there (else only Teams is served)."""
+    return any(
+        v is not None for v in (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token)
+    )
+
+
 def missing_message(settings: Settings) -> str | None:
-    """What the chosen mode (Socket Mode when SLACK_APP_TOKEN is set, else HTTP) still needs, or None."""
-    missing = settings.missing_for_slack()
+    """What the chosen platforms still need, or None: Slack (Socket Mode when SLACK_APP_TOKEN is set, else
+    HTTP) when any Slack setting is there, and Teams when any Teams credential is."""
+    if teams := settings.missing_for_teams():
+        return (
+            f"cannot serve Teams: {', '.join(teams)} not set. An authenticated Teams bot needs TEAMS_APP_ID, "
+            "TEAMS_APP_PASSWORD and TEAMS_TENANT_ID; see README, 'Connect Microsoft Teams'."
+        )
+    missing = settings.missing_for_slack() if slack_asked(settings) or not settings.teams_enabled else []
     if not missing:
         return None
     if settings.socket_mode:

@@ -19,7 +19,13 @@ from bot.app import Hubspoke
 log = logging.getLogger(__name__)
 
 SLACK_PATH = "/slack/events"
+TEAMS_PATH = "/api/messages"
 HEALTH_DEADLINE = 3.0  # seconds; a load balancer's probe should hear back even when the database does not
+
+
+async def unconfigured_teams(_: Request) -> Response:
+    """/api/messages when Teams has neither credentials nor TEAMS_ALLOW_UNAUTHENTICATED."""
+    return JSONResponse({"error": "Authentication not configured"}, status_code=401)
 
 
 def build_asgi(hubspoke: Hubspoke, *, serve_slack_http: bool = True) -> Starlette:
@@ -56,4 +62,8 @@ def build_asgi(hubspoke: Hubspoke, *, serve_slack_http: bool = True) -> Starlett
         secret = hubspoke.settings.slack_signing_secret
         assert secret is not None, "HTTP mode needs SLACK_SIGNING_SECRET (checked at start)"
         routes.append(Route(SLACK_PATH, slack_endpoint(hubspoke.slack, secret.get_secret_value()), methods=["POST"]))
+    if hubspoke.teams is not None:
+        routes.append(Route(TEAMS_PATH, hubspoke.teams.endpoint, methods=["POST"]))
+    else:  # Teams not configured: its endpoint refuses everyone, as an unconfigured bot must
+        routes.append(Route(TEAMS_PATH, unconfigured_teams, methods=["POST"]))
     return Starlette(routes=routes, lifespan=lifespan)

@@ -437,3 +437,22 @@ class ShowcaseInvite(Base):
     answered_at: Mapped[dt.datetime | None]
     presented: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ConversationRef(Base):
+    """Where the bot can reach a person (their personal chat) or a channel on a platform that needs one (Teams):
+    saved when the bot is installed or first spoken to, used by the outbox for proactive messages."""
+
+    __tablename__ = "conversation_refs"
+    __table_args__ = (UniqueConstraint("platform", "conversation_id", name="uq_conversation_refs_platform"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    conversation_id: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(16))  # personal | channel | groupChat
+    service_url: Mapped[str] = mapped_column(String(500))
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))  # a channel's name, as Teams gave it
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

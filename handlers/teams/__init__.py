@@ -1,0 +1,1 @@
+"""Microsoft Teams: the Bot Framework transport and Adaptive Card renderers on the one conversation core."""
