@@ -35,10 +35,13 @@ class Posted:
 class DeliveryError(Exception):
     """A send that failed; `retry_after` is the platform's own back-off when it gave one."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, permanent: bool = False, unreachable: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-        self.permanent = permanent
+        self.permanent = permanent or unreachable
+        self.unreachable = unreachable  # the person cannot be reached on this platform yet: the leads hear once
 
 
 @dataclass(frozen=True)

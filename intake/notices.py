@@ -222,6 +222,16 @@ class Digest(BaseModel):
         return not (self.new or self.decided or self.moved or self.shipped or self.lessons)
 
 
+class Unreachable(BaseModel):
+    """Tells the hub's leads, once, that messages to someone cannot reach them on a platform yet."""
+
+    kind: Literal["unreachable"] = "unreachable"
+    person: PersonView
+    platform: str
+    why: str
+    leads: list[PersonView] = []
+
+
 class Files(BaseModel):
     """Files for the person who asked for them (`/hub export`), with a line saying what they are."""
 
@@ -248,7 +258,8 @@ Notice = Annotated[
     | Refusal
     | RetroPrompt
     | ShowcaseInvitation
-    | ShowcaseAgenda,
+    | ShowcaseAgenda
+    | Unreachable,
     Field(discriminator="kind"),
 ]
 NOTICE = TypeAdapter(Notice)
@@ -832,6 +843,29 @@ def compose_files(notice: Files) -> Message:
     return Message(summary, Paragraph((Plain(notice.text), Plain(f" ({names})"))))
 
 
+PLATFORM_NAMES = {"slack": "Slack", "teams": "Teams", "console": "the console"}
+
+
+def compose_unreachable(notice: Unreachable) -> Message:
+    where = PLATFORM_NAMES.get(notice.platform, notice.platform)
+    who: list[Part] = []
+    for i, person in enumerate(notice.leads):
+        who += [Plain(", "), Mention(person)] if i else [Mention(person)]
+    lead = Paragraph(
+        (
+            *(who or [Plain("Hub leads")]),
+            Plain(": messages to "),
+            Mention(notice.person),
+            Plain(f" cannot reach them on {where} yet ({notice.why}). Ask them to open a chat with the bot"),
+            Plain(", or to install the app for themselves." if notice.platform == "teams" else "."),
+            Plain(" Until then they miss receipts, outcomes and reminders there; this is said once."),
+        ),
+        tone=Tone.WARNING,
+    )
+    summary: Parts = (Plain(f"{notice.person.name} cannot be reached on {where}"),)
+    return Message(summary, lead)
+
+
 def compose_refusal(notice: Refusal) -> Message:
     parts: Parts = (Plain(notice.text),)
     if notice.at:
@@ -855,6 +889,7 @@ COMPOSE: dict[type, Callable[[Any], Message]] = {
     PortfolioChart: compose_portfolio_chart,
     Files: compose_files,
     Refusal: compose_refusal,
+    Unreachable: compose_unreachable,
     RetroPrompt: lambda n: _ritual_words().compose_retro_prompt(n),
     ShowcaseInvitation: lambda n: _ritual_words().compose_showcase_invitation(n),
     ShowcaseAgenda: lambda n: _ritual_words().compose_showcase_agenda(n),

@@ -39,6 +39,7 @@ from intake.notices import (
     ShowcaseAgenda,
     ShowcaseInvitation,
     StageMoved,
+    Unreachable,
     UpcomingShowcase,
     Withdrawn,
 )
@@ -111,7 +112,9 @@ SAMPLES: dict[type, list[BaseModel]] = {
     ],
     PortfolioChart: [
         PortfolioChart(
-            title="Portfolio on 2026-11-02", at=T0, pipeline={"Finance": {Stage.IDEATION: 2}},
+            title="Portfolio on 2026-11-02",
+            at=T0,
+            pipeline={"Finance": {Stage.IDEATION: 2}},
             trend=[WeekFigure(week=T0.date(), decisions=2, median_days=0.5)],
             alt="Live use cases by department and stage: Finance: 2 ideation.",
         )
@@ -119,8 +122,15 @@ SAMPLES: dict[type, list[BaseModel]] = {
     DuplicateFlagged: [
         DuplicateFlagged(
             use_case=use_case(id=15, department="Operations"),
-            other=Duplicate(id=3, title="Forecast invoice volumes", department="Finance", stage=Stage.DEPLOYMENT,
-                            status="approved", owner=RITA, score=0.82),
+            other=Duplicate(
+                id=3,
+                title="Forecast invoice volumes",
+                department="Finance",
+                stage=Stage.DEPLOYMENT,
+                status="approved",
+                owner=RITA,
+                score=0.82,
+            ),
             by=SAM,
         )
     ],
@@ -128,27 +138,73 @@ SAMPLES: dict[type, list[BaseModel]] = {
         SharedProblem(
             departments=["Finance", "Legal", "Operations"],
             use_cases=[
-                Duplicate(id=3, title="Forecast invoice volumes", department="Finance", stage=Stage.DEPLOYMENT,
-                          status="approved", owner=RITA, score=1.0),
-                Duplicate(id=15, title="Invoice forecasting", department="Operations", stage=Stage.IDEATION,
-                          status="in_review", owner=SAM, score=0.7, relation="same"),
-                Duplicate(id=16, title="Forecast invoices", department="Legal", stage=Stage.IDEATION,
-                          status="self_serve", owner=None, score=0.6),
+                Duplicate(
+                    id=3,
+                    title="Forecast invoice volumes",
+                    department="Finance",
+                    stage=Stage.DEPLOYMENT,
+                    status="approved",
+                    owner=RITA,
+                    score=1.0,
+                ),
+                Duplicate(
+                    id=15,
+                    title="Invoice forecasting",
+                    department="Operations",
+                    stage=Stage.IDEATION,
+                    status="in_review",
+                    owner=SAM,
+                    score=0.7,
+                    relation="same",
+                ),
+                Duplicate(
+                    id=16,
+                    title="Forecast invoices",
+                    department="Legal",
+                    stage=Stage.IDEATION,
+                    status="self_serve",
+                    owner=None,
+                    score=0.6,
+                ),
             ],
         )
     ],
     Digest: [
         Digest(
-            title="Portfolio digest, Mon 02 Nov 2026", since=T0 - dt.timedelta(days=7), at=T0, new=2, decided=1,
+            title="Portfolio digest, Mon 02 Nov 2026",
+            since=T0 - dt.timedelta(days=7),
+            at=T0,
+            new=2,
+            decided=1,
             moved=0,
             view=Portfolio(
-                at=T0, filter=PortfolioFilter(), total=2, by_stage={Stage.IDEATION: 2}, by_department={"Finance": 2},
-                by_status={}, by_risk={}, waiting=[], waiting_total=0, stale=[], stale_total=0,
+                at=T0,
+                filter=PortfolioFilter(),
+                total=2,
+                by_stage={Stage.IDEATION: 2},
+                by_department={"Finance": 2},
+                by_status={},
+                by_risk={},
+                waiting=[],
+                waiting_total=0,
+                stale=[],
+                stale_total=0,
                 figures=ServiceFigures(dt.timedelta(days=90), 2, 1, None, None, None),
             ),
             shipped=[Shipped(use_case_id=12, title="Invoice triage", department="Finance", owner=SAM)],
-            lessons=[Lesson(use_case_id=12, title="Invoice triage", trigger="deployed", by=SAM, at=T0, worked="a",
-                            didnt="b", differently="c", metric_met="met")],
+            lessons=[
+                Lesson(
+                    use_case_id=12,
+                    title="Invoice triage",
+                    trigger="deployed",
+                    by=SAM,
+                    at=T0,
+                    worked="a",
+                    didnt="b",
+                    differently="c",
+                    metric_met="met",
+                )
+            ],
             showcases=[UpcomingShowcase(at=T0 + dt.timedelta(days=9), presenters=[Presenter(person=SAM)])],
         )
     ],
@@ -164,9 +220,13 @@ SAMPLES: dict[type, list[BaseModel]] = {
         ShowcaseInvitation(invite_id=6, at=T0, nominated_by=SAM),
     ],
     ShowcaseAgenda: [
-        ShowcaseAgenda(at=T0, presenters=[Presenter(person=SAM, use_case_id=12, title="Invoice triage",
-                                                    department="Finance")]),
+        ShowcaseAgenda(
+            at=T0, presenters=[Presenter(person=SAM, use_case_id=12, title="Invoice triage", department="Finance")]
+        ),
         ShowcaseAgenda(at=T0, presenters=[], day_of=True),
+    ],
+    Unreachable: [
+        Unreachable(person=VIC, platform="teams", why="Vic has not talked to the bot on Teams yet", leads=[LEE]),
     ],
     Refusal: [
         Refusal(text="Rita already approved this.", at=T0),

@@ -275,3 +275,35 @@ def test_without_credentials_or_the_development_flag_teams_answers_401(database_
             assert r.status_code == 401
     finally:
         app.core.session_factory.kw["bind"].dispose()
+
+
+def test_someone_teams_cannot_reach_yet_is_reported_to_the_leads_once(teams: TeamsBot) -> None:
+    bot = teams
+    set_up_hub(bot)
+    bot.connector.create_status = 403  # the app is not installed for Vic
+    bot.say(LEE, "/hub reviewer add <at>Vic</at> invoices", mentions=(VIC,))
+    bot.say(LEE, "hub away <at>Rita</at> on", mentions=(RITA,))
+    bot.click(SAM, "submit_intake", INTAKE)
+    bot.click(SAM, "submit_intake", {**INTAKE, "title": "Forecast supplier volumes"})
+    told = bot.connector.wait_for(lambda s: s.conversation_id == HUB and "cannot reach them on Teams yet" in s.text)
+    assert len(told) == 1 and "<at>Lee</at>: messages to <at>Vic</at> cannot reach them" in told[0].text
+    assert len(bot.connector.wait_for(lambda s: s.method == "CREATE:refused", 2)) == 2
+    time.sleep(0.5)
+    assert len([s for s in bot.connector.sent if "cannot reach them" in s.text]) == 1  # said once
+
+
+def test_a_review_card_is_refreshed_for_each_viewer_with_only_what_they_may_do(teams: TeamsBot) -> None:
+    bot = teams
+    set_up_hub(bot)
+    bot.click(SAM, "submit_intake", INTAKE)
+    card = bot.answered(HUB, 2)[-1].card
+    assert card["refresh"]["action"]["verb"] == "refresh"
+    verbs = lambda c: [a.get("verb") or a["card"]["actions"][0]["verb"] for a in c.get("actions", [])]  # noqa: E731
+    assert verbs(bot.click(RITA, "refresh", {"use_case_id": 1, "round": 1}, channel=HUB)["value"]) == [
+        "approve",
+        "request_changes",
+        "reject",
+        "reassign",
+    ]
+    assert verbs(bot.click(VIC, "refresh", {"use_case_id": 1, "round": 1}, channel=HUB)["value"]) == []
+    assert verbs(bot.click(SAM, "refresh", {"use_case_id": 1, "round": 1}, channel=HUB)["value"]) == []

@@ -259,6 +259,33 @@ def record_failure(
     return outcome
 
 
+UNREACHABLE = "unreachable"  # audit action: the leads were told a person cannot be reached on a platform
+
+
+def report_unreachable(
+    factory: sessionmaker[Session], person_id: int, platform: str, why: str, now: dt.datetime
+) -> None:
+    """Tell the hub's leads, once per person and platform, that messages to someone cannot reach them yet."""
+    from intake.notices import HUB, Unreachable
+    from intake.read_models import PersonView, jsonable
+    from storage import repo
+    from storage.models import AuditEvent, Person
+
+    with UnitOfWork(background(factory)) as uow:
+        s = uow.session
+        told = s.scalars(select(AuditEvent.after).where(AuditEvent.action == UNREACHABLE)).all()
+        if any((a or {}).get("person_id") == person_id and (a or {}).get("platform") == platform for a in told):
+            return
+        person = s.get(Person, person_id)
+        if person is None:
+            return
+        leads = [PersonView.of(p, with_skills=False) for p in s.scalars(select(Person).where(Person.is_lead.is_(True)))]
+        notice = Unreachable(person=PersonView.of(person, with_skills=False), platform=platform, why=why, leads=leads)
+        repo.enqueue(s, jsonable(notice), channel=HUB, at=now)
+        repo.audit(s, action=UNREACHABLE, actor_id=None, after={"person_id": person_id, "platform": platform}, at=now)
+        uow.commit()
+
+
 def record_rate_limited(
     factory: sessionmaker[Session],
     message_id: int,

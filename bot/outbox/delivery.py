@@ -177,6 +177,8 @@ def deliver_claimed(
             until = now + dt.timedelta(seconds=max(exc.retry_after, 0.5))
             claims.record_rate_limited(factory, message_id, owner, bucket=bucket, until=until, reason=str(exc))
             return "paused"
+        if exc.unreachable and work.to is not None:
+            claims.report_unreachable(factory, work.to.person_id, work.platform, str(exc), now)
         return claims.record_failure(factory, message_id, owner, str(exc), now, permanent=exc.permanent)
     except Exception as exc:  # a rendering bug must not wedge the queue behind it
         log.exception("outbox message %s could not be sent", message_id)

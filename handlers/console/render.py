@@ -40,6 +40,7 @@ from intake.notices import (
     ShowcaseInvitation,
     StageMoved,
     Strong,
+    Unreachable,
     UseCaseRef,
     Withdrawn,
     compose,
@@ -330,6 +331,11 @@ def render_showcase_agenda(notice: ShowcaseAgenda, zone: Zone) -> Rendered:
     return Rendered(tuple(_composed(compose(notice), zone)))
 
 
+def render_unreachable(notice: Unreachable, zone: Zone) -> Rendered:
+    """Tells the hub's leads, once, that someone cannot be reached on a platform yet."""
+    return Rendered(tuple(_composed(compose(notice), zone)))
+
+
 RENDER: dict[type, Callable[[Any, Zone], Rendered]] = {
     ReviewCard: render_review_card,
     SelfServeNotice: render_self_serve,
@@ -348,6 +354,7 @@ RENDER: dict[type, Callable[[Any, Zone], Rendered]] = {
     RetroPrompt: render_retro_prompt,
     ShowcaseInvitation: render_showcase_invitation,
     ShowcaseAgenda: render_showcase_agenda,
+    Unreachable: render_unreachable,
     Refusal: render_refusal,
 }
 
@@ -367,6 +374,8 @@ def people_in(notice: Notice) -> list[PersonView]:
         return [notice.nominated_by] if notice.nominated_by else []
     if isinstance(notice, ShowcaseAgenda):
         return [p.person for p in notice.presenters]
+    if isinstance(notice, Unreachable):
+        return [notice.person, *notice.leads]
     if isinstance(notice, SharedProblem):
         return [d.owner for d in notice.use_cases if d.owner]
     uc = notice.use_case

@@ -40,6 +40,7 @@ from intake.notices import (
     ShowcaseInvitation,
     StageMoved,
     Tone,
+    Unreachable,
     Withdrawn,
     compose,
 )
@@ -274,7 +275,8 @@ def _lead(
     | Digest
     | RetroPrompt
     | ShowcaseInvitation
-    | ShowcaseAgenda,
+    | ShowcaseAgenda
+    | Unreachable,
 ) -> tuple[str, Blocks, Blocks]:
     """The fallback text, the lead section and the rest of a composed notice."""
     message = compose(notice)
@@ -464,6 +466,12 @@ def build_showcase_invitation(notice: ShowcaseInvitation) -> tuple[str, Blocks]:
 
 def build_showcase_agenda(notice: ShowcaseAgenda) -> tuple[str, Blocks]:
     """The showcase's agenda, a week ahead and on the day."""
+    text, lead, rest = _lead(notice)
+    return text, [*lead, *rest]
+
+
+def build_unreachable(notice: Unreachable) -> tuple[str, Blocks]:
+    """Tells the hub's leads, once, that someone cannot be reached on a platform yet."""
     text, lead, rest = _lead(notice)
     return text, [*lead, *rest]
 

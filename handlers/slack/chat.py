@@ -32,6 +32,7 @@ from intake.notices import (
     ShowcaseAgenda,
     ShowcaseInvitation,
     StageMoved,
+    Unreachable,
     Withdrawn,
 )
 from intake.people import SLACK
@@ -52,6 +53,7 @@ RENDER: dict[type, Callable[[Any], tuple[str, blocks.Blocks]]] = {
     RetroPrompt: blocks.build_retro_prompt,
     ShowcaseInvitation: blocks.build_showcase_invitation,
     ShowcaseAgenda: blocks.build_showcase_agenda,
+    Unreachable: blocks.build_unreachable,
     Refusal: blocks.build_refusal,
     PortfolioChart: blocks.build_portfolio_chart,
     Files: blocks.build_files,

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any
 
-from intake.actions import LABELS, ON_DUPLICATE, Action, notice_actions
+from intake.actions import LABELS, ON_DUPLICATE, Action, Viewer, card_actions, notice_actions
 from intake.forms import FormField, Kind
 from intake.notices import (
     Break,
@@ -57,6 +57,7 @@ TONE_ICON = {
 }
 # What a reason-taking action asks, on the card itself.
 REASONS = {Action.REJECT: "Why is it rejected?", Action.REQUEST_CHANGES: "What should the submitter change?"}
+REFRESH_VERB = "refresh"  # Universal Actions: each viewer's client asks for the card as they may use it
 REASON_INPUT = "reason"  # a reason typed on a card: "<verb>_reason" where one card asks for several
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>~{}])")
 
@@ -192,13 +193,25 @@ def use_case_actions(uc: UseCaseView, actions: Iterable[Action]) -> list[Card]:
             inner.pop("$schema", None)
             inner.pop("msteams", None)
             out.append({"type": "Action.ShowCard", "title": LABELS[a] + "…", "card": inner})
-        elif a in (Action.APPROVE, Action.REASSIGN, Action.PICK_REVIEWER, Action.TAKE_OVER, Action.WRITE_RETRO):
+        elif a in (
+            Action.APPROVE,
+            Action.REASSIGN,
+            Action.PICK_REVIEWER,
+            Action.TAKE_OVER,
+            Action.WRITE_RETRO,
+            Action.EDIT,
+            Action.EDIT_RESUBMIT,
+        ):
             out.append(execute(LABELS[a], a.value, data, style="positive" if a is Action.APPROVE else None))
     return out
 
 
-def build_notice(notice: Notice) -> Card:
-    """Any notice as a card: its words from the core, the use case's facts where a decision needs them."""
+def build_notice(notice: Notice, viewer: Viewer | None = None) -> Card:
+    """Any notice as a card: its words from the core, the use case's facts where a decision needs them.
+
+    A review card offers what its audience may do (the hub: decide, reassign) and asks Teams to refresh it
+    for each viewer, who then gets only what they may do (`viewer`: the card drawn for one of them).
+    """
     message: Message = compose(notice)
     writer = Writer()
     body: list[Card] = []
@@ -217,7 +230,8 @@ def build_notice(notice: Notice) -> Card:
         body.append(writer.paragraph(message.prompt))
     actions: list[Card] = []
     if uc is not None:
-        actions = use_case_actions(uc, notice_actions(notice))
+        allowed = card_actions(uc, viewer) if viewer is not None and isinstance(notice, ReviewCard) else None
+        actions = use_case_actions(uc, allowed if allowed is not None else notice_actions(notice))
     if isinstance(notice, ShowcaseInvitation):
         data = {"invite_id": notice.invite_id}
         actions = [
@@ -226,7 +240,11 @@ def build_notice(notice: Notice) -> Card:
         ]
     if isinstance(notice, Receipt):
         body += duplicate_answers(notice)
-    return card(body, actions, writer)
+    out = card(body, actions, writer)
+    if isinstance(notice, ReviewCard) and uc is not None and uc.review is not None and uc.review.decision is None:
+        data = {"use_case_id": uc.id, "round": uc.review.round}
+        out["refresh"] = {"action": execute("Refresh", REFRESH_VERB, data)}
+    return out
 
 
 def duplicate_answers(notice: Receipt) -> list[Card]:
@@ -235,7 +253,23 @@ def duplicate_answers(notice: Receipt) -> list[Card]:
     for d in [d for d in notice.duplicates if d.relation is Relation.LIKELY][:5]:
         data = {"use_case_id": notice.use_case.id, "other_id": d.id}
         out.append(text_block(f"Is #{d.id} **{escape(d.title)}** ({escape(d.department)}) the same as yours?"))
-        buttons = [execute(LABELS[a].rstrip("…"), a.value, data) for a in ON_DUPLICATE]
+        buttons: list[Card] = [execute(LABELS[a], a.value, data) for a in ON_DUPLICATE if a is not Action.DIFFERENT]
+        why = {
+            "type": "Input.Text",
+            "id": f"different_{d.id}_{REASON_INPUT}",
+            "label": f"What makes it different from #{d.id}?",
+            "isMultiline": True,
+            "isRequired": True,
+            "errorMessage": "Please say why.",
+            "maxLength": 1000,
+        }
+        inner = {
+            "type": "AdaptiveCard",
+            "version": VERSION,
+            "body": [why],
+            "actions": [execute("Save", Action.DIFFERENT.value, data)],
+        }
+        buttons.append({"type": "Action.ShowCard", "title": LABELS[Action.DIFFERENT], "card": inner})
         out.append({"type": "ActionSet", "actions": buttons})
     return out
 

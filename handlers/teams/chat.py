@@ -141,7 +141,7 @@ class TeamsChat:
             )
         user_id = to.handle(TEAMS)
         if not user_id or not service_url:
-            raise DeliveryError(f"{to.name} has not talked to the bot on Teams yet", permanent=True)
+            raise DeliveryError(f"{to.name} has not talked to the bot on Teams yet", unreachable=True)
         return self._create_personal(to, user_id, service_url)
 
     def _create_personal(self, to: Recipient, user_id: str, service_url: str) -> Ref:
@@ -153,7 +153,12 @@ class TeamsChat:
             "tenantId": self._tenant,
             "channelData": {"tenant": {"id": self._tenant}} if self._tenant else {},
         }
-        response = self._call("POST", f"{service_url.rstrip('/')}/v3/conversations", body)
+        try:
+            response = self._call("POST", f"{service_url.rstrip('/')}/v3/conversations", body)
+        except DeliveryError as exc:
+            if not exc.permanent:
+                raise
+            raise DeliveryError(f"Teams would not open a chat with {to.name}: {exc}", unreachable=True) from None
         conversation_id = str(response.get("id") or "")
         if not conversation_id:
             raise DeliveryError(f"Teams opened no chat with {to.name}", permanent=True)

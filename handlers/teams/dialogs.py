@@ -32,7 +32,7 @@ from bot.core import Core
 from bot.expertise.models import ExpertResult
 from handlers.teams import cards
 from handlers.teams.chat import HUB_CHANNEL_KEY, TeamsChat, save_reference
-from intake import decisions, hub, people, queries, retros, submission
+from intake import decisions, editing, hub, people, queries, retros, submission
 from intake.actions import Action, Viewer, available_actions
 from intake.errors import AlreadyDecided, FieldErrors, HeldByAnother, HubError, NotAllowed
 from intake.forms import INTAKE_FIELDS, Draft, parse_submission
@@ -132,9 +132,15 @@ class Dialogs:
             self.core.forget_actor(PersonRef(TEAMS, turn.user_id))
 
     def installed(self, turn: Turn) -> None:
-        """The app was added to a chat, team or channel: remember where it is, for proactive messages."""
+        """The app was added to a chat, team or channel: remember where it is, for proactive messages.
+
+        In a personal chat that is the person's own chat with the bot; anywhere else, the conversation.
+        """
         kind = turn.conversation_type or "personal"
-        self.core.run(_remember_conversation, turn, kind)
+        if kind == "personal":
+            self.actor(turn)  # saves the chat as theirs
+        else:
+            self.core.run(_remember_conversation, turn, kind)
 
     # --- messages -----------------------------------------------------------------------------------
 
@@ -275,6 +281,8 @@ class Dialogs:
                 return message_reply("Pick a reviewer first.")
             self.core.run(decisions.assign_reviewer, actor, use_case_id, person_id)
             return card_reply(self.review_card(use_case_id))
+        if verb == cards.REFRESH_VERB:  # Teams asks for the card as this viewer may use it
+            return card_reply(self.review_card(int(data.get("use_case_id") or 0), viewer=Viewer.of(actor)))
         try:
             act = Action(verb)
         except ValueError:
@@ -302,9 +310,16 @@ class Dialogs:
             self.core.run(decisions.assign_reviewer, actor, use_case_id, actor.person_id)
             return card_reply(self.review_card(use_case_id))
         if act in (Action.SAME_AS, Action.RELATED, Action.DIFFERENT):
-            reason = str(data.get(cards.REASON_INPUT) or "") or None
-            done = answer_duplicate(self.core, actor, act, use_case_id, int(data.get("other_id") or 0), reason)
+            other = int(data.get("other_id") or 0)
+            reason = str(data.get(f"different_{other}_{cards.REASON_INPUT}") or "").strip() or None
+            done = answer_duplicate(self.core, actor, act, use_case_id, other, reason)
             return message_reply(done.plain())
+        if act in (Action.EDIT, Action.EDIT_RESUBMIT):
+            target = self.core.read(editing.use_case_for_edit, actor, use_case_id)
+            answers = Draft.of_answers(target.use_case.answers()).model_dump()
+            return card_reply(
+                self.intake_form(Draft(), edit=not target.resubmit, use_case_id=use_case_id, answers=answers)
+            )
         if act is Action.WRITE_RETRO:
             form = self.core.read(retros.open_retro, actor, use_case_id)
             return card_reply(
@@ -338,11 +353,13 @@ class Dialogs:
         if sub is not None:
             try:
                 if use_case_id:
-                    from intake import editing
-
-                    self.core.run(editing.edit_use_case, actor, int(use_case_id), sub)
-                    return card_reply(cards.build_said(((Plain(f"Saved your changes to #{use_case_id}."),),)))
-                result = self.core.run(submission.submit_use_case, actor, sub)
+                    target = self.core.read(editing.use_case_for_edit, actor, int(use_case_id))
+                    if not target.resubmit:
+                        self.core.run(editing.edit_use_case, actor, int(use_case_id), sub)
+                        return card_reply(cards.build_said(((Plain(f"Saved your changes to #{use_case_id}."),),)))
+                    result = self.core.run(submission.resubmit_use_case, actor, int(use_case_id), sub)
+                else:
+                    result = self.core.run(submission.submit_use_case, actor, sub)
             except FieldErrors as exc:
                 errors = exc.errors
             else:
@@ -383,10 +400,10 @@ class Dialogs:
         done = ritual_answers.save_retro(self.core, actor, use_case_id, parsed)
         return card_reply(cards.build_said(done.lines))
 
-    def review_card(self, use_case_id: int) -> dict[str, Any]:
-        """The review card as it stands now (what every copy is updated to)."""
+    def review_card(self, use_case_id: int, viewer: Viewer | None = None) -> dict[str, Any]:
+        """The review card as it stands now (what every copy is updated to); with `viewer`, their actions only."""
         notice = self.core.read(_review_notice, use_case_id)
-        return cards.build_notice(notice)
+        return cards.build_notice(notice, viewer=viewer)
 
     def reviewer_picker(self, use_case_id: int) -> dict[str, Any]:
         """Who can take the review, as a choice on the card; Assign hands it to them."""

@@ -58,6 +58,7 @@ class FakeConnector:
     sent: list[Sent] = field(default_factory=list)
     members: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> what the roster answers
     throttle_next: int = 0  # answer this many sends with 429 first
+    create_status: int = 201  # what opening a personal chat answers (403: the app is not installed for them)
     invalid: list[str] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -124,6 +125,9 @@ class FakeConnector:
                 self.throttle_next -= 1
                 return 429, {"error": {"code": "Throttled"}}, {"Retry-After": "1"}
             if method == "POST" and path == "/v3/conversations":
+                if self.create_status >= 400:
+                    self.sent.append(Sent("CREATE:refused", "", "", body))
+                    return self.create_status, {"error": {"code": "BotNotInConversationRoster"}}, {}
                 conversation = f"a:personal-{next(self._ids)}"
                 self.sent.append(Sent("CREATE", conversation, "", body))
                 return 201, {"id": conversation}, {}
