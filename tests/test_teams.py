@@ -307,3 +307,11 @@ def test_a_review_card_is_refreshed_for_each_viewer_with_only_what_they_may_do(t
     ]
     assert verbs(bot.click(VIC, "refresh", {"use_case_id": 1, "round": 1}, channel=HUB)["value"]) == []
     assert verbs(bot.click(SAM, "refresh", {"use_case_id": 1, "round": 1}, channel=HUB)["value"]) == []
+
+
+def test_an_export_asked_for_in_teams_says_where_the_files_are_rather_than_pretending(teams: TeamsBot) -> None:
+    bot = teams
+    set_up_hub(bot)
+    bot.say(LEE, "hub export")
+    said = bot.connector.wait_for(lambda s: s.conversation_id == LEE.chat and "Teams cannot receive files" in s.text)
+    assert said and "hubspoke export usecases -o usecases.csv" in said[0].text

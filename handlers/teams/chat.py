@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chat import DeliveryError, Posted, Profile, Recipient
-from handlers.teams.cards import build_notice
-from intake.notices import HUB, Notice, compose, plain
+from handlers.teams.cards import build_notice, build_said
+from intake.notices import HUB, Command, Files, Notice, Plain, compose, plain
 from intake.people import TEAMS
 from storage import repo
 from storage.db import UnitOfWork, background
@@ -36,6 +36,8 @@ CARD = "application/vnd.microsoft.card.adaptive"
 
 def card_activity(notice: Notice) -> dict[str, Any]:
     """The message activity carrying a notice's card, with its summary as the notification's text."""
+    if isinstance(notice, Files):
+        return files_activity(notice)
     return {
         "type": "message",
         "summary": plain(compose(notice).summary)[:200],
@@ -54,6 +56,28 @@ class Ref:
     @classmethod
     def of(cls, row: ConversationRef) -> Ref:
         return cls(row.conversation_id, row.service_url, row.tenant_id)
+
+
+def files_activity(notice: Files) -> dict[str, Any]:
+    """Files (an export) in Teams: a bot can only send files there through a consent flow Hubspoke does not
+    have yet, so the card says what they are and where to get them, rather than pretending they came."""
+    names = ", ".join(f.name for f in notice.files)
+    lines = (
+        (Plain(notice.text),),
+        (
+            Plain(f"Teams cannot receive files from the bot yet, so {names} did not come here. Ask for them in "),
+            Plain("Slack or the console, or on the server: "),
+            Command("hubspoke export usecases -o usecases.csv"),
+            Plain(" and "),
+            Command("hubspoke export audit -o audit.csv"),
+            Plain("."),
+        ),
+    )
+    return {
+        "type": "message",
+        "summary": notice.text[:200],
+        "attachments": [{"contentType": CARD, "content": build_said(lines)}],
+    }
 
 
 class Tokens:
