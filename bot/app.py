@@ -18,6 +18,7 @@ from bot.tasks import TASKS, TaskRunner
 from storage.db import (
     configure_calendar,
     configure_delivery,
+    configure_llm,
     is_current,
     is_embedded,
     make_engine,
@@ -92,7 +93,10 @@ def create_app(
     listeners (the worker and the clock process send, they do not answer requests).
     """
     factory = session_factory or open_database(settings)
-    core = Core(settings=settings, session_factory=factory, clock=clock)
+    from bot.llm import build_llm
+
+    core = Core(settings=settings, session_factory=factory, clock=clock, llm=llm or build_llm(settings, factory))
+    configure_llm(factory, bool(core.llm.enabled))
     slack_app: App | None = None
     if settings.slack_bot_token is not None:
         from handlers.slack.app import build_bolt_app, build_client

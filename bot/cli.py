@@ -17,6 +17,7 @@ from bot import (
     cli_console,
     cli_expertise,
     cli_jobs,
+    cli_llm,
     cli_portfolio,
     cli_register,
     cli_similar,
@@ -262,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_portfolio.add_commands(sub)
     cli_jobs.add_commands(sub)
     cli_teams.add_commands(sub)
+    cli_llm.add_commands(sub)
     return parser
 
 

@@ -31,6 +31,7 @@ class Core:
     session_factory: sessionmaker[Session]
     clock: Callable[[], dt.datetime] = utcnow
     on_commit: list[Callable[[], None]] = field(default_factory=list)
+    llm: Any = None  # bot.llm.LLM: the configured endpoint, or NoLLM
 
     def __post_init__(self) -> None:
         self._reads = read_only(self.session_factory)

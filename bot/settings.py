@@ -68,9 +68,32 @@ class Settings(BaseSettings):
     review_escalation_hours: float = Field(default=24.0, gt=0, description="working hours: three working days")
     retro_followup_weeks: float = Field(default=6.0, gt=0, description="weeks after deployment the follow-up retro")
     retro_reminder_days: float = Field(default=7.0, gt=0, description="days before an unwritten retro is reminded")
+    openai_api_key: SecretStr | None = Field(default=None, description="key of the OpenAI-compatible endpoint")
+    openai_base_url: str | None = Field(
+        default=None, description="an OpenAI-compatible endpoint, e.g. http://ollama:11434/v1"
+    )
+    llm_chat_model: str = Field(default="gpt-4o-mini", description="the chat model for structured answers")
+    llm_embedding_model: str = Field(default="text-embedding-3-small", description="the embedding model")
+    llm_timeout: float = Field(default=10.0, gt=0, le=120, description="seconds an LLM request may take")
+    llm_daily_token_budget: int = Field(default=200_000, ge=0, description="tokens a day; spent: features fall back")
+    llm_fields: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), description="use case fields that may be sent to the endpoint (empty: all)"
+    )
     expertise_taxonomy_file: Path | None = Field(default=None, description="extra skills taxonomy (TOML)")
     expertise_half_life_days: float = Field(default=365.0, gt=0)
     expertise_ranking: dict[str, Any] = Field(default_factory=dict, description="RankingConfig overrides, as JSON")
+
+    @field_validator("llm_fields", mode="before")
+    @classmethod
+    def _split_fields(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @property
+    def llm_enabled(self) -> bool:
+        """An LLM endpoint is configured (a key, or a base URL of a self-hosted server that needs none)."""
+        return self.openai_api_key is not None or bool(self.openai_base_url)
 
     @field_validator("hub_leads", mode="before")
     @classmethod

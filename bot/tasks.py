@@ -20,11 +20,11 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from bot.chat import DeliveryError
-from intake import decisions, portfolio_views
+from intake import decisions, portfolio_views, queries, risk_ai
 from intake.errors import AlreadyDecided, FieldErrors, HeldByAnother, HubError
 from intake.notices import Refusal
 from intake.people import actor_of
-from intake.read_models import Actor, jsonable
+from intake.read_models import Actor, RiskSuggestion, jsonable
 from intake.schema import Decision
 from storage import repo
 from storage.db import UnitOfWork
@@ -99,6 +99,9 @@ class TaskRunner:
     def run(self, payload: dict[str, Any], *, done: Callable[[Session], None]) -> None:
         """Carry out one task; its completion (`done`) commits with its effect, a refusal is told to the person."""
         core = self._core
+        if payload.get("task") == risk_ai.TASK:
+            self._explain_risk(int(payload["use_case_id"]), done)
+            return
         try:
             actor = core.read(_actor, int(payload["person_id"]))
             if payload["task"] == "export":  # `/hub export`: files for the lead who asked
@@ -123,6 +126,28 @@ class TaskRunner:
         except (KeyError, ValueError, TypeError) as exc:
             raise DeliveryError(f"unreadable task: {exc}", permanent=True) from exc
 
+    def _explain_risk(self, use_case_id: int, done: Callable[[Session], None]) -> None:
+        """Ask the model for its view of a use case's risk; no answer (or an invalid one) leaves the rules alone."""
+        from bot.llm import load_prompt
+
+        core = self._core
+        llm = core.llm
+        try:
+            view = core.read(queries.get_use_case, use_case_id)
+        except HubError:  # deleted (forgotten) since: nothing to ask
+            core.run_with(done, _nothing)
+            return
+        suggestion = None
+        if llm is not None and llm.enabled:
+            prompt = load_prompt("risk_explain")
+            text = risk_ai.use_case_text(view, core.settings.llm_fields)
+            suggestion = llm.structured(prompt, {"use_case": text}, RiskSuggestion)
+        if suggestion is None:
+            core.run_with(done, _nothing)
+            return
+        model = str(getattr(llm, "chat_model", ""))
+        core.run_with(done, risk_ai.store, use_case_id, suggestion, model, f"{prompt.name}.{prompt.version}")
+
     def _refuse(
         self,
         payload: dict[str, Any],
@@ -138,6 +163,10 @@ class TaskRunner:
         if target is None:
             log.info("task %s refused, nobody to tell: %s", payload.get("task"), text)
         self._core.run_with(done, _tell, target, Refusal(text=text, at=at, take_over=take_over))
+
+
+def _nothing(uow: UnitOfWork, *, now: dt.datetime) -> None:
+    uow.commit()  # only the task's completion
 
 
 def _actor(uow: UnitOfWork, person_id: int) -> Actor:

@@ -443,13 +443,30 @@ def closure_paragraph(uc: UseCaseView) -> Paragraph | None:
     return Paragraph(parts, tone=Tone.ENDED)
 
 
+def risk_view_paragraph(uc: UseCaseView) -> Paragraph | None:
+    """The LLM's view of the risk tier beside the rules' (a disagreement stands out); the rules' tier stands."""
+    ai = uc.risk_suggestion
+    if ai is None:
+        return None
+    if ai.tier is uc.risk_tier:
+        parts: Parts = (Strong("AI's view:"), Plain(f" {label(ai.tier)} risk too. "), Em(ai.rationale))
+        return Paragraph(parts, small=True)
+    parts = (
+        Strong("AI's view differs:"),
+        Plain(f" {label(ai.tier)} risk, where the rules say {label(uc.risk_tier)}. "),
+        Em(ai.rationale),
+        Plain(" The rules' tier stands; the reviewer decides."),
+    )
+    return Paragraph(parts, tone=Tone.WARNING)
+
+
 def status_paragraphs(uc: UseCaseView) -> list[Paragraph]:
     """What a status shows of the hub's review and of the use case's end: the decision, then the closure."""
     decided = decision_paragraph(uc)
     closed = closure_paragraph(uc)
     if closed is not None and uc.review is not None and uc.review.decision is Decision.WITHDRAWN:
         decided = None  # the closure says the same, with the reason
-    out = [p for p in (decided, closed) if p]
+    out = [p for p in (risk_view_paragraph(uc), decided, closed) if p]
     for lesson in uc.lessons:
         out += _ritual_words().lesson_paragraphs(lesson)
     if uc.retro_waiting:
@@ -546,7 +563,10 @@ def compose_review_card(card: ReviewCard) -> Message:
         for c in review.changes:
             parts += [Break(), Plain("• "), Strong(c.field), Plain(f": {c.before} → {c.after}")]
         rest.append(Paragraph(tuple(parts)))
-    rest += [p for p in (note_paragraph(card), duplicates_paragraph(card.duplicates, for_reviewer=True), decided) if p]
+    rest += [p for p in (note_paragraph(card), duplicates_paragraph(card.duplicates, for_reviewer=True)) if p]
+    if (ai := risk_view_paragraph(uc)) is not None and decided is None:
+        rest.append(ai)
+    rest += [decided] if decided else []
     prompt = None
     if decided is None and uc.reviewer is None:
         no_one = (Plain("No reviewer is available for this one. "), Strong("Hub, pick a reviewer."))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from intake.schema import (
     Affected,
@@ -160,6 +160,33 @@ class Lesson(BaseModel):
     metric_met: str | None = None  # met | partly | not_met | too_early
 
 
+def _suggestion(extra: dict[str, Any] | None) -> RiskView | None:
+    raw = (extra or {}).get(RISK_SUGGESTION)
+    try:
+        return RiskView.model_validate(raw) if raw else None
+    except ValueError:
+        return None
+
+
+RISK_SUGGESTION = "risk_suggestion"  # the key in a use case's `extra` where the LLM's suggestion is kept
+
+
+class RiskSuggestion(BaseModel):
+    """The LLM's view of a use case's risk tier, beside the rules' (which stay the authority)."""
+
+    tier: RiskTier
+    rationale: str = Field(max_length=600)
+
+
+class RiskView(BaseModel):
+    """A stored suggestion and where it came from."""
+
+    tier: RiskTier
+    rationale: str
+    model: str = ""
+    prompt: str = ""
+
+
 class UseCaseView(BaseModel):
     id: int
     title: str
@@ -187,6 +214,7 @@ class UseCaseView(BaseModel):
     closed: Closure | None = None  # filled where it is shown (the status), from the audit trail
     lessons: list[Lesson] = []  # its written retros, filled where they are shown (the status)
     retro_waiting: str | None = None  # why a retro is asked and not written yet ("it was deployed"), on the status
+    risk_suggestion: RiskView | None = None  # the LLM's view of its tier, when one was asked
 
     @classmethod
     def of(cls, uc: UseCase, review: Review | None = None) -> UseCaseView:
@@ -214,6 +242,7 @@ class UseCaseView(BaseModel):
             created_at=uc.created_at,
             updated_at=uc.updated_at,
             review=ReviewView.of(review) if review else None,
+            risk_suggestion=_suggestion(uc.extra),
         )
 
     def answers(self) -> dict[str, Any]:

@@ -65,6 +65,9 @@ def apply_answers(uc: UseCase, sub: Submission, department: Department) -> None:
     uc.links = list(sub.links)
 
 
+LLM_ASSIST = "llm_assist"  # session info: an LLM endpoint is configured (storage.db.configure_llm)
+
+
 def replayed_result(session: Session, request_key: str | None) -> SubmitResult | None:
     """The result of a request already carried out under `request_key` (a replayed submission), if any."""
     if request_key is None:
@@ -78,7 +81,14 @@ def replayed_result(session: Session, request_key: str | None) -> SubmitResult |
 
 
 def commit_once(uow: UnitOfWork, request_key: str | None, use_case_id: int, now: dt.datetime) -> SubmitResult | None:
-    """Commit, recording `request_key`; when a concurrent replay committed it first, that one's result."""
+    """Commit, recording `request_key`; when a concurrent replay committed it first, that one's result.
+
+    With an LLM configured, the model's view of its risk is asked for afterwards, as durable work.
+    """
+    if uow.session.info.get(LLM_ASSIST):
+        from intake import risk_ai  # it builds on the reviews this module saves
+
+        risk_ai.ask_later(uow, use_case_id, now)
     if request_key is not None:
         uow.session.add(RequestKey(key=request_key, use_case_id=use_case_id, created_at=now))
     try:

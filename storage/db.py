@@ -200,6 +200,11 @@ def configure_calendar(factory: sessionmaker[Session], config: Any) -> None:
     factory.kw.setdefault("info", {})[HUB_CALENDAR] = config
 
 
+def configure_llm(factory: sessionmaker[Session], enabled: bool) -> None:
+    """Say whether saved use cases ask the LLM for its view of their risk (intake.submission.LLM_ASSIST)."""
+    factory.kw.setdefault("info", {})["llm_assist"] = enabled
+
+
 # Derived factories, one per factory, kept only while the factory itself is alive (a test suite
 # builds hundreds of factories; holding them would keep each one's engine and its connections open).
 _DERIVED: weakref.WeakKeyDictionary[sessionmaker[Session], dict[str, sessionmaker[Session]]] = (

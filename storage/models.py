@@ -456,3 +456,20 @@ class ConversationRef(Base):
     name: Mapped[str | None] = mapped_column(String(200))  # a channel's name, as Teams gave it
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class LLMCall(Base):
+    """One call to the LLM endpoint: which prompt and version, which model, how long, how many tokens, how it
+    ended (ok, invalid, timeout, error, budget). Leads read them with `hubspoke llm usage`."""
+
+    __tablename__ = "llm_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    prompt: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(120))
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str] = mapped_column(String(32))
