@@ -315,3 +315,21 @@ def test_an_export_asked_for_in_teams_says_where_the_files_are_rather_than_prete
     bot.say(LEE, "hub export")
     said = bot.connector.wait_for(lambda s: s.conversation_id == LEE.chat and "Teams cannot receive files" in s.text)
     assert said and "hubspoke export usecases -o usecases.csv" in said[0].text
+
+
+def test_the_portfolio_in_teams_comes_with_its_chart_as_an_image(teams: TeamsBot) -> None:
+    bot = teams
+    set_up_hub(bot)
+    bot.click(SAM, "submit_intake", INTAKE)
+    bot.say(LEE, "hub portfolio")
+    assert "1 use case" in bot.answered(LEE.chat, 3)[-1].text
+    chart = bot.connector.wait_for(
+        lambda s: (
+            s.conversation_id == LEE.chat
+            and any(a.get("contentType") == "image/png" for a in s.body.get("attachments", []))
+        )
+    )
+    assert chart, "no chart came"
+    image = chart[0].body["attachments"][0]
+    assert image["contentUrl"].startswith("data:image/png;base64,iVBOR")  # a PNG
+    assert "Finance" in chart[0].body["text"]  # its alt text says the same numbers

@@ -8,6 +8,7 @@ Retry-After; a person the bot cannot reach yet fails for good, and the hub lead 
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chat import DeliveryError, Posted, Profile, Recipient
 from handlers.teams.cards import build_notice, build_said
-from intake.notices import HUB, Command, Files, Notice, Plain, compose, plain
+from intake.notices import HUB, Command, Files, Notice, Plain, PortfolioChart, compose, plain
 from intake.people import TEAMS
 from storage import repo
 from storage.db import UnitOfWork, background
@@ -38,6 +39,8 @@ def card_activity(notice: Notice) -> dict[str, Any]:
     """The message activity carrying a notice's card, with its summary as the notification's text."""
     if isinstance(notice, Files):
         return files_activity(notice)
+    if isinstance(notice, PortfolioChart):
+        return chart_activity(notice)
     return {
         "type": "message",
         "summary": plain(compose(notice).summary)[:200],
@@ -56,6 +59,25 @@ class Ref:
     @classmethod
     def of(cls, row: ConversationRef) -> Ref:
         return cls(row.conversation_id, row.service_url, row.tenant_id)
+
+
+def chart_activity(notice: PortfolioChart) -> dict[str, Any]:
+    """The portfolio chart as an inline image (a PNG data URI, which Teams shows in chats), its alt text beside."""
+    from bot.charts import draw_portfolio  # matplotlib loads only when a chart is drawn
+
+    chart = draw_portfolio(notice)
+    return {
+        "type": "message",
+        "summary": chart.title[:200],
+        "text": chart.alt[:1000],
+        "attachments": [
+            {
+                "contentType": "image/png",
+                "contentUrl": "data:image/png;base64," + base64.b64encode(chart.png).decode(),
+                "name": chart.filename,
+            }
+        ],
+    }
 
 
 def files_activity(notice: Files) -> dict[str, Any]:
