@@ -333,3 +333,25 @@ def test_the_portfolio_in_teams_comes_with_its_chart_as_an_image(teams: TeamsBot
     image = chart[0].body["attachments"][0]
     assert image["contentUrl"].startswith("data:image/png;base64,iVBOR")  # a PNG
     assert "Finance" in chart[0].body["text"]  # its alt text says the same numbers
+
+
+def test_partial_teams_settings_stop_the_start_naming_what_is_missing(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TEAMS_APP_ID": "11111111-2222-3333-4444-555555555555",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'h.db'}",
+        "HOME": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run", "--port", "0"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "cannot serve Teams: TEAMS_APP_PASSWORD, TEAMS_TENANT_ID not set." in done.stderr
