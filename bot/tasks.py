@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from bot.chat import DeliveryError
-from intake import decisions, portfolio_views, queries, risk_ai
+from intake import decisions, drafting, hub, portfolio_views, queries, risk_ai
 from intake.errors import AlreadyDecided, FieldErrors, HeldByAnother, HubError
 from intake.notices import Refusal
 from intake.people import actor_of
@@ -102,6 +102,9 @@ class TaskRunner:
         if payload.get("task") == risk_ai.TASK:
             self._explain_risk(int(payload["use_case_id"]), done)
             return
+        if payload.get("task") == drafting.TASK:
+            self._draft(payload, done)
+            return
         try:
             actor = core.read(_actor, int(payload["person_id"]))
             if payload["task"] == "export":  # `/hub export`: files for the lead who asked
@@ -125,6 +128,17 @@ class TaskRunner:
             self._refuse(payload, exc.message, None, done)
         except (KeyError, ValueError, TypeError) as exc:
             raise DeliveryError(f"unreadable task: {exc}", permanent=True) from exc
+
+    def _draft(self, payload: dict[str, Any], done: Callable[[Session], None]) -> None:
+        """Draft the form from what someone wrote and send it to them to check (without a model: today's pre-fill)."""
+        from bot.conversation.answers import draft_now
+
+        core = self._core
+        person_id, text = int(payload["person_id"]), str(payload.get("text") or "")
+        actor = core.read(_actor, person_id)
+        draft, questions, from_model = draft_now(core, actor, text)
+        departments = core.read(hub.list_departments)
+        core.run_with(done, drafting.save_draft, person_id, draft, questions, from_model, departments)
 
     def _explain_risk(self, use_case_id: int, done: Callable[[Session], None]) -> None:
         """Ask the model for its view of a use case's risk; no answer (or an invalid one) leaves the rules alone."""

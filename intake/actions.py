@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from intake.lifecycle import allowed_moves, can_reopen
-from intake.notices import Notice, Outcome, RetroPrompt, ReviewCard, ReviewNudge, ShowcaseInvitation
+from intake.notices import (
+    DraftReady,
+    Notice,
+    Outcome,
+    RetroPrompt,
+    ReviewCard,
+    ReviewNudge,
+    ShowcaseInvitation,
+)
 from intake.read_models import Actor, PersonView, UseCaseView
 from intake.schema import Stage, Status
 
@@ -33,6 +41,7 @@ class Action(StrEnum):
     PRESENT = "present"
     NOT_THIS_TIME = "not_this_time"
     NOMINATE = "nominate"
+    OPEN_DRAFT = "open_draft"  # the intake form filled in from what someone wrote
 
 
 LABELS = {
@@ -55,6 +64,7 @@ LABELS = {
     Action.PRESENT: "Yes, I'll present",
     Action.NOT_THIS_TIME: "Not this time",
     Action.NOMINATE: "Nominate a colleague…",
+    Action.OPEN_DRAFT: "Check and submit",
 }
 # The answers to a likely duplicate, and the relation each records.
 ON_DUPLICATE = (Action.SAME_AS, Action.RELATED, Action.DIFFERENT)
@@ -74,6 +84,7 @@ BUTTONS = (
     *ON_DUPLICATE,
     Action.WRITE_RETRO,
     *ON_INVITATION,
+    Action.OPEN_DRAFT,
 )
 
 
@@ -148,4 +159,6 @@ def notice_actions(notice: Notice) -> tuple[Action, ...]:
         return (Action.WRITE_RETRO,)  # to its owner, who may write it (or a lead, who checks it on the click)
     if isinstance(notice, ShowcaseInvitation):
         return ON_INVITATION
+    if isinstance(notice, DraftReady):
+        return (Action.OPEN_DRAFT,)
     return ()

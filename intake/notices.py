@@ -222,6 +222,17 @@ class Digest(BaseModel):
         return not (self.new or self.decided or self.moved or self.shipped or self.lessons)
 
 
+class DraftReady(BaseModel):
+    """Tells someone the intake form is filled in from what they wrote, to check, correct and submit."""
+
+    kind: Literal["draft_ready"] = "draft_ready"
+    draft_id: int
+    answers: dict[str, Any]
+    questions: list[str] = []
+    from_model: bool = False
+    departments: list[str] = []  # the form's choices when it was filled (Teams draws the form in the message)
+
+
 class Unreachable(BaseModel):
     """Tells the hub's leads, once, that messages to someone cannot reach them on a platform yet."""
 
@@ -259,7 +270,8 @@ Notice = Annotated[
     | RetroPrompt
     | ShowcaseInvitation
     | ShowcaseAgenda
-    | Unreachable,
+    | Unreachable
+    | DraftReady,
     Field(discriminator="kind"),
 ]
 NOTICE = TypeAdapter(Notice)
@@ -886,6 +898,29 @@ def compose_unreachable(notice: Unreachable) -> Message:
     return Message(summary, lead)
 
 
+def compose_draft_ready(notice: DraftReady) -> Message:
+    title = str(notice.answers.get("title") or "your idea")
+    how = "with the help of the hub's language model" if notice.from_model else "from your first sentence"
+    lead = Paragraph(
+        (
+            Plain("Your intake form for "),
+            Strong(title),
+            Plain(f" is filled in {how}. Check and correct every field, then submit it: nothing is submitted "),
+            Plain("until you do."),
+        ),
+        tone=Tone.INBOX,
+    )
+    rest: list[Paragraph] = []
+    if notice.questions:
+        parts: list[Part] = [Strong("Worth adding:")]
+        for q in notice.questions:
+            parts += [Break(), Plain("• "), Em(q)]
+        rest.append(Paragraph(tuple(parts)))
+    filled = [name.replace("_", " ") for name, value in notice.answers.items() if value not in (None, "", [])]
+    rest.append(Paragraph((Plain("Filled in: " + ", ".join(filled) + "."),), small=True))
+    return Message((Plain(f"Your form for {title} is ready to check"),), lead, tuple(rest))
+
+
 def compose_refusal(notice: Refusal) -> Message:
     parts: Parts = (Plain(notice.text),)
     if notice.at:
@@ -910,6 +945,7 @@ COMPOSE: dict[type, Callable[[Any], Message]] = {
     Files: compose_files,
     Refusal: compose_refusal,
     Unreachable: compose_unreachable,
+    DraftReady: compose_draft_ready,
     RetroPrompt: lambda n: _ritual_words().compose_retro_prompt(n),
     ShowcaseInvitation: lambda n: _ritual_words().compose_showcase_invitation(n),
     ShowcaseAgenda: lambda n: _ritual_words().compose_showcase_agenda(n),

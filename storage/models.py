@@ -473,3 +473,17 @@ class LLMCall(Base):
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[str] = mapped_column(String(32))
+
+
+class IntakeDraft(Base):
+    """An intake form pre-filled from what someone wrote (by the LLM, or today's pre-fill without one), kept for
+    them to open, check and submit; nothing in it is submitted by itself."""
+
+    __tablename__ = "intake_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    questions: Mapped[list[Any]] = mapped_column(default=list)
+    from_model: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -21,6 +21,7 @@ from intake.notices import (
     Attachment,
     BusFactorNotice,
     Digest,
+    DraftReady,
     DuplicateFlagged,
     Files,
     Notice,
@@ -224,6 +225,16 @@ SAMPLES: dict[type, list[BaseModel]] = {
             at=T0, presenters=[Presenter(person=SAM, use_case_id=12, title="Invoice triage", department="Finance")]
         ),
         ShowcaseAgenda(at=T0, presenters=[], day_of=True),
+    ],
+    DraftReady: [
+        DraftReady(
+            draft_id=3,
+            answers={"title": "Summarise calls", "problem": "Notes by hand."},
+            questions=["What would show it worked?"],
+            from_model=True,
+            departments=["Finance"],
+        ),
+        DraftReady(draft_id=4, answers={"title": "Summarise calls"}),
     ],
     Unreachable: [
         Unreachable(person=VIC, platform="teams", why="Vic has not talked to the bot on Teams yet", leads=[LEE]),

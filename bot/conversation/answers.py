@@ -20,6 +20,7 @@ from bot.expertise.models import ExpertResult
 from intake import (
     calendar,
     closing,
+    drafting,
     duplicates,
     editing,
     guidelines,
@@ -102,13 +103,21 @@ class PortfolioAnswer:
 
 
 @dataclass(frozen=True)
+class DraftLater:
+    """A description long enough to draft the form from: the LLM drafts it after the answer, and the form comes
+    to the writer to check (the console, with no deadline to answer by, drafts it at once)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class AskRetro:
     """Open the retro form of a use case (every surface draws `form.fields`)."""
 
     form: RetroForm
 
 
-Answer = Said | Form | AskReason | UseCaseList | Status | ExpertResult | PortfolioAnswer | AskRetro
+Answer = Said | Form | AskReason | UseCaseList | Status | ExpertResult | PortfolioAnswer | AskRetro | DraftLater
 
 
 def _said(*lines: tuple[Part | str, ...]) -> Said:
@@ -131,6 +140,8 @@ def answer(core: Core, actor: Actor, request: g.Request) -> Answer:
         case g.Help(command):
             return helps(command)
         case g.OpenForm(text):
+            if text and core.llm is not None and core.llm.enabled and drafting.wants_drafting(text):
+                return DraftLater(text)
             return Form(draft_from_text(text) if text else Draft())
         case g.ListMine():
             mine = core.read(queries.my_use_cases, actor)
@@ -367,6 +378,22 @@ def preview_notice(core: Core, schedule: Any, now: dt.datetime) -> Notice | None
         department = channels[0][0] if channels else None
     title = "Preview: " + (f"{department} digest" if department else schedule.name)
     return core.read(digest.digest_notice, since=since, now=now, title=title, department=department)
+
+
+DRAFTING = "Reading what you wrote to fill in the form: it comes to you in a moment to check and submit."
+
+
+def draft_now(core: Core, actor: Actor, text: str) -> tuple[Draft, list[str], bool]:
+    """The form drafted from `text` now (the console, or the durable task): the model's, or today's pre-fill."""
+    from bot.llm import load_prompt
+
+    departments = core.read(hub.list_departments)
+    answer = None
+    if core.llm is not None and core.llm.enabled:
+        values = {"text": text[: drafting.MAX_TEXT], "departments": ", ".join(departments) or "(none yet)"}
+        answer = core.llm.structured(load_prompt("intake_draft"), values, drafting.DraftAnswer)
+    draft, questions = drafting.draft_of(answer, text, departments)
+    return draft, questions, answer is not None
 
 
 RELATIONS = {Action.SAME_AS: Relation.SAME, Action.RELATED: Relation.RELATED, Action.DIFFERENT: Relation.DIFFERENT}

@@ -8,8 +8,8 @@ from handlers.console.admin import render
 from handlers.console.people import console_key, console_ref
 from handlers.console.render import Button, render_refusal
 from handlers.console.session import Cancelled, ConsoleSession
-from handlers.console.usecase import YES, ask_why, edit
-from intake import decisions, editing, people, queries, retros
+from handlers.console.usecase import YES, ask_why, edit, submit
+from intake import decisions, drafting, editing, people, queries, retros
 from intake.actions import DECIDER_ACTIONS, ON_DUPLICATE, ON_INVITATION, Action
 from intake.errors import FieldErrors, HeldByAnother, HubError, NotAllowed
 from intake.forms import NO_ONE_ELSE, REASON_PROMPTS, withdraw_confirm
@@ -137,6 +137,9 @@ def click(session: ConsoleSession, number: int) -> None:
             rituals.write_retro(session, session.core.read(retros.open_retro, actor, button.use_case_id))
         elif button.action in ON_INVITATION:
             rituals.answer_invitation(session, button)
+        elif button.action is Action.OPEN_DRAFT and button.other is not None:
+            draft, questions = session.core.read(drafting.load_draft, actor, button.other)
+            submit(session, draft, questions)
     except Cancelled:
         session.reply("Nothing recorded.")
     except HeldByAnother as exc:  # offered as a button, as Slack does

@@ -15,6 +15,7 @@ from intake.notices import (
     BusFactorNotice,
     Command,
     Digest,
+    DraftReady,
     DuplicateFlagged,
     Em,
     Files,
@@ -331,6 +332,12 @@ def render_showcase_agenda(notice: ShowcaseAgenda, zone: Zone) -> Rendered:
     return Rendered(tuple(_composed(compose(notice), zone)))
 
 
+def render_draft_ready(notice: DraftReady, zone: Zone) -> Rendered:
+    """The form filled in from what someone wrote, with the button that opens it to check and submit."""
+    button = Button(LABELS[Action.OPEN_DRAFT], Action.OPEN_DRAFT, 0, other=notice.draft_id)
+    return Rendered(tuple(_composed(compose(notice), zone)), (button,))
+
+
 def render_unreachable(notice: Unreachable, zone: Zone) -> Rendered:
     """Tells the hub's leads, once, that someone cannot be reached on a platform yet."""
     return Rendered(tuple(_composed(compose(notice), zone)))
@@ -355,6 +362,7 @@ RENDER: dict[type, Callable[[Any, Zone], Rendered]] = {
     ShowcaseInvitation: render_showcase_invitation,
     ShowcaseAgenda: render_showcase_agenda,
     Unreachable: render_unreachable,
+    DraftReady: render_draft_ready,
     Refusal: render_refusal,
 }
 
@@ -368,7 +376,7 @@ def people_in(notice: Notice) -> list[PersonView]:
     """Everyone a notice names, to find a recipient's time zone without asking the database."""
     if isinstance(notice, BusFactorNotice):
         return [notice.expert]
-    if isinstance(notice, Refusal | PortfolioChart | Files | Digest):
+    if isinstance(notice, Refusal | PortfolioChart | Files | Digest | DraftReady):
         return []
     if isinstance(notice, ShowcaseInvitation):
         return [notice.nominated_by] if notice.nominated_by else []

@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from bot.conversation import grammar as g
-from bot.conversation.answers import AskReason, AskRetro, Form, Said, Status, UseCaseList, answer, carry_out
+from bot.conversation.answers import (
+    AskReason,
+    AskRetro,
+    DraftLater,
+    Form,
+    Said,
+    Status,
+    UseCaseList,
+    answer,
+    carry_out,
+    draft_now,
+)
 from handlers.console.admin import MENTIONS, render
 from handlers.console.forms import fill_intake
 from handlers.console.render import Rendered, quoted
@@ -20,11 +31,16 @@ from intake.forms import Draft
 YES = {"y", "yes"}
 
 
-def submit(session: ConsoleSession, draft: Draft) -> None:
-    """Ask the intake form and save the use case as the current person."""
+def submit(session: ConsoleSession, draft: Draft, questions: list[str] | None = None) -> None:
+    """Ask the intake form (pre-filled, with what is worth adding) and save the use case as the current person."""
     actor = session.me()
+    note = [f"Worth adding: {q}" for q in questions or []]
     result = fill_intake(
-        session, draft, lambda sub: session.core.run(submission.submit_use_case, actor, sub), heading="New AI use case"
+        session,
+        draft,
+        lambda sub: session.core.run(submission.submit_use_case, actor, sub),
+        heading="New AI use case",
+        note=note or None,
     )
     if result is not None:
         session.reply(render_submitted(result))
@@ -98,6 +114,9 @@ def handle_usecase_command(session: ConsoleSession, text: str) -> None:
         ask_why(session, result)
     elif isinstance(result, AskRetro):
         write_retro(session, result.form)
+    elif isinstance(result, DraftLater):  # no deadline to answer by here: drafted at once
+        draft, questions, _ = draft_now(session.core, session.me(), result.text)
+        submit(session, draft, questions)
     elif isinstance(result, UseCaseList):
         session.reply(render_list(result.items, result.title, render(result.empty, session.zone())))
     elif isinstance(result, Status):

@@ -25,8 +25,9 @@ from handlers.slack.modals import (
     build_reassign_modal,
     build_retro_modal,
 )
+from handlers.slack.mrkdwn import escape
 from handlers.slack.people import slack_ref
-from intake import decisions, editing, hub, people, queries, retros
+from intake import decisions, drafting, editing, hub, people, queries, retros
 from intake.actions import Action as Act
 from intake.errors import HeldByAnother, HubError
 from intake.notices import Refusal
@@ -328,6 +329,26 @@ def handle_invitation_answer(
     record_ack_and_tell(ack, respond, context, client, record)
 
 
+def handle_open_draft(
+    ack: Callable[..., None],
+    action: dict[str, Any],
+    body: dict[str, Any],
+    context: BoltContext,
+    respond: Any,
+    client: WebClient,
+) -> None:
+    """Open the intake form filled in from what the person wrote, to check and submit."""
+    ack()
+    with telling_errors(respond, context, client):
+        raw = str(action.get("value") or "")
+        if not raw.isdigit():
+            raise HubError("This draft is out of date: type /usecase and your idea again.")
+        core: Core = context["core"]
+        draft, questions = core.read(drafting.load_draft, context["actor"], int(raw))
+        note = ("*Worth adding:* " + " · ".join(escape(q) for q in questions)) if questions else None
+        open_intake(core, client, body["trigger_id"], draft, ModalContext(), note=note)
+
+
 def register(app: App, middleware: list[Any]) -> None:
     deciders = [*middleware, reviewers_only]
     app.action(Action.APPROVE, middleware=deciders)(handle_approve)
@@ -345,5 +366,6 @@ def register(app: App, middleware: list[Any]) -> None:
     app.action(Action.WITHDRAW, middleware=middleware)(handle_withdraw)
     app.action(Action.NEW_USE_CASE, middleware=middleware)(handle_new_use_case)
     app.action(Action.WRITE_RETRO, middleware=middleware)(handle_write_retro)
+    app.action(Action.OPEN_DRAFT, middleware=middleware)(handle_open_draft)
     for answer_id in (Action.PRESENT, Action.NOT_THIS_TIME, Action.NOMINATE):
         app.action(answer_id, middleware=middleware)(handle_invitation_answer)

@@ -23,6 +23,7 @@ from intake.lifecycle import ORDER
 from intake.notices import (
     BusFactorNotice,
     Digest,
+    DraftReady,
     DuplicateFlagged,
     Files,
     Outcome,
@@ -85,6 +86,7 @@ ACTION_IDS = {
     Action.PRESENT: ids.Action.PRESENT,
     Action.NOT_THIS_TIME: ids.Action.NOT_THIS_TIME,
     Action.NOMINATE: ids.Action.NOMINATE,
+    Action.OPEN_DRAFT: ids.Action.OPEN_DRAFT,
 }
 STYLE = {
     Action.APPROVE: "primary",
@@ -276,7 +278,8 @@ def _lead(
     | RetroPrompt
     | ShowcaseInvitation
     | ShowcaseAgenda
-    | Unreachable,
+    | Unreachable
+    | DraftReady,
 ) -> tuple[str, Blocks, Blocks]:
     """The fallback text, the lead section and the rest of a composed notice."""
     message = compose(notice)
@@ -468,6 +471,13 @@ def build_showcase_agenda(notice: ShowcaseAgenda) -> tuple[str, Blocks]:
     """The showcase's agenda, a week ahead and on the day."""
     text, lead, rest = _lead(notice)
     return text, [*lead, *rest]
+
+
+def build_draft_ready(notice: DraftReady) -> tuple[str, Blocks]:
+    """The form filled in from what someone wrote, with the button that opens it to check and submit."""
+    text, lead, rest = _lead(notice)
+    check = button(LABELS[Action.OPEN_DRAFT], ACTION_IDS[Action.OPEN_DRAFT], str(notice.draft_id), "primary")
+    return text, [*lead, *rest, {"type": "actions", "block_id": f"draft:{notice.draft_id}", "elements": [check]}]
 
 
 def build_unreachable(notice: Unreachable) -> tuple[str, Blocks]:

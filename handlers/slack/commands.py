@@ -15,9 +15,11 @@ from slack_sdk import WebClient
 
 from bot.conversation import grammar as g
 from bot.conversation.answers import (
+    DRAFTING,
     Answer,
     AskReason,
     AskRetro,
+    DraftLater,
     Form,
     PortfolioAnswer,
     Said,
@@ -42,6 +44,7 @@ from handlers.slack.modals import (
 from handlers.slack.mrkdwn import escape, mrkdwn
 from handlers.slack.people import MENTION, slack_ref
 from handlers.slack.portfolio import build_portfolio
+from intake import drafting
 from intake.actions import Action, Viewer
 from intake.editing import EditTarget
 from intake.errors import HubError
@@ -107,6 +110,10 @@ def handle_usecase_command(
         reply(ack, error_text(exc))
         return
     trigger_id = str(command.get("trigger_id") or "")
+    if isinstance(result, DraftLater):  # recorded as durable work, then answered: the form comes to the DM
+        core.run(drafting.request_draft, actor, result.text)
+        reply(ack, DRAFTING)
+        return
     if isinstance(result, Form | AskReason | AskRetro):
         ack()
         # The form opens right after the ack, on this thread (its trigger expires in 3 s). Nothing is

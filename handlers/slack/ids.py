@@ -45,6 +45,7 @@ class Action(StrEnum):
     PRESENT = "hubspoke_present"
     NOT_THIS_TIME = "hubspoke_not_this_time"
     NOMINATE = "hubspoke_nominate"
+    OPEN_DRAFT = "hubspoke_open_draft"
     NEW_USE_CASE = "hubspoke_new_use_case"
     WHOKNOWS_MORE = "hubspoke_whoknows_more"
 

@@ -15,13 +15,13 @@ from enum import StrEnum
 from typing import Any
 
 from intake.actions import LABELS, ON_DUPLICATE, Action, Viewer, card_actions, notice_actions
-from intake.forms import FormField, Kind
+from intake.forms import INTAKE_FIELDS, FormField, Kind
 from intake.notices import (
     Break,
     Command,
+    DraftReady,
     Em,
     Mention,
-    Message,
     Moment,
     Notice,
     Paragraph,
@@ -37,6 +37,7 @@ from intake.notices import (
     Tone,
     UseCaseRef,
     compose,
+    plain,
 )
 from intake.people import TEAMS
 from intake.read_models import PersonView, Relation, UseCaseView
@@ -212,7 +213,19 @@ def build_notice(notice: Notice, viewer: Viewer | None = None) -> Card:
     A review card offers what its audience may do (the hub: decide, reassign) and asks Teams to refresh it
     for each viewer, who then gets only what they may do (`viewer`: the card drawn for one of them).
     """
-    message: Message = compose(notice)
+    if isinstance(notice, DraftReady):  # the form itself, filled in, in the message
+        message = compose(notice)
+        intro = " ".join(plain(p.parts) for p in (message.lead, *message.rest) if p is not None)
+        return build_form(
+            "New AI use case",
+            INTAKE_FIELDS,
+            notice.answers,
+            verb="submit_intake",
+            submit="Submit",
+            departments=notice.departments,
+            intro=intro,
+        )
+    message = compose(notice)
     writer = Writer()
     body: list[Card] = []
     if message.title:

@@ -17,8 +17,10 @@ from typing import Any
 from bot.conversation import grammar as g
 from bot.conversation import ritual_answers
 from bot.conversation.answers import (
+    DRAFTING,
     AskReason,
     AskRetro,
+    DraftLater,
     Form,
     PortfolioAnswer,
     Said,
@@ -32,7 +34,7 @@ from bot.core import Core
 from bot.expertise.models import ExpertResult
 from handlers.teams import cards
 from handlers.teams.chat import HUB_CHANNEL_KEY, TeamsChat, save_reference
-from intake import decisions, editing, hub, people, queries, retros, submission
+from intake import decisions, drafting, editing, hub, people, queries, retros, submission
 from intake.actions import Action, Viewer, available_actions
 from intake.errors import AlreadyDecided, FieldErrors, HeldByAnother, HubError, NotAllowed
 from intake.forms import INTAKE_FIELDS, Draft, parse_submission
@@ -206,6 +208,9 @@ class Dialogs:
             return self.intake_form(
                 result.draft, edit=result.edit is not None, use_case_id=result.edit.use_case.id if result.edit else None
             )
+        if isinstance(result, DraftLater):  # durable: the filled form comes as its own message
+            self.core.run(drafting.request_draft, actor, result.text)
+            return cards.build_said(((Plain(DRAFTING),),))
         if isinstance(result, AskRetro):
             f = result.form
             return cards.build_form(
