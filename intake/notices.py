@@ -215,6 +215,7 @@ class Digest(BaseModel):
     shipped: list[Shipped] = []
     lessons: list[Lesson] = []
     showcases: list[UpcomingShowcase] = []
+    summary: str | None = None  # two sentences from the LLM over the figures below, when one is configured
 
     @property
     def quiet(self) -> bool:
@@ -860,6 +861,11 @@ def compose_digest(notice: Digest) -> Message:
         f"{'s' if notice.decided != 1 else ''}, {notice.moved} stage move{'s' if notice.moved != 1 else ''}"
     )
     lead = Paragraph((Strong(notice.title), Plain(f": {counts} since "), Moment(notice.since), Plain(".")))
+    if notice.summary:
+        summary = Paragraph(
+            (Strong("In short"), Plain(" (the hub's language model, from the figures below): "), Em(notice.summary)),
+        )
+        lead = Paragraph((*lead.parts, Break(), *summary.parts))
     rest = tuple(p for p in (*_ritual_words().digest_news(notice), portfolio.lead, *portfolio.rest) if p is not None)
     return Message((Plain(f"{notice.title}: {counts}"),), lead, rest)
 

@@ -175,3 +175,30 @@ def test_the_daily_token_budget_once_spent_leaves_the_rest_of_the_day_to_the_rul
     assert len(fake.of("/v1/chat/completions")) == 1
     with UnitOfWork(app.core.session_factory) as uow:
         assert [c.outcome for c in uow.session.scalars(select(LLMCall).order_by(LLMCall.id))] == ["ok", "budget"]
+
+
+def test_the_digest_opens_with_the_models_two_sentences_from_its_figures_only(
+    llm_hub: tuple[Any, FakeOpenAI, FakeChat],
+) -> None:
+    from bot.rituals import schedules
+    from bot.rituals.digest import run_schedule
+    from intake.people import SYSTEM
+
+    app, fake, chat = llm_hub
+    fake.replies = [suggestion("medium"), json.dumps({"summary": "One new use case; 1 review waits for Rita."})]
+    submit(app)
+    run_tasks(app, chat)  # the risk view first
+    app.core.run(schedules.add_schedule, SYSTEM, "digest", "weekly monday 09:00", "C_HUB", "UTC")
+    assert run_schedule(app.core, "digest").startswith("sent")
+    with UnitOfWork(app.core.session_factory) as uow:
+        digest = next(
+            m.payload for m in uow.session.scalars(select(OutboxMessage)) if m.payload.get("kind") == "digest"
+        )
+    assert digest["summary"] == "One new use case; 1 review waits for Rita."
+    prompt = fake.of("/v1/chat/completions")[-1].body["messages"][0]["content"]
+    assert "1 new submissions" in prompt and "reviews waiting: 1" in prompt
+    assert "Summarise support calls" not in prompt and "Sam" not in prompt  # figures only: no titles, no names
+    from intake.notices import Digest
+
+    words = plain(compose(Digest.model_validate(digest)).lead.parts)  # type: ignore[union-attr]
+    assert "In short (the hub's language model, from the figures below): One new use case" in words

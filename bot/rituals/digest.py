@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select, true
 
 from bot.core import Core
@@ -16,7 +17,7 @@ from intake import calendar, hub, retros, showcases
 from intake.notices import HUB, Digest, Shipped, UpcomingShowcase
 from intake.portfolio import PortfolioFilter, portfolio
 from intake.read_models import PersonView, jsonable
-from intake.schema import Stage
+from intake.schema import Stage, label
 from storage import evidence, repo
 from storage.db import UnitOfWork
 from storage.models import AuditEvent, Department, Review, UseCase
@@ -75,6 +76,46 @@ def digest_notice(
     )
 
 
+class DigestSummary(BaseModel):
+    """What the model may add on top of a digest: two sentences."""
+
+    summary: str = Field(max_length=400)
+
+
+def figures_text(notice: Digest) -> str:
+    """The digest's figures, and only its figures: no names, titles or other text people wrote."""
+    view = notice.view
+    stages = ", ".join(f"{label(st)} {n}" for st, n in view.by_stage.items())
+    f = view.figures
+
+    def hours(value: dt.timedelta | None) -> str:
+        return f"{value.total_seconds() / 3600:.0f} hours" if value is not None else "not measured"
+
+    oldest = max((i.age for i in view.waiting), default=None)
+    return "\n".join(
+        (
+            f"since the last digest: {notice.new} new submissions, {notice.decided} decisions, "
+            f"{notice.moved} stage moves, {len(notice.shipped)} shipped, {len(notice.lessons)} retros written",
+            f"use cases: {view.total}; in flight: {view.in_flight}; by stage: {stages}",
+            f"reviews waiting: {view.waiting_total}" + (f", the oldest for {hours(oldest)}" if oldest else ""),
+            f"stale in their stage: {view.stale_total}",
+            f"median to first review: {hours(f.to_first_review)}; to decision: {hours(f.to_decision)}",
+            f"over the work-in-progress limit: {'yes' if view.limits and view.limits.over_wip else 'no'}",
+        )
+    )
+
+
+def summarised(core: Core, notice: Digest) -> Digest:
+    """The digest with the model's two sentences on top, when a model is configured and answers well."""
+    llm = core.llm
+    if llm is None or not llm.enabled:
+        return notice
+    from bot.llm import load_prompt
+
+    answer = llm.structured(load_prompt("digest_summary"), {"figures": figures_text(notice)}, DigestSummary)
+    return notice.model_copy(update={"summary": " ".join(answer.summary.split())}) if answer else notice
+
+
 def _channel(schedule: schedules.ScheduleView) -> str:
     return HUB if schedule.channel in ("", HUB) else schedule.channel
 
@@ -97,7 +138,7 @@ def _send_digest(core: Core, schedule: schedules.ScheduleView, period: str, now:
         return f"skipped {period}: nothing to say (no use cases yet)"
     if notice.quiet:
         return f"skipped {period}: nothing new since the last digest"
-    core.run(_enqueue, notice, _channel(schedule))
+    core.run(_enqueue, summarised(core, notice), _channel(schedule))
     return f"sent {period} to {schedule.channel or 'the hub channel'}"
 
 
