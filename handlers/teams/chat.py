@@ -270,6 +270,23 @@ class TeamsChat:
             return None
         return dict(response.json()) if response.status_code == 200 and response.content else None
 
+    def answer(self, address: dict[str, str], content: dict[str, Any], attempts: int = 3) -> bool:
+        """Answer a message in its conversation, retrying a 429 or 5xx after its Retry-After (a few seconds at most).
+
+        What the message asked for is already done and committed; if the answer still cannot be sent it is logged,
+        and the request is not failed (Teams would send the activity again, and the command would run twice).
+        """
+        for attempt in range(attempts):
+            try:
+                self.send_card(address, content)
+                return True
+            except DeliveryError as exc:
+                if exc.permanent or attempt == attempts - 1:
+                    log.warning("teams: an answer could not be sent (%s)", exc)
+                    return False
+                time.sleep(min(exc.retry_after if exc.retry_after is not None else 1.0, 5.0))
+        return False
+
     def send_card(self, address: dict[str, str], content: dict[str, Any], text: str = "") -> None:
         """Post a card (an answer or a form) to where a request came from."""
         url = f"{address['service_url'].rstrip('/')}/v3/conversations/{address['conversation_id']}/activities"

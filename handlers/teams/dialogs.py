@@ -186,7 +186,7 @@ class Dialogs:
                 content = self.render(result, actor)
             except HubError as exc:
                 content = cards.refused(exc.message)
-        self.chat.send_card(turn.address, content)
+        self.chat.answer(turn.address, content)
         return content
 
     def hub_channel_here(self, actor: Actor, turn: Turn) -> dict[str, Any]:
@@ -297,7 +297,8 @@ class Dialogs:
         if act in DECISIONS:
             if not actor.can_decide:
                 return message_reply("Only hub reviewers can decide on use cases. A hub lead can add you.")
-            reason = str(data.get(cards.REASON_INPUT) or "").strip() or None
+            typed = data.get(f"{verb}_{cards.REASON_INPUT}") or data.get(cards.REASON_INPUT)
+            reason = str(typed or "").strip() or None
             self.core.run(
                 decisions.decide,
                 actor,

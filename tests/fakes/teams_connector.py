@@ -1,7 +1,7 @@
 """A loopback Bot Framework connector, playing the `serviceUrl` Teams puts in every Activity.
 
 It records what the bot sends (posts, updates, new conversations), answers roster lookups from `members`, can
-answer 429 with Retry-After, and validates every Adaptive Card it receives against the 1.5 schema.
+answer 429 with Retry-After or 503 without, and validates every Adaptive Card it receives against the 1.5 schema.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ class FakeConnector:
     sent: list[Sent] = field(default_factory=list)
     members: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> what the roster answers
     throttle_next: int = 0  # answer this many sends with 429 first
+    fail_next: int = 0  # answer this many sends with 503 first, with no Retry-After (the connector is down)
     create_status: int = 201  # what opening a personal chat answers (403: the app is not installed for them)
     invalid: list[str] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -124,6 +125,9 @@ class FakeConnector:
             if self.throttle_next and method in ("POST", "PUT"):
                 self.throttle_next -= 1
                 return 429, {"error": {"code": "Throttled"}}, {"Retry-After": "1"}
+            if self.fail_next and method in ("POST", "PUT"):
+                self.fail_next -= 1
+                return 503, {"error": {"code": "ServiceUnavailable"}}, {}
             if method == "POST" and path == "/v3/conversations":
                 if self.create_status >= 400:
                     self.sent.append(Sent("CREATE:refused", "", "", body))
