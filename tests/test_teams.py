@@ -355,3 +355,14 @@ def test_partial_teams_settings_stop_the_start_naming_what_is_missing(tmp_path: 
     )
     assert done.returncode == 2
     assert "cannot serve Teams: TEAMS_APP_PASSWORD, TEAMS_TENANT_ID not set." in done.stderr
+
+
+def test_a_message_teams_sends_again_runs_once(teams: TeamsBot) -> None:
+    bot = teams
+    set_up_hub(bot)
+    again = bot.activity(LEE, text="hub department add Operations", entities=[])
+    assert bot.post(again).status_code == 200
+    assert bot.post(again).status_code == 200  # the same activity id: Teams did not hear back in time
+    time.sleep(0.5)
+    answers = [s.text for s in bot.connector.to(LEE.chat) if "Operations" in s.text]
+    assert answers == ["Department **Operations** added."]

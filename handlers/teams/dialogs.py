@@ -37,6 +37,7 @@ from handlers.teams.chat import HUB_CHANNEL_KEY, TeamsChat, save_reference
 from intake import decisions, drafting, editing, hub, people, queries, retros, submission
 from intake.actions import Action, Viewer, available_actions
 from intake.errors import AlreadyDecided, FieldErrors, HeldByAnother, HubError, NotAllowed
+from intake.events import claim_event
 from intake.forms import INTAKE_FIELDS, Draft, parse_submission
 from intake.notices import (
     Command,
@@ -173,7 +174,14 @@ class Dialogs:
         return "help", ""
 
     def on_message(self, turn: Turn) -> dict[str, Any]:
-        """A command typed to the bot: the answer (a card, or a form) in the same conversation."""
+        """A command typed to the bot: the answer (a card, or a form) in the same conversation.
+
+        Teams sends an activity again when it did not hear back in time; its id is claimed first, so a
+        command runs once however often it arrives.
+        """
+        if turn.activity_id and not self.core.run(claim_event, f"teams:{turn.activity_id}"[:64]):
+            log.info("teams: activity %s arrived again and was ignored", turn.activity_id[:40])
+            return {}
         actor = self.actor(turn)
         command, text = self.command_of(turn)
         if command == "help" or (command == g.WHOKNOWS and text == "help"):
