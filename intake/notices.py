@@ -234,6 +234,15 @@ class DraftReady(BaseModel):
     departments: list[str] = []  # the form's choices when it was filled (Teams draws the form in the message)
 
 
+class BudgetSpent(BaseModel):
+    """Tells the hub's leads, once a day, that the LLM's daily token budget is spent: features use their
+    non-LLM paths until tomorrow."""
+
+    kind: Literal["budget_spent"] = "budget_spent"
+    budget: int
+    leads: list[PersonView] = []
+
+
 class Unreachable(BaseModel):
     """Tells the hub's leads, once, that messages to someone cannot reach them on a platform yet."""
 
@@ -272,7 +281,8 @@ Notice = Annotated[
     | ShowcaseInvitation
     | ShowcaseAgenda
     | Unreachable
-    | DraftReady,
+    | DraftReady
+    | BudgetSpent,
     Field(discriminator="kind"),
 ]
 NOTICE = TypeAdapter(Notice)
@@ -904,6 +914,24 @@ def compose_unreachable(notice: Unreachable) -> Message:
     return Message(summary, lead)
 
 
+def compose_budget_spent(notice: BudgetSpent) -> Message:
+    who: list[Part] = []
+    for i, person in enumerate(notice.leads):
+        who += [Plain(", "), Mention(person)] if i else [Mention(person)]
+    lead = Paragraph(
+        (
+            *(who or [Plain("Hub leads")]),
+            Plain(f": today's LLM budget ({notice.budget:,} tokens, LLM_DAILY_TOKEN_BUDGET) is spent. Until "),
+            Plain("midnight UTC, forms open with today's pre-fill and no risk views or digest summaries are "),
+            Plain("added; nothing else changes. "),
+            Command("hubspoke llm usage"),
+            Plain(" shows what used it."),
+        ),
+        tone=Tone.WARNING,
+    )
+    return Message((Plain("Today's LLM budget is spent"),), lead)
+
+
 def compose_draft_ready(notice: DraftReady) -> Message:
     title = str(notice.answers.get("title") or "your idea")
     how = "with the help of the hub's language model" if notice.from_model else "from your first sentence"
@@ -952,6 +980,7 @@ COMPOSE: dict[type, Callable[[Any], Message]] = {
     Refusal: compose_refusal,
     Unreachable: compose_unreachable,
     DraftReady: compose_draft_ready,
+    BudgetSpent: compose_budget_spent,
     RetroPrompt: lambda n: _ritual_words().compose_retro_prompt(n),
     ShowcaseInvitation: lambda n: _ritual_words().compose_showcase_invitation(n),
     ShowcaseAgenda: lambda n: _ritual_words().compose_showcase_agenda(n),

@@ -173,8 +173,16 @@ def test_the_daily_token_budget_once_spent_leaves_the_rest_of_the_day_to_the_rul
     assert app.core.read(queries.get_use_case, first).risk_suggestion is not None
     assert app.core.read(queries.get_use_case, second).risk_suggestion is None
     assert len(fake.of("/v1/chat/completions")) == 1
+    third = submit(app, title="Summarise field visits")
+    run_tasks(app, chat)
+    assert app.core.read(queries.get_use_case, third).risk_suggestion is None
     with UnitOfWork(app.core.session_factory) as uow:
-        assert [c.outcome for c in uow.session.scalars(select(LLMCall).order_by(LLMCall.id))] == ["ok", "budget"]
+        outcomes = [c.outcome for c in uow.session.scalars(select(LLMCall).order_by(LLMCall.id))]
+        told = [
+            m.payload for m in uow.session.scalars(select(OutboxMessage)) if m.payload.get("kind") == "budget_spent"
+        ]
+    assert outcomes == ["ok", "budget", "budget"]
+    assert len(told) == 1 and told[0]["budget"] == 1  # the leads hear it once a day, not at every fallback
 
 
 def test_the_digest_opens_with_the_models_two_sentences_from_its_figures_only(

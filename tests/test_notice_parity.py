@@ -19,6 +19,7 @@ from intake import notices
 from intake.actions import BUTTONS, HUB_AUDIENCE, STRANGER, Action, Viewer, available_actions, notice_actions
 from intake.notices import (
     Attachment,
+    BudgetSpent,
     BusFactorNotice,
     Digest,
     DraftReady,
@@ -236,6 +237,7 @@ SAMPLES: dict[type, list[BaseModel]] = {
         ),
         DraftReady(draft_id=4, answers={"title": "Summarise calls"}),
     ],
+    BudgetSpent: [BudgetSpent(budget=200_000, leads=[LEE])],
     Unreachable: [
         Unreachable(person=VIC, platform="teams", why="Vic has not talked to the bot on Teams yet", leads=[LEE]),
     ],

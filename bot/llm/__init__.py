@@ -130,6 +130,27 @@ class OpenAILLM:
             )
         return int(used or 0)
 
+    def _tell_leads_once(self) -> None:
+        """The first time today the budget stops a call, the hub's leads hear it (claimed, so once a day)."""
+        from sqlalchemy.exc import IntegrityError
+
+        from intake.notices import HUB, BudgetSpent
+        from intake.read_models import PersonView, jsonable
+        from storage import repo
+        from storage.models import JobRun, Person
+
+        now = self._clock()
+        with UnitOfWork(background(self._factory)) as uow:
+            s = uow.session
+            s.add(JobRun(job="llm_budget_spent", period=now.strftime("%Y-%m-%d"), claimed_at=now))
+            try:
+                s.flush()
+            except IntegrityError:
+                return  # told already today
+            leads = [PersonView.of(p, with_skills=False) for p in s.scalars(select(Person).where(Person.is_lead))]
+            repo.enqueue(s, jsonable(BudgetSpent(budget=self._budget, leads=leads)), channel=HUB, at=now)
+            uow.commit()
+
     def _record(self, prompt: Prompt, outcome: str, started: float, usage: Any = None) -> None:
         with UnitOfWork(background(self._factory)) as uow:
             uow.session.add(
@@ -152,6 +173,7 @@ class OpenAILLM:
         started = time.monotonic()
         if self._budget and self.spent_today() >= self._budget:
             self._record(prompt, "budget", started)
+            self._tell_leads_once()
             return None
         response_format: Any = {
             "type": "json_schema",

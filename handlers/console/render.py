@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from intake import notices
 from intake.actions import BUTTONS, LABELS, ON_DUPLICATE, Action, notice_actions
 from intake.notices import (
+    BudgetSpent,
     BusFactorNotice,
     Command,
     Digest,
@@ -338,6 +339,11 @@ def render_draft_ready(notice: DraftReady, zone: Zone) -> Rendered:
     return Rendered(tuple(_composed(compose(notice), zone)), (button,))
 
 
+def render_budget_spent(notice: BudgetSpent, zone: Zone) -> Rendered:
+    """Tells the hub's leads, once a day, that the LLM budget is spent."""
+    return Rendered(tuple(_composed(compose(notice), zone)))
+
+
 def render_unreachable(notice: Unreachable, zone: Zone) -> Rendered:
     """Tells the hub's leads, once, that someone cannot be reached on a platform yet."""
     return Rendered(tuple(_composed(compose(notice), zone)))
@@ -363,6 +369,7 @@ RENDER: dict[type, Callable[[Any, Zone], Rendered]] = {
     ShowcaseAgenda: render_showcase_agenda,
     Unreachable: render_unreachable,
     DraftReady: render_draft_ready,
+    BudgetSpent: render_budget_spent,
     Refusal: render_refusal,
 }
 
@@ -384,6 +391,8 @@ def people_in(notice: Notice) -> list[PersonView]:
         return [p.person for p in notice.presenters]
     if isinstance(notice, Unreachable):
         return [notice.person, *notice.leads]
+    if isinstance(notice, BudgetSpent):
+        return list(notice.leads)
     if isinstance(notice, SharedProblem):
         return [d.owner for d in notice.use_cases if d.owner]
     uc = notice.use_case

@@ -21,6 +21,7 @@ from intake.actions import (
 from intake.forms import withdraw_confirm
 from intake.lifecycle import ORDER
 from intake.notices import (
+    BudgetSpent,
     BusFactorNotice,
     Digest,
     DraftReady,
@@ -279,7 +280,8 @@ def _lead(
     | ShowcaseInvitation
     | ShowcaseAgenda
     | Unreachable
-    | DraftReady,
+    | DraftReady
+    | BudgetSpent,
 ) -> tuple[str, Blocks, Blocks]:
     """The fallback text, the lead section and the rest of a composed notice."""
     message = compose(notice)
@@ -478,6 +480,12 @@ def build_draft_ready(notice: DraftReady) -> tuple[str, Blocks]:
     text, lead, rest = _lead(notice)
     check = button(LABELS[Action.OPEN_DRAFT], ACTION_IDS[Action.OPEN_DRAFT], str(notice.draft_id), "primary")
     return text, [*lead, *rest, {"type": "actions", "block_id": f"draft:{notice.draft_id}", "elements": [check]}]
+
+
+def build_budget_spent(notice: BudgetSpent) -> tuple[str, Blocks]:
+    """Tells the hub's leads, once a day, that the LLM budget is spent."""
+    text, lead, rest = _lead(notice)
+    return text, [*lead, *rest]
 
 
 def build_unreachable(notice: Unreachable) -> tuple[str, Blocks]:

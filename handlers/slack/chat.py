@@ -14,6 +14,7 @@ from bot.chat import DeliveryError, Posted, Profile, Recipient
 from handlers.slack import blocks
 from intake.notices import (
     HUB,
+    BudgetSpent,
     BusFactorNotice,
     Digest,
     DraftReady,
@@ -56,6 +57,7 @@ RENDER: dict[type, Callable[[Any], tuple[str, blocks.Blocks]]] = {
     ShowcaseAgenda: blocks.build_showcase_agenda,
     Unreachable: blocks.build_unreachable,
     DraftReady: blocks.build_draft_ready,
+    BudgetSpent: blocks.build_budget_spent,
     Refusal: blocks.build_refusal,
     PortfolioChart: blocks.build_portfolio_chart,
     Files: blocks.build_files,
