@@ -71,8 +71,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     app = create_app(settings)
     if not settings.hub_leads and not app.core.read(hub.list_leads):
         log.warning(
-            "the hub has no lead: nobody can run /hub set-up commands. Put your Slack member id in HUB_LEADS, "
-            "or run `hubspoke hub lead add U…`"
+            "the hub has no lead: nobody can run /hub set-up commands. Put your Slack member id (or Teams user "
+            "id) in HUB_LEADS, or run `hubspoke hub lead add ID`"
         )
     asgi = build_asgi(app, serve_slack_http=not settings.socket_mode)
     if settings.socket_mode:

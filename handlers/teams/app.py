@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import warnings
 from typing import Any
 
 import anyio.to_thread
@@ -88,7 +89,9 @@ class TeamsAdapter:
     """The Teams SDK App wired to the dialogs; `endpoint` is the Starlette route for /api/messages."""
 
     def __init__(self, core: Core, settings: Settings, chat: TeamsChat) -> None:
-        from microsoft_teams.apps import App
+        with warnings.catch_warnings():  # the SDK announces a preview widget it has, which we do not use
+            warnings.simplefilter("ignore")
+            from microsoft_teams.apps import App
 
         for name in SDK_ENVIRONMENT:
             os.environ.pop(name, None)
