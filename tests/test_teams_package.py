@@ -198,3 +198,19 @@ def test_a_bad_argument_is_named_and_nothing_is_written(
 def test_the_default_host_is_flagged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     package(tmp_path, "--app-id", APP_ID)
     assert "pass --host with your own" in capsys.readouterr().err
+
+
+def test_the_teams_manifest_in_the_repository_is_what_the_package_command_writes() -> None:
+    """teams/manifest.json is the README's example (placeholder app id and host); it must not drift."""
+    import json
+    from pathlib import Path
+
+    from bot.cli_teams import build_manifest
+
+    committed = json.loads((Path(__file__).resolve().parents[1] / "teams" / "manifest.json").read_text())
+    expected = build_manifest("00000000-0000-0000-0000-000000000000", host="https://hubspoke.example.com")
+    assert committed == json.loads(json.dumps(expected)), (
+        "regenerate it: .venv/bin/python -c 'import json; from bot.cli_teams import build_manifest; "
+        'print(json.dumps(build_manifest("00000000-0000-0000-0000-000000000000", '
+        'host="https://hubspoke.example.com"), indent=2, ensure_ascii=False))\' > teams/manifest.json'
+    )
