@@ -48,16 +48,15 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from bench.harness import FakeSlackProcess, bench_database  # noqa: E402
+from bench.harness import FakeSlackProcess, bench_database, import_inventory  # noqa: E402
 from bot.outbox import OutboxWorker  # noqa: E402
 from bot.rituals.digest import digest_notice  # noqa: E402
 from handlers.slack.app import build_client  # noqa: E402
 from handlers.slack.chat import SlackChat, render  # noqa: E402
 from intake.notices import Digest  # noqa: E402
 from intake.read_models import jsonable  # noqa: E402
-from intake.register import build_mapping, import_register, read_table  # noqa: E402
 from storage import repo  # noqa: E402
-from storage.db import UnitOfWork, make_engine, make_session_factory, read_only, upgrade  # noqa: E402
+from storage.db import UnitOfWork, make_engine, make_session_factory, read_only  # noqa: E402
 from storage.models import Department, OutboxMessage, UseCase  # noqa: E402
 from storage.types import utcnow  # noqa: E402
 from tests.fakes.slack_api import validate_blocks  # noqa: E402
@@ -94,22 +93,6 @@ def size_of(notice: Digest) -> Size:
         problems.append(f"a section of {longest:,} characters (max {MAX_SECTION:,})")
     characters = len(json.dumps({"text": text, "blocks": blocks}, ensure_ascii=False))
     return Size(len(blocks), longest, len(text), characters, tuple(problems))
-
-
-def import_inventory(url: str) -> str:
-    """Import the inventory with the OMB preset; a line saying what was imported and how long it took."""
-    upgrade(url)
-    engine = make_engine(url)
-    try:
-        started = time.perf_counter()
-        with UnitOfWork(make_session_factory(engine)) as uow:
-            report = import_register(
-                uow, read_table(INVENTORY), build_mapping("omb", [], default_source="omb"), now=utcnow()
-            )
-        wall = time.perf_counter() - started
-    finally:
-        engine.dispose()
-    return f"imported {report.inserted:,} use cases in {wall:.1f} s ({len(report.skipped)} lines skipped)"
 
 
 def departments(uow: UnitOfWork) -> list[str]:
@@ -240,7 +223,7 @@ def deliver(args: argparse.Namespace, url: str, fan_out: list[tuple[str, Digest]
 
 
 def run(args: argparse.Namespace, database: str, url: str) -> list[dict[str, Any]]:
-    print(f"{database}: {import_inventory(url)}", flush=True)
+    print(f"{database}: {import_inventory(url, INVENTORY)}", flush=True)
     built = build_digests(url, args.channels, args.builds)
     hub: Size = built["hub_size"]
     print(

@@ -23,7 +23,10 @@ import httpx
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
+from intake.register import build_mapping, import_register, read_table
+from storage.db import UnitOfWork, make_engine, make_session_factory, upgrade
 from storage.models import OutboxMessage, Review
+from storage.types import utcnow
 from tests.fakes.slack_api import FakeSlack, PostLimit
 
 # --- the fake Slack Web API, in its own process so its work never stalls the client's clock ------
@@ -348,3 +351,20 @@ def seed_reviews(url: str, count: int, reviewer: str = "UREV", spoke: str = "USP
         ]
     finally:
         engine.dispose()
+
+
+def import_inventory(url: str, path: Path) -> str:
+    """Import the inventory with the OMB preset; a line saying what was imported and how long it took."""
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        started = time.perf_counter()
+        with UnitOfWork(make_session_factory(engine)) as uow:
+            report = import_register(
+                uow, read_table(path), build_mapping("omb", [], default_source="omb"), now=utcnow()
+            )
+        wall = time.perf_counter() - started
+    finally:
+        engine.dispose()
+    skipped = "; ".join(f"line {s.line}: {s.reason}" for s in report.skipped)
+    return f"imported {report.inserted:,} use cases in {wall:.1f} s" + (f" (skipped {skipped})" if skipped else "")

@@ -55,13 +55,12 @@ sys.path.insert(0, str(REPO))
 from rank_bm25 import BM25Okapi  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from bench.harness import postgres_schema  # noqa: E402
+from bench.harness import import_inventory, postgres_schema  # noqa: E402
 from bot.charts import Chart, draw_portfolio  # noqa: E402
 from intake.portfolio import Portfolio, PortfolioFilter, decision_trend, portfolio  # noqa: E402
 from intake.portfolio_words import chart_notice, compose_portfolio  # noqa: E402
-from intake.register import build_mapping, import_register, read_table  # noqa: E402
 from intake.similar import LIKELY_DUPLICATE, LIKELY_DUPLICATE_SHORT, LexicalSimilarity, SimilarUseCase, stems  # noqa: E402
-from storage.db import UnitOfWork, make_engine, make_session_factory, read_only, upgrade  # noqa: E402
+from storage.db import UnitOfWork, make_engine, make_session_factory, read_only  # noqa: E402
 from storage.models import Department, UseCase  # noqa: E402
 from storage.types import utcnow  # noqa: E402
 
@@ -86,23 +85,6 @@ class Doc:
 
 def normalised(value: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", value.casefold()).split())
-
-
-def import_inventory(url: str, path: Path) -> str:
-    """Import the inventory with the OMB preset; a line saying what was imported and how long it took."""
-    upgrade(url)
-    engine = make_engine(url)
-    try:
-        started = time.perf_counter()
-        with UnitOfWork(make_session_factory(engine)) as uow:
-            report = import_register(
-                uow, read_table(path), build_mapping("omb", [], default_source="omb"), now=utcnow()
-            )
-        wall = time.perf_counter() - started
-    finally:
-        engine.dispose()
-    skipped = "; ".join(f"line {s.line}: {s.reason}" for s in report.skipped)
-    return f"imported {report.inserted:,} use cases in {wall:.1f} s" + (f" (skipped {skipped})" if skipped else "")
 
 
 def load(url: str) -> list[Doc]:
