@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import Hubspoke
-from bot.clock import build_scheduler, remind_reviews
+from bot.clock import ask_retros, build_scheduler, remind_reviews
 from bot.core import Core
 from bot.rituals.digest import run_due
 from bot.settings import Settings
@@ -165,7 +165,7 @@ def test_scheduler_registers_named_jobs_with_coalesce_and_an_hour_of_grace(core:
         scheduler.shutdown(wait=False)
         thread.join(5)
 
-    assert set(jobs) == {"remind_reviews", "schedules"}  # the clock only schedules; workers deliver
+    assert set(jobs) == {"remind_reviews", "retros", "schedules"}  # the clock only schedules; workers deliver
     for job in jobs.values():
         assert job.coalesce is True and job.misfire_grace_time == 3600 and job.max_instances == 1
     remind = jobs["remind_reviews"]
@@ -175,3 +175,5 @@ def test_scheduler_registers_named_jobs_with_coalesce_and_an_hour_of_grace(core:
     assert remind.trigger.timezone == ZoneInfo("Europe/London")
     assert scheduler.timezone == ZoneInfo("Europe/London")
     assert jobs["schedules"].func is run_due and jobs["schedules"].args == (core,)  # the hub's own, every minute
+    retros = jobs["retros"]  # follow-up retros and their one reminder, hourly at :35
+    assert retros.func is ask_retros and retros.args == (core,) and str(retros.trigger.fields[6]) == "35"
