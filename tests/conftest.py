@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +18,7 @@ from intake import people
 from intake.read_models import Actor
 from storage.db import UnitOfWork, configure_calendar, make_engine, make_session_factory, upgrade
 from tests import network_guard
+from tests.databases import PostgresPool, SqliteTemplate
 from tests.factories import slack
 
 network_guard.install()  # every test, from collection on: nothing beyond loopback
@@ -101,33 +101,33 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'hubspoke.db'}"
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
+    """The migrated SQLite file each test's database is copied from (made on first use)."""
+    return SqliteTemplate(tmp_path_factory.mktemp("migrated"))
+
+
+@pytest.fixture(scope="session")
+def postgres_pool() -> Iterator[PostgresPool]:
+    """Migrated PostgreSQL schemas, lent to one test at a time (tests/databases.py)."""
     base = postgres_url()
     if base is None:
         pytest.skip(NO_POSTGRES)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    pool = PostgresPool(base)
     try:
-        yield url.render_as_string(hide_password=False)
+        yield pool
     finally:
-        with admin.begin() as conn:
-            # A test may leave a session open in a transaction (the outage tests black-hole theirs):
-            # end whoever still holds locks in the schema, so dropping it never waits on them.
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(l.pid) FROM pg_locks l "
-                    "JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE n.nspname = :schema AND l.pid <> pg_backend_pid()"
-                ),
-                {"schema": schema},
-            )
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        pool.close()
+
+
+@pytest.fixture
+def pg_url(postgres_pool: PostgresPool) -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test (see PostgresPool.finish)."""
+    schema = postgres_pool.fresh()
+    try:
+        yield postgres_pool.url(schema)
+    finally:
+        postgres_pool.finish(schema)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -138,8 +138,28 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade(database_url)
+def migrate(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """`migrate(url)`: the test's database at `url`, migrated to head, as `storage.db.upgrade(url)` leaves it.
+
+    The migrations run once per session (tests/databases.py): a still empty SQLite file becomes a copy of
+    the migrated template, a still empty PostgreSQL test schema is swapped for a migrated one. Any other
+    database is upgraded.
+    """
+
+    def run(url: str) -> None:
+        if make_url(url).get_backend_name() == "sqlite":
+            filled = request.getfixturevalue("sqlite_template").fill(url)
+        else:
+            filled = postgres_url() is not None and request.getfixturevalue("postgres_pool").fill(url)
+        if not filled:
+            upgrade(url)
+
+    return run
+
+
+@pytest.fixture
+def engine(database_url: str, migrate: Callable[[str], None]) -> Iterator[Engine]:
+    migrate(database_url)
     eng = make_engine(database_url)
     yield eng
     eng.dispose()
@@ -189,7 +209,9 @@ class Scenario:
 
 
 @pytest.fixture
-def scenario(database_url: str) -> Iterator[Scenario]:
+def scenario(database_url: str, migrate: Callable[[str], None]) -> Iterator[Scenario]:
+    import httpx
+
     from bot.app import create_app
     from bot.settings import Settings
     from bot.web import build_asgi
@@ -197,7 +219,7 @@ def scenario(database_url: str) -> Iterator[Scenario]:
     from tests.fakes.signed import SIGNING_SECRET, SignedSlack
     from tests.fakes.slack_api import FakeSlack
 
-    upgrade(database_url)
+    migrate(database_url)
     api = FakeSlack().start()
     settings = Settings(
         _env_file=None,
@@ -213,10 +235,16 @@ def scenario(database_url: str) -> Iterator[Scenario]:
     # Messages to people wait for their working hours (intake.calendar); these tests run at any hour of any
     # day, so here they go at once. tests/test_calendar.py and tests/test_retros.py test the waiting.
     configure_calendar(app.core.session_factory, None)
+    # A new connection for each request, as the test server never sets TCP_NODELAY on its connections
+    # (tests/fakes/server.py makes its socket without IPPROTO_TCP, so asyncio leaves Nagle on): on a
+    # kept-alive connection every request after the first waited ~40 ms for the client's delayed ACK.
+    client = httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0))
     try:
         with serve(build_asgi(app)) as base:
-            yield Scenario(app=app, api=api, slack=SignedSlack(f"{base}/slack/events", api.hook_url), url=base)
+            signed = SignedSlack(f"{base}/slack/events", api.hook_url, client=client)
+            yield Scenario(app=app, api=api, slack=signed, url=base)
     finally:
+        client.close()
         api.stop()
         app.core.session_factory.kw["bind"].dispose()  # its pooled connections, now, not at garbage collection
         assert not api.invalid, f"the bot sent Block Kit Slack would refuse: {api.invalid}"

@@ -6,7 +6,7 @@ tells the model to approve itself or lower its tier changes nothing either; ever
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +22,7 @@ from intake import hub, queries, submission
 from intake.notices import compose, plain, status_paragraphs
 from intake.people import resolve_actor
 from intake.schema import Submission
-from storage.db import UnitOfWork, upgrade
+from storage.db import UnitOfWork
 from storage.models import LLMCall, OutboxMessage, UseCase
 from tests.fakes.openai_api import Error, FakeOpenAI
 
@@ -45,8 +45,8 @@ INJECTIONS = [
 
 
 @pytest.fixture
-def llm_hub(database_url: str) -> Iterator[tuple[Any, FakeOpenAI, FakeChat]]:
-    upgrade(database_url)
+def llm_hub(database_url: str, migrate: Callable[[str], None]) -> Iterator[tuple[Any, FakeOpenAI, FakeChat]]:
+    migrate(database_url)
     fake = FakeOpenAI(api_key="sk-test").start()
     settings = Settings(
         _env_file=None, database_url=database_url, openai_api_key="sk-test", openai_base_url=fake.base_url
@@ -148,8 +148,10 @@ def test_a_submission_that_instructs_the_model_changes_nothing(
     assert not any("@channel" in plain(compose(s.notice).summary) for s in sent)
 
 
-def test_without_an_endpoint_nothing_is_asked_and_everything_works(database_url: str) -> None:
-    upgrade(database_url)
+def test_without_an_endpoint_nothing_is_asked_and_everything_works(
+    database_url: str, migrate: Callable[[str], None]
+) -> None:
+    migrate(database_url)
     app = create_app(
         Settings(_env_file=None, database_url=database_url), chat=FakeChat(platform="console"), deliver=False
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ from intake import hub
 from intake.drafting import DraftAnswer
 from intake.people import resolve_actor
 from intake.schema import Affected, Autonomy, DataAvailability, Sensitivity
-from storage.db import UnitOfWork, configure_calendar, upgrade
+from storage.db import UnitOfWork, configure_calendar
 from storage.models import IntakeDraft, UseCase
 from tests.conftest import HUB_CHANNEL, Scenario
 from tests.fakes.openai_api import FakeOpenAI
@@ -66,8 +66,8 @@ def test_the_models_choices_are_the_forms_choices() -> None:
 
 
 @pytest.fixture
-def slack_llm(database_url: str) -> Iterator[tuple[Scenario, FakeOpenAI]]:
-    upgrade(database_url)
+def slack_llm(database_url: str, migrate: Callable[[str], None]) -> Iterator[tuple[Scenario, FakeOpenAI]]:
+    migrate(database_url)
     api = FakeSlack().start()
     fake = FakeOpenAI(api_key="sk-test").start()
     settings = Settings(
@@ -127,8 +127,8 @@ def test_a_paragraph_on_slack_is_answered_at_once_and_the_filled_form_comes_to_t
 
 
 @pytest.fixture
-def console_core(database_url: str) -> Iterator[tuple[Core, FakeOpenAI]]:
-    upgrade(database_url)
+def console_core(database_url: str, migrate: Callable[[str], None]) -> Iterator[tuple[Core, FakeOpenAI]]:
+    migrate(database_url)
     fake = FakeOpenAI(api_key="sk-test").start()
     settings = Settings(
         _env_file=None, database_url=database_url, openai_api_key="sk-test", openai_base_url=fake.base_url
@@ -200,11 +200,11 @@ def test_a_paragraph_telling_the_model_to_submit_or_approve_changes_nothing(
         assert uow.session.scalar(select(func.count()).select_from(UseCase)) == 0  # nothing submitted
 
 
-def test_teams_posts_the_filled_form_card(database_url: str) -> None:
+def test_teams_posts_the_filled_form_card(database_url: str, migrate: Callable[[str], None]) -> None:
     from tests.fakes.teams_connector import FakeConnector
     from tests.test_teams import SAM, TeamsBot, teams_settings
 
-    upgrade(database_url)
+    migrate(database_url)
     connector = FakeConnector().start()
     fake = FakeOpenAI(api_key="sk-test", replies=[json.dumps(DRAFTED)]).start()
     app = create_app(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from intake.errors import HubError, NotAllowed
 from intake.people import apply_profile, resolve_actor
 from intake.read_models import Actor
 from intake.schema import Decision, Stage, Submission
-from storage.db import UnitOfWork, configure_calendar, make_engine, make_session_factory, upgrade
+from storage.db import UnitOfWork, configure_calendar, make_engine, make_session_factory
 from storage.models import Evidence, OutboxMessage, Retro
 
 NOW = dt.datetime(2026, 12, 2, 10, 0, tzinfo=dt.UTC)  # a Wednesday, 10:00 in London
@@ -41,13 +41,13 @@ SUBMISSION = {
 
 
 @pytest.fixture
-def hub_core(database_url: str) -> Iterator[tuple[Core, list[dt.datetime]]]:
-    yield from new_hub(database_url)
+def hub_core(database_url: str, migrate: Callable[[str], None]) -> Iterator[tuple[Core, list[dt.datetime]]]:
+    yield from new_hub(database_url, migrate)
 
 
-def new_hub(database_url: str) -> Iterator[tuple[Core, list[dt.datetime]]]:
+def new_hub(database_url: str, migrate: Callable[[str], None]) -> Iterator[tuple[Core, list[dt.datetime]]]:
     """An empty hub on a migrated database, and the clock its core reads (set it to move time)."""
-    upgrade(database_url)
+    migrate(database_url)
     engine = make_engine(database_url)
     clock = [NOW]
     settings = Settings(_env_file=None, database_url=database_url, hub_timezone="Europe/London")

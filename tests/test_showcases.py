@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,8 @@ SHOWCASE_AT = dt.datetime(2027, 1, 7, 15, 0, tzinfo=dt.UTC)  # the first Thursda
 
 
 @pytest.fixture
-def hub_core(database_url: str) -> Iterator[tuple[Core, list[dt.datetime]]]:
-    yield from new_hub(database_url)
+def hub_core(database_url: str, migrate: Callable[[str], None]) -> Iterator[tuple[Core, list[dt.datetime]]]:
+    yield from new_hub(database_url, migrate)
 
 
 def queued(core: Core, kind: str) -> list[tuple[str | None, int | None, dict[str, Any]]]:

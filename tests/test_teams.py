@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from bot.settings import Settings
 from bot.web import build_asgi
-from storage.db import UnitOfWork, configure_calendar, upgrade
+from storage.db import UnitOfWork, configure_calendar
 from storage.models import ConversationRef, Person, Review, UseCase
 from tests.fakes.adaptive_cards import card_problems
 from tests.fakes.server import serve
@@ -123,8 +123,8 @@ def teams_settings(database_url: str, **over: Any) -> Settings:
 
 
 @pytest.fixture
-def teams(database_url: str) -> Iterator[TeamsBot]:
-    upgrade(database_url)
+def teams(database_url: str, migrate: Callable[[str], None]) -> Iterator[TeamsBot]:
+    migrate(database_url)
     connector = FakeConnector().start()
     app = create_app(teams_settings(database_url), outbox_interval=0.2, deliver=True)
     configure_calendar(app.core.session_factory, None)  # these tests run at any hour: messages go at once
@@ -238,8 +238,10 @@ def test_a_person_the_bot_has_not_talked_to_gets_a_personal_chat_opened_through_
     )
 
 
-def test_requests_are_refused_without_a_valid_token_when_credentials_are_set(database_url: str) -> None:
-    upgrade(database_url)
+def test_requests_are_refused_without_a_valid_token_when_credentials_are_set(
+    database_url: str, migrate: Callable[[str], None]
+) -> None:
+    migrate(database_url)
     connector = FakeConnector().start()
     settings = teams_settings(
         database_url,
@@ -265,8 +267,10 @@ def test_requests_are_refused_without_a_valid_token_when_credentials_are_set(dat
         app.core.session_factory.kw["bind"].dispose()
 
 
-def test_without_credentials_or_the_development_flag_teams_answers_401(database_url: str) -> None:
-    upgrade(database_url)
+def test_without_credentials_or_the_development_flag_teams_answers_401(
+    database_url: str, migrate: Callable[[str], None]
+) -> None:
+    migrate(database_url)
     settings = Settings(_env_file=None, database_url=database_url, slack_bot_token=None)
     app = create_app(settings, deliver=False)
     try:

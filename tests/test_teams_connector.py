@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from bot.outbox.claims import backoff
 from bot.web import build_asgi
-from storage.db import UnitOfWork, configure_calendar, upgrade
+from storage.db import UnitOfWork, configure_calendar
 from storage.models import Department, Identity, OutboxMessage, Person, PersonSkill, Review
 from storage.types import utcnow
 from tests.fakes.adaptive_cards import card_problems
@@ -56,9 +56,9 @@ class Clock:
 
 
 @pytest.fixture
-def clocked(database_url: str) -> Iterator[tuple[TeamsBot, Clock]]:
+def clocked(database_url: str, migrate: Callable[[str], None]) -> Iterator[tuple[TeamsBot, Clock]]:
     """tests/test_teams.py's `teams`, on a clock the test can move on."""
-    upgrade(database_url)
+    migrate(database_url)
     connector = FakeConnector().start()
     clock = Clock()
     app = create_app(teams_settings(database_url), clock=clock, outbox_interval=0.2, deliver=True)

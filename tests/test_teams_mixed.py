@@ -5,7 +5,7 @@ outcome reaches the spoke on Teams; and a lead on both platforms, with one e-mai
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from bot.web import build_asgi
 from handlers.slack.ids import Action
-from storage.db import UnitOfWork, configure_calendar, upgrade
+from storage.db import UnitOfWork, configure_calendar
 from storage.models import Identity, Person, Review
 from tests.conftest import HUB_CHANNEL, Scenario
 from tests.fakes.server import serve
@@ -25,8 +25,8 @@ from tests.test_teams import HUB, INTAKE, LEE, SAM, TeamsBot, teams_settings
 
 
 @pytest.fixture
-def both(database_url: str) -> Iterator[tuple[Scenario, TeamsBot]]:
-    upgrade(database_url)
+def both(database_url: str, migrate: Callable[[str], None]) -> Iterator[tuple[Scenario, TeamsBot]]:
+    migrate(database_url)
     api = FakeSlack().start()
     connector = FakeConnector().start()
     settings = teams_settings(
