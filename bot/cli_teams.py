@@ -156,7 +156,7 @@ def build_manifest(app_id: str, *, name: str = "Hubspoke", host: str = DEFAULT_H
             {
                 "botId": bot_id,
                 "scopes": ["personal", "team", "groupChat"],
-                "supportsFiles": False,
+                "supportsFiles": True,  # exports arrive as files, through Teams' file consent
                 "isNotificationOnly": False,
                 "commandLists": [command_list(["personal"], PERSONAL), command_list(["team", "groupChat"], TEAM)],
             }

@@ -487,3 +487,18 @@ class IntakeDraft(Base):
     questions: Mapped[list[Any]] = mapped_column(default=list)
     from_model: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class FileOffer(Base):
+    """A file offered to someone on Teams (an export), kept until they allow its upload to their OneDrive; a bot
+    can only send files there through that consent."""
+
+    __tablename__ = "file_offers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[dt.datetime | None]

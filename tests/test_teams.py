@@ -313,12 +313,52 @@ def test_a_review_card_is_refreshed_for_each_viewer_with_only_what_they_may_do(t
     assert verbs(bot.click(SAM, "refresh", {"use_case_id": 1, "round": 1}, channel=HUB)["value"]) == []
 
 
-def test_an_export_asked_for_in_teams_says_where_the_files_are_rather_than_pretending(teams: TeamsBot) -> None:
+def test_an_export_asked_for_in_teams_arrives_as_files_once_the_lead_allows_the_upload(teams: TeamsBot) -> None:
     bot = teams
     set_up_hub(bot)
+    bot.click(SAM, "submit_intake", INTAKE)
     bot.say(LEE, "hub export")
-    said = bot.connector.wait_for(lambda s: s.conversation_id == LEE.chat and "Teams cannot receive files" in s.text)
-    assert said and "hubspoke export usecases -o usecases.csv" in said[0].text
+    offered = bot.connector.wait_for(
+        lambda s: (
+            s.conversation_id == LEE.chat
+            and any(
+                a.get("contentType") == "application/vnd.microsoft.teams.card.file.consent"
+                for a in s.body["attachments"]
+            )
+        )
+    )
+    assert offered, "no file was offered"
+    consents = offered[0].body["attachments"]
+    names = [a["name"] for a in consents]
+    assert len(names) == 2 and all(n.endswith(".csv") for n in names)
+    first = consents[0]
+    value = {
+        "type": "fileUpload",
+        "action": "accept",
+        "context": first["content"]["acceptContext"],
+        "uploadInfo": {
+            "name": first["name"],
+            "uploadUrl": bot.connector.upload_url + first["name"],
+            "contentUrl": "https://contoso-my.sharepoint.com/f/" + first["name"],
+            "uniqueId": "u-1",
+            "fileType": "csv",
+        },
+    }
+    vic = bot.post(bot.activity(VIC, "invoke", name="fileConsent/invoke", value=value))
+    assert vic.status_code == 200 and bot.connector.uploads == {}  # someone else's offer uploads nothing
+    r = bot.post(bot.activity(LEE, "invoke", name="fileConsent/invoke", value=value))
+    assert r.status_code == 200
+    uploaded = bot.connector.uploads[first["name"]].decode()
+    assert uploaded.startswith("id,") or "Forecast invoice volumes" in uploaded
+    assert "Forecast invoice volumes" in uploaded and first["content"]["sizeInBytes"] == len(uploaded.encode())
+    assert bot.connector.upload_ranges == [f"bytes 0-{len(uploaded.encode()) - 1}/{len(uploaded.encode())}"]
+    info = bot.connector.wait_for(
+        lambda s: any(
+            a.get("contentType") == "application/vnd.microsoft.teams.card.file.info"
+            for a in s.body.get("attachments", [])
+        )
+    )
+    assert info and info[0].conversation_id == LEE.chat
 
 
 def test_the_portfolio_in_teams_comes_with_its_chart_as_an_image(teams: TeamsBot) -> None:

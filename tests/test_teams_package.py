@@ -70,7 +70,7 @@ def test_the_app_and_bot_are_the_azure_bots_app_id(tmp_path: Path) -> None:
     assert manifest["id"] == manifest["bots"][0]["botId"] == APP_ID
     bot = manifest["bots"][0]
     assert bot["scopes"] == ["personal", "team", "groupChat"]
-    assert bot["supportsFiles"] is False and bot["isNotificationOnly"] is False
+    assert bot["supportsFiles"] is True and bot["isNotificationOnly"] is False  # exports arrive as files
     assert manifest["permissions"] == ["identity", "messageTeamMembers"]
 
 

@@ -28,6 +28,7 @@ from handlers.teams.dialogs import Dialogs, Turn
 log = logging.getLogger(__name__)
 HANDLED = {"message", "conversationUpdate", "installationUpdate", "invoke"}
 CARD_ACTION = "adaptiveCard/action"
+FILE_CONSENT = "fileConsent/invoke"
 # Variables the SDK falls back to when an option is left unset; ours are named TEAMS_*, so these are ignored.
 SDK_ENVIRONMENT = ("CLIENT_ID", "CLIENT_SECRET", "TENANT_ID", "SERVICE_URL", "CLOUD", "MANAGED_IDENTITY_CLIENT_ID")
 
@@ -65,7 +66,7 @@ def turn_of(activity: Any) -> Turn:
     members = tuple(str(m.id) for m in (getattr(activity, "members_added", None) or []))
     value = getattr(activity, "value", None)
     if value is not None and hasattr(value, "model_dump"):
-        value = value.model_dump(by_alias=False, exclude_none=True)
+        value = value.model_dump(by_alias=True, exclude_none=True)  # the wire names (uploadInfo, …)
     return Turn(
         service_url=str(activity.service_url or ""),
         # A channel message's conversation is its thread (`19:…;messageid=…`): the channel is what we keep.
@@ -133,6 +134,10 @@ class TeamsAdapter:
         async def on_card_action(ctx: Any) -> dict[str, Any]:
             return await anyio.to_thread.run_sync(self.dialogs.on_action, turn_of(ctx.activity))
 
+        @app.on_file_consent  # type: ignore[arg-type]  # a plain dict is answered as it is
+        async def on_file_consent(ctx: Any) -> dict[str, Any]:
+            return await anyio.to_thread.run_sync(self.dialogs.on_file_consent, turn_of(ctx.activity))
+
         @app.event("error")
         async def on_error(event: Any) -> None:
             log.error("teams: %r", getattr(event, "error", event))
@@ -163,13 +168,13 @@ class TeamsAdapter:
         if not isinstance(body, dict):
             return JSONResponse({"error": "bad request"}, status_code=400)
         kind = body.get("type")
-        if kind not in HANDLED or (kind == "invoke" and body.get("name") != CARD_ACTION):
+        if kind not in HANDLED or (kind == "invoke" and body.get("name") not in (CARD_ACTION, FILE_CONSENT)):
             # Verified first: an unknown payload from a stranger still does nothing but this.
             log.info("teams: a %s activity was ignored", str(kind)[:40])
             if self.authenticated and not await self._verified(request, body):
                 return JSONResponse({"error": "Unauthorized"}, status_code=401)
             return JSONResponse({}, status_code=200)
-        if kind == "invoke":
+        if kind == "invoke" and body.get("name") == CARD_ACTION:
             value = body.setdefault("value", {})
             value["trigger"] = "manual"  # a card refresh says "automatic", which the SDK's model refuses
             value.setdefault("action", {}).setdefault("data", {})

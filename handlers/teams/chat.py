@@ -21,12 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chat import DeliveryError, Posted, Profile, Recipient
-from handlers.teams.cards import build_notice, build_said
-from intake.notices import HUB, Command, Files, Notice, Plain, PortfolioChart, compose, plain
+from handlers.teams.cards import build_notice
+from intake.notices import HUB, Files, Notice, PortfolioChart, compose, plain
 from intake.people import TEAMS
 from storage import repo
 from storage.db import UnitOfWork, background
-from storage.models import ConversationRef
+from storage.models import ConversationRef, FileOffer
 
 log = logging.getLogger(__name__)
 TOKEN_URL = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
@@ -37,8 +37,6 @@ CARD = "application/vnd.microsoft.card.adaptive"
 
 def card_activity(notice: Notice) -> dict[str, Any]:
     """The message activity carrying a notice's card, with its summary as the notification's text."""
-    if isinstance(notice, Files):
-        return files_activity(notice)
     if isinstance(notice, PortfolioChart):
         return chart_activity(notice)
     return {
@@ -80,26 +78,27 @@ def chart_activity(notice: PortfolioChart) -> dict[str, Any]:
     }
 
 
-def files_activity(notice: Files) -> dict[str, Any]:
-    """Files (an export) in Teams: a bot can only send files there through a consent flow Hubspoke does not
-    have yet, so the card says what they are and where to get them, rather than pretending they came."""
-    names = ", ".join(f.name for f in notice.files)
-    lines = (
-        (Plain(notice.text),),
-        (
-            Plain(f"Teams cannot receive files from the bot yet, so {names} did not come here. Ask for them in "),
-            Plain("Slack or the console, or on the server: "),
-            Command("hubspoke export usecases -o usecases.csv"),
-            Plain(" and "),
-            Command("hubspoke export audit -o audit.csv"),
-            Plain("."),
-        ),
-    )
-    return {
-        "type": "message",
-        "summary": notice.text[:200],
-        "attachments": [{"contentType": CARD, "content": build_said(lines)}],
-    }
+FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
+FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
+
+
+def files_activity(notice: Files, offers: list[int]) -> dict[str, Any]:
+    """Files (an export) in Teams: one consent card per file (Teams lets a bot send files only once the person
+    allows the upload to their OneDrive); each carries the id of the offer kept for it."""
+    attachments = [
+        {
+            "contentType": FILE_CONSENT,
+            "name": f.name,
+            "content": {
+                "description": notice.text[:200],
+                "sizeInBytes": len(f.content.encode()),
+                "acceptContext": {"offer_id": offer},
+                "declineContext": {"offer_id": offer},
+            },
+        }
+        for f, offer in zip(notice.files, offers, strict=True)
+    ]
+    return {"type": "message", "summary": notice.text[:200], "text": notice.text, "attachments": attachments}
 
 
 class Tokens:
@@ -242,8 +241,66 @@ class TeamsChat:
                 raise DeliveryError(f"Teams channel {channel} has not been seen by the bot", permanent=True)
             ref = found
         url = f"{ref.service_url.rstrip('/')}/v3/conversations/{ref.conversation_id}/activities"
-        response = self._call("POST", url, card_activity(notice))
+        if isinstance(notice, Files):
+            if to is None:
+                raise DeliveryError("Teams takes files only in a person's own chat", permanent=True)
+            activity = files_activity(notice, self._offer(to.person_id, notice))
+        else:
+            activity = card_activity(notice)
+        response = self._call("POST", url, activity)
         return Posted(ref.conversation_id, str(response.get("id") or ""))
+
+    def _offer(self, person_id: int, notice: Files) -> list[int]:
+        """Keep each file until its person allows the upload (a retried post offers new copies; the old expire)."""
+        from storage.types import utcnow
+
+        with UnitOfWork(background(self._factory)) as uow:
+            rows = [
+                FileOffer(
+                    person_id=person_id, name=f.name, media_type=f.media_type, content=f.content, created_at=utcnow()
+                )
+                for f in notice.files
+            ]
+            uow.session.add_all(rows)
+            uow.session.flush()
+            ids = [r.id for r in rows]
+            uow.commit()
+        return ids
+
+    def upload(self, person_id: int, offer_id: int, upload_info: dict[str, Any], address: dict[str, str]) -> str:
+        """Put an accepted file where Teams said (its OneDrive upload URL), then show it in the chat."""
+        from storage.types import utcnow
+
+        with UnitOfWork(background(self._factory)) as uow:
+            offer = uow.session.get(FileOffer, offer_id)
+            if offer is None or offer.person_id != person_id:
+                return "That file is no longer on offer: ask for the export again."
+            data = offer.content.encode()
+            name = offer.name
+        url = str(upload_info.get("uploadUrl") or "")
+        if not url:
+            return "Teams gave no place to upload it to."
+        headers = {"Content-Length": str(len(data)), "Content-Range": f"bytes 0-{max(len(data) - 1, 0)}/{len(data)}"}
+        try:
+            response = self._http.put(url, content=data, headers=headers)
+        except httpx.HTTPError as exc:
+            return f"The upload to OneDrive failed ({type(exc).__name__}): ask for the export again."
+        if response.status_code >= 400:
+            return f"OneDrive refused the upload ({response.status_code}): ask for the export again."
+        info = {
+            "contentType": FILE_INFO,
+            "contentUrl": upload_info.get("contentUrl"),
+            "name": upload_info.get("name") or name,
+            "content": {"uniqueId": upload_info.get("uniqueId"), "fileType": upload_info.get("fileType") or "csv"},
+        }
+        url = f"{address['service_url'].rstrip('/')}/v3/conversations/{address['conversation_id']}/activities"
+        self._call("POST", url, {"type": "message", "attachments": [info]})
+        with UnitOfWork(background(self._factory)) as uow:
+            found = uow.session.get(FileOffer, offer_id)
+            if found is not None:
+                found.delivered_at = utcnow()
+                uow.commit()
+        return ""
 
     def update(self, posted: Posted, notice: Notice) -> None:
         ref = self._ref(posted.channel)

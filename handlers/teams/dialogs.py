@@ -266,6 +266,19 @@ class Dialogs:
             errors=errors,
         )
 
+    def on_file_consent(self, turn: Turn) -> dict[str, Any]:
+        """Allow (upload the file to their OneDrive, then show it) or Decline, on a file the bot offered."""
+        actor = self.actor(turn)
+        value = turn.value
+        offer = int((value.get("context") or {}).get("offer_id") or 0)
+        if value.get("action") != "accept":
+            self.chat.answer(turn.address, cards.build_said(((Plain("Not sent: the file stays with the hub."),),)))
+            return {}
+        problem = self.chat.upload(actor.person_id or 0, offer, dict(value.get("uploadInfo") or {}), turn.address)
+        if problem:
+            self.chat.answer(turn.address, cards.refused(problem))
+        return {}
+
     # --- clicks -------------------------------------------------------------------------------------
 
     def on_action(self, turn: Turn) -> dict[str, Any]:

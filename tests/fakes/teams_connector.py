@@ -56,6 +56,8 @@ class FakeConnector:
     """Start with `start()`; `service_url` goes into the Activities a test sends the bot."""
 
     sent: list[Sent] = field(default_factory=list)
+    uploads: dict[str, bytes] = field(default_factory=dict)  # what was PUT to an upload URL, by its name
+    upload_ranges: list[str] = field(default_factory=list)
     members: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> what the roster answers
     throttle_next: int = 0  # answer this many sends with 429 first
     fail_next: int = 0  # answer this many sends with 503 first, with no Retry-After (the connector is down)
@@ -64,6 +66,11 @@ class FakeConnector:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
+
+    @property
+    def upload_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/upload/"
 
     @property
     def service_url(self) -> str:
@@ -97,6 +104,13 @@ class FakeConnector:
                 self._reply(status, body, headers)
 
             def do_PUT(self) -> None:
+                if self.path.startswith("/upload/"):  # playing OneDrive's upload URL of a file the person allowed
+                    length = int(self.headers.get("Content-Length", 0))
+                    with fake._lock:
+                        fake.uploads[self.path.removeprefix("/upload/")] = self.rfile.read(length)
+                        fake.upload_ranges.append(str(self.headers.get("Content-Range")))
+                    self._reply(201, {"id": "file-1"})
+                    return
                 status, body, headers = fake._answer("PUT", self.path, self._body())
                 self._reply(status, body, headers)
 
