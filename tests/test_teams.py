@@ -410,3 +410,13 @@ def test_a_message_teams_sends_again_runs_once(teams: TeamsBot) -> None:
     time.sleep(0.5)
     answers = [s.text for s in bot.connector.to(LEE.chat) if "Operations" in s.text]
     assert answers == ["Department **Operations** added."]
+
+
+def test_commands_in_cards_read_as_typed_and_user_text_cannot_format_or_mention() -> None:
+    from handlers.teams.cards import Writer
+    from intake.notices import Command, Plain
+
+    writer = Writer()
+    text = writer.text((Command("usecase <what you want to do>"), Plain(" *bold* <at>Lee</at> {{DATE(x)}}")))
+    assert text == "`usecase <what you want to do>` \\*bold\\* \\<at\\>Lee\\</at\\> \\{\\{DATE(x)\\}\\}"
+    assert writer.entities == []  # a typed <at> is not a mention

@@ -108,8 +108,8 @@ class Writer:
                 out.append(self.mention(p.person, p.fallback))
             elif isinstance(p, UseCaseRef):
                 out.append(f"#{p.id} **{escape(p.title[:200])}**")
-            elif isinstance(p, Command):
-                out.append(f"`{escape(p.text)}`")
+            elif isinstance(p, Command):  # a code span shows its text as is: only a backtick could end it
+                out.append("`" + p.text.replace("`", "'") + "`")
             elif isinstance(p, Moment):
                 out.append(when(p.at))
             elif isinstance(p, Quote):
