@@ -35,12 +35,19 @@ def claim_period(core: Core, job: str, period: str) -> bool:
     return True
 
 
+def claim_hour(core: Core, job: str, now: dt.datetime) -> bool:
+    """Claim an hourly job's hour (UTC); False, and logged, when another clock or a restart ran it."""
+    period = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H")
+    if claim_period(core, job, period):
+        return True
+    log.info("%s already ran for %s", job, period)
+    return False
+
+
 def remind_reviews(core: Core, now: dt.datetime | None = None) -> dict[str, int] | None:
     """Hourly: remind reviewers of waiting reviews and escalate old ones to the hub channel."""
     now = now or core.now()
-    period = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H")
-    if not claim_period(core, "remind_reviews", period):
-        log.info("remind_reviews already ran for %s", period)
+    if not claim_hour(core, "remind_reviews", now):
         return None
     s = core.settings
     return core.run(
@@ -57,9 +64,7 @@ def remind_reviews(core: Core, now: dt.datetime | None = None) -> dict[str, int]
 def ask_retros(core: Core, now: dt.datetime | None = None) -> dict[str, int] | None:
     """Hourly: ask the follow-up retro of use cases deployed RETRO_FOLLOWUP_WEEKS ago; remind unwritten ones once."""
     now = now or core.now()
-    period = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H")
-    if not claim_period(core, "retros", period):
-        log.info("retros already ran for %s", period)
+    if not claim_hour(core, "retros", now):
         return None
     s = core.settings
     return core.run(

@@ -20,6 +20,9 @@ from storage.db import UnitOfWork
 from storage.models import Person, Review, UseCase
 
 REASON_REQUIRED = {Decision.REJECT, Decision.REQUEST_CHANGES}
+# What someone without the role is told when they click a decision or hand a review on, on every surface.
+REVIEWERS_ONLY = "Only hub reviewers can decide on use cases. A hub lead can add you with /hub reviewer add."
+HANDING_ON_ONLY = "Only hub reviewers and leads can hand a review on."
 
 
 _DECISION_STATUS = {

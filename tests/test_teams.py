@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from bot.settings import Settings
 from bot.web import build_asgi
+from intake.decisions import REVIEWERS_ONLY
 from storage.db import UnitOfWork, configure_calendar
 from storage.models import ConversationRef, Person, Review, UseCase
 from tests.fakes.adaptive_cards import card_problems
@@ -203,7 +204,7 @@ def test_the_core_loop_runs_in_teams_end_to_end(teams: TeamsBot) -> None:
     assert stranger == {
         "statusCode": 200,
         "type": "application/vnd.microsoft.activity.message",
-        "value": "Only hub reviewers can decide on use cases. A hub lead can add you.",
+        "value": REVIEWERS_ONLY,
     }
     assert db(bot, select(Review.decision)) is None
 
@@ -349,7 +350,6 @@ def test_an_export_asked_for_in_teams_arrives_as_files_once_the_lead_allows_the_
     r = bot.post(bot.activity(LEE, "invoke", name="fileConsent/invoke", value=value))
     assert r.status_code == 200
     uploaded = bot.connector.uploads[first["name"]].decode()
-    assert uploaded.startswith("id,") or "Forecast invoice volumes" in uploaded
     assert "Forecast invoice volumes" in uploaded and first["content"]["sizeInBytes"] == len(uploaded.encode())
     assert bot.connector.upload_ranges == [f"bytes 0-{len(uploaded.encode()) - 1}/{len(uploaded.encode())}"]
     info = bot.connector.wait_for(
@@ -420,3 +420,17 @@ def test_commands_in_cards_read_as_typed_and_user_text_cannot_format_or_mention(
     text = writer.text((Command("usecase <what you want to do>"), Plain(" *bold* <at>Lee</at> {{DATE(x)}}")))
     assert text == "`usecase <what you want to do>` \\*bold\\* \\<at\\>Lee\\</at\\> \\{\\{DATE(x)\\}\\}"
     assert writer.entities == []  # a typed <at> is not a mention
+
+
+def test_only_a_lead_as_stored_now_makes_a_channel_the_hubs(teams: TeamsBot) -> None:
+    bot = teams
+    other = "19:other-channel@thread.tacv2"
+    bot.say(VIC, "hub channel here", channel=other)
+    assert "Only a hub lead can make this the hub channel." in bot.answered(other)[-1].text
+    bot.say(LEE, "hub channel here")  # in a personal chat
+    assert "Type this in the channel that should be the hub's" in bot.answered(LEE.chat)[-1].text
+    from intake.conversations import HUB_CHANNEL_KEY
+    from storage import repo
+
+    with UnitOfWork(bot.app.core.session_factory) as uow:
+        assert repo.get_setting(uow.session, HUB_CHANNEL_KEY) is None

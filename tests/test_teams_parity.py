@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from bot.core import Core
 from bot.settings import Settings
+from intake.decisions import REVIEWERS_ONLY
 from storage.db import UnitOfWork, make_engine, make_session_factory, upgrade
 from storage.models import Review
 from tests.conftest import NOW
@@ -114,7 +115,7 @@ def teams_dialog(bot: TeamsBot) -> None:
     card = shown(bot, HUB, "Review #2: Forecast invoice volumes").card
 
     refused = bot.click(OTTO, "approve", press(card, "approve"), channel=HUB)
-    assert refused["value"] == "Only hub reviewers can decide on use cases. A hub lead can add you."
+    assert refused["value"] == REVIEWERS_ONLY
     assert stored(bot, select(Review.decision).where(Review.use_case_id == 2)) is None
 
     typed = press(card, "request_changes", request_changes_reason=REASON)  # typed in the ShowCard's input

@@ -11,6 +11,7 @@ from handlers.console.session import Cancelled, ConsoleSession
 from handlers.console.usecase import YES, ask_why, edit, submit
 from intake import decisions, drafting, editing, people, queries, retros
 from intake.actions import DECIDER_ACTIONS, ON_DUPLICATE, ON_INVITATION, Action
+from intake.decisions import REVIEWERS_ONLY
 from intake.errors import FieldErrors, HeldByAnother, HubError, NotAllowed
 from intake.forms import NO_ONE_ELSE, REASON_PROMPTS, withdraw_confirm
 from intake.notices import Refusal
@@ -18,7 +19,6 @@ from intake.people import CONSOLE
 from intake.read_models import Actor
 from intake.schema import Decision
 
-REVIEWERS_ONLY = "Only hub reviewers can decide on use cases. A hub lead can add you with /hub reviewer add."
 NOT_A_REVIEWER = "That person is not a hub reviewer (a lead adds them with /hub reviewer add)."
 REASONED = {Action.REJECT: Decision.REJECT, Action.REQUEST_CHANGES: Decision.REQUEST_CHANGES}
 

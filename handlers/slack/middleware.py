@@ -21,6 +21,7 @@ from handlers.slack.mrkdwn import escape, when
 from handlers.slack.people import SLACK_USER_ID, slack_ref
 from handlers.slack.transport import VERIFIED
 from intake import events
+from intake.decisions import REVIEWERS_ONLY
 from intake.errors import AlreadyDecided, HubError
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def reviewers_only(context: BoltContext, respond: Any, next: Callable[[], None])
     if actor is not None and actor.can_decide:
         next()
         return None
-    message = "Only hub reviewers can decide on use cases. A hub lead can add you with `/hub reviewer add`."
+    message = REVIEWERS_ONLY
     if respond is not None and respond.response_url:
         respond(text=message, response_type="ephemeral", replace_original=False)
     return BoltResponse(status=200, body="")  # acknowledged: the refusal is the answer

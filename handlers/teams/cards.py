@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from intake.actions import LABELS, ON_DUPLICATE, Action, Viewer, card_actions, notice_actions
-from intake.forms import INTAKE_FIELDS, FormField, Kind
+from intake.forms import INTAKE_FIELDS, REASON_PROMPTS, FormField, Kind
 from intake.notices import (
     Break,
     Command,
@@ -41,7 +41,7 @@ from intake.notices import (
 )
 from intake.people import TEAMS
 from intake.read_models import PersonView, Relation, UseCaseView
-from intake.schema import Route, label
+from intake.schema import Decision, Route, label
 
 Card = dict[str, Any]
 VERSION = "1.5"  # the Adaptive Card schema Teams supports
@@ -56,8 +56,11 @@ TONE_ICON = {
     Tone.GO: "🟢",
     Tone.ENDED: "🚫",
 }
-# What a reason-taking action asks, on the card itself.
-REASONS = {Action.REJECT: "Why is it rejected?", Action.REQUEST_CHANGES: "What should the submitter change?"}
+# What a reason-taking action asks, on the card itself: the core's questions.
+REASONS = {
+    Action.REJECT: REASON_PROMPTS[Decision.REJECT],
+    Action.REQUEST_CHANGES: REASON_PROMPTS[Decision.REQUEST_CHANGES],
+}
 REFRESH_VERB = "refresh"  # Universal Actions: each viewer's client asks for the card as they may use it
 REASON_INPUT = "reason"  # a reason typed on a card: "<verb>_reason" where one card asks for several
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>~{}])")

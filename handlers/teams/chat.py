@@ -22,16 +22,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.chat import DeliveryError, Posted, Profile, Recipient
 from handlers.teams.cards import build_notice
+from intake.conversations import HUB_CHANNEL_KEY, save_reference
 from intake.notices import HUB, Files, Notice, PortfolioChart, compose, plain
 from intake.people import TEAMS
 from storage import repo
 from storage.db import UnitOfWork, background
 from storage.models import ConversationRef, FileOffer
+from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 TOKEN_URL = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
 SCOPE = "https://api.botframework.com/.default"
-HUB_CHANNEL_KEY = "teams_hub_channel"  # hub_settings: the channel a lead chose with `hub channel here`
 CARD = "application/vnd.microsoft.card.adaptive"
 
 
@@ -208,7 +209,16 @@ class TeamsChat:
         if not conversation_id:
             raise DeliveryError(f"Teams opened no chat with {to.name}", permanent=True)
         with UnitOfWork(background(self._factory)) as uow:
-            save_reference(uow.session, conversation_id, "personal", service_url, self._tenant, person_id=to.person_id)
+            save_reference(
+                uow.session,
+                TEAMS,
+                conversation_id,
+                "personal",
+                service_url,
+                self._tenant,
+                now=utcnow(),
+                person_id=to.person_id,
+            )
             uow.commit()
         return Ref(conversation_id, service_url, self._tenant)
 
@@ -252,7 +262,6 @@ class TeamsChat:
 
     def _offer(self, person_id: int, notice: Files) -> list[int]:
         """Keep each file until its person allows the upload (a retried post offers new copies; the old expire)."""
-        from storage.types import utcnow
 
         with UnitOfWork(background(self._factory)) as uow:
             rows = [
@@ -269,7 +278,6 @@ class TeamsChat:
 
     def upload(self, person_id: int, offer_id: int, upload_info: dict[str, Any], address: dict[str, str]) -> str:
         """Put an accepted file where Teams said (its OneDrive upload URL), then show it in the chat."""
-        from storage.types import utcnow
 
         with UnitOfWork(background(self._factory)) as uow:
             offer = uow.session.get(FileOffer, offer_id)
@@ -372,32 +380,3 @@ class TeamsChat:
             return dict(response.json()) if response.content else {}
         except ValueError:
             return {}
-
-
-def save_reference(
-    session: Session,
-    conversation_id: str,
-    kind: str,
-    service_url: str,
-    tenant_id: str | None,
-    *,
-    person_id: int | None = None,
-    name: str | None = None,
-) -> ConversationRef:
-    """Remember (or refresh) where a conversation is; the caller commits."""
-    from storage.types import utcnow
-
-    found = session.scalar(
-        select(ConversationRef).where(
-            ConversationRef.platform == TEAMS, ConversationRef.conversation_id == conversation_id
-        )
-    )
-    if found is None:
-        found = ConversationRef(platform=TEAMS, conversation_id=conversation_id, created_at=utcnow())
-        session.add(found)
-    found.kind, found.service_url, found.tenant_id = kind, service_url, tenant_id
-    found.person_id = person_id if person_id is not None else found.person_id
-    found.name = name or found.name
-    found.updated_at = utcnow()
-    session.flush()
-    return found

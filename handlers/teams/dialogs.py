@@ -8,7 +8,6 @@ stored now, by the same services Slack and the console call; the answer to a cli
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 from dataclasses import dataclass, field
@@ -33,8 +32,8 @@ from bot.conversation.answers import (
 from bot.core import Core
 from bot.expertise.models import ExpertResult
 from handlers.teams import cards
-from handlers.teams.chat import HUB_CHANNEL_KEY, TeamsChat, save_reference
-from intake import decisions, drafting, editing, hub, people, queries, retros, submission
+from handlers.teams.chat import TeamsChat
+from intake import conversations, decisions, drafting, editing, hub, people, queries, retros, submission
 from intake.actions import Action, Viewer, available_actions
 from intake.errors import AlreadyDecided, FieldErrors, HeldByAnother, HubError, NotAllowed
 from intake.events import claim_event
@@ -53,7 +52,6 @@ from intake.people import TEAMS, PersonRef
 from intake.read_models import Actor, PersonView, UseCaseView
 from intake.reviews import duplicates_of
 from intake.schema import Decision, label
-from storage import repo
 
 log = logging.getLogger(__name__)
 COMMANDS = {"usecase": g.USECASE, "hub": g.HUB, "whoknows": g.WHOKNOWS}
@@ -116,7 +114,15 @@ class Dialogs:
 
     def actor(self, turn: Turn) -> Actor:
         actor, first = self.core.actor(PersonRef(TEAMS, turn.user_id, turn.user_name or None), leads=self.leads)
-        self.core.run(_remember, turn, actor.person_id)
+        self.core.run(
+            conversations.remember,
+            TEAMS,
+            turn.conversation_id,
+            turn.conversation_type or "personal",
+            turn.service_url,
+            turn.tenant_id,
+            person_id=actor.person_id,
+        )
         if first:
             self._learn_email(turn, actor)
         if turn.tz and actor.person_id and actor.tz != turn.tz:
@@ -143,7 +149,7 @@ class Dialogs:
         if kind == "personal":
             self.actor(turn)  # saves the chat as theirs
         else:
-            self.core.run(_remember_conversation, turn, kind)
+            self.core.run(conversations.remember, TEAMS, turn.conversation_id, kind, turn.service_url, turn.tenant_id)
 
     # --- messages -----------------------------------------------------------------------------------
 
@@ -198,11 +204,18 @@ class Dialogs:
         return content
 
     def hub_channel_here(self, actor: Actor, turn: Turn) -> dict[str, Any]:
-        if not actor.is_lead:
-            return cards.refused("Only a hub lead can make this the hub channel.")
-        if turn.conversation_type != "channel":
-            return cards.refused("Type this in the channel that should be the hub's, with @Hubspoke.")
-        self.core.run(_set_hub_channel, turn)
+        try:
+            self.core.run(
+                conversations.set_hub_channel,
+                actor,
+                TEAMS,
+                turn.conversation_id,
+                turn.conversation_type,
+                turn.service_url,
+                turn.tenant_id,
+            )
+        except HubError as exc:
+            return cards.refused(exc.message)
         return cards.build_said(
             ((Plain("This channel is the hub channel now: review cards and hub posts come here."),),)
         )
@@ -317,7 +330,7 @@ class Dialogs:
         use_case_id = int(data.get("use_case_id") or 0)
         if act in DECISIONS:
             if not actor.can_decide:
-                return message_reply("Only hub reviewers can decide on use cases. A hub lead can add you.")
+                return message_reply(decisions.REVIEWERS_ONLY)
             typed = data.get(f"{verb}_{cards.REASON_INPUT}") or data.get(cards.REASON_INPUT)
             reason = str(typed or "").strip() or None
             self.core.run(
@@ -331,7 +344,7 @@ class Dialogs:
             return card_reply(self.review_card(use_case_id))
         if act in (Action.REASSIGN, Action.PICK_REVIEWER):
             if not actor.can_decide:
-                return message_reply("Only hub reviewers and leads can hand a review on.")
+                return message_reply(decisions.HANDING_ON_ONLY)
             return card_reply(self.reviewer_picker(use_case_id))
         if act is Action.TAKE_OVER:
             self.core.run(decisions.assign_reviewer, actor, use_case_id, actor.person_id)
@@ -462,29 +475,6 @@ class Dialogs:
 
 
 # --- units of work -----------------------------------------------------------------------------------
-
-
-def _remember(uow: Any, turn: Turn, person_id: int | None, *, now: dt.datetime) -> None:
-    save_reference(
-        uow.session,
-        turn.conversation_id,
-        turn.conversation_type or "personal",
-        turn.service_url,
-        turn.tenant_id,
-        person_id=person_id if turn.conversation_type == "personal" else None,
-    )
-    uow.commit()
-
-
-def _remember_conversation(uow: Any, turn: Turn, kind: str, *, now: dt.datetime) -> None:
-    save_reference(uow.session, turn.conversation_id, kind, turn.service_url, turn.tenant_id)
-    uow.commit()
-
-
-def _set_hub_channel(uow: Any, turn: Turn, *, now: dt.datetime) -> None:
-    save_reference(uow.session, turn.conversation_id, "channel", turn.service_url, turn.tenant_id)
-    repo.put_setting(uow.session, HUB_CHANNEL_KEY, {"conversation_id": turn.conversation_id}, now)
-    uow.commit()
 
 
 def _review_notice(uow: Any, use_case_id: int) -> ReviewCard:
