@@ -113,7 +113,16 @@ class Dialogs:
     # --- who and where -------------------------------------------------------------------------------
 
     def actor(self, turn: Turn) -> Actor:
-        actor, first = self.core.actor(PersonRef(TEAMS, turn.user_id, turn.user_name or None), leads=self.leads)
+        """The person behind a turn, as stored now; the first time, their e-mail may make them one with their
+        Slack self (then the merged person is the one returned), and their chat is saved as theirs."""
+        ref = PersonRef(TEAMS, turn.user_id, turn.user_name or None)
+        actor, first = self.core.actor(ref, leads=self.leads)
+        if first and self._learn_email(turn, actor):
+            actor = self.core.actor(ref, leads=self.leads)[0]
+        if turn.tz and actor.person_id and actor.tz != turn.tz:
+            with self.core.uow() as uow:
+                people.apply_profile(uow, actor.person_id, None, turn.tz)
+            self.core.forget_actor(ref)
         self.core.run(
             conversations.remember,
             TEAMS,
@@ -123,22 +132,18 @@ class Dialogs:
             turn.tenant_id,
             person_id=actor.person_id,
         )
-        if first:
-            self._learn_email(turn, actor)
-        if turn.tz and actor.person_id and actor.tz != turn.tz:
-            with self.core.uow() as uow:
-                people.apply_profile(uow, actor.person_id, None, turn.tz)
-            self.core.forget_actor(PersonRef(TEAMS, turn.user_id))
         return actor
 
-    def _learn_email(self, turn: Turn, actor: Actor) -> None:
-        """Their AAD e-mail, from the roster: the same e-mail on Slack makes them one person."""
+    def _learn_email(self, turn: Turn, actor: Actor) -> bool:
+        """Their AAD e-mail, from the roster: the same e-mail on Slack makes them one person. True when stored."""
         member = self.chat.member(turn.service_url, turn.conversation_id, turn.user_id)
         email = (member or {}).get("email") or (member or {}).get("userPrincipalName")
-        if email and actor.person_id:
-            with self.core.uow() as uow:
-                people.apply_profile(uow, actor.person_id, turn.user_name or None, turn.tz, str(email))
-            self.core.forget_actor(PersonRef(TEAMS, turn.user_id))
+        if not (email and actor.person_id):
+            return False
+        with self.core.uow() as uow:
+            people.apply_profile(uow, actor.person_id, turn.user_name or None, turn.tz, str(email))
+        self.core.forget_actor(PersonRef(TEAMS, turn.user_id))
+        return True
 
     def installed(self, turn: Turn) -> None:
         """The app was added to a chat, team or channel: remember where it is, for proactive messages.
