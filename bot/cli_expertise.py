@@ -13,7 +13,6 @@ from typing import Any, TextIO
 from bot.core import Core
 from bot.expertise import skills
 from bot.expertise.importer import import_evidence
-from bot.expertise.index import ExpertiseIndex
 from bot.expertise.models import ExpertResult
 from intake.errors import HubError
 from intake.people import SYSTEM, ref_from_handle
@@ -63,14 +62,22 @@ def cmd_whoknows(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Answer "who knows X" for one query, or for every line of a batch file (one JSON line each, in order)."""
     out = out or sys.stdout
     core = _core()
-    index = ExpertiseIndex.from_settings(core.settings)
+    index = core.expertise  # with an LLM endpoint, questions are embedded and read into the taxonomy too
     as_of = _as_of(args.as_of)
 
     def ask(query: str, when: dt.datetime | None, top: int) -> ExpertResult:
         """One answer, in its own unit of work (recording asks only with --record)."""
+        u = index.understand(query)  # before the transaction: it may wait on the endpoint
         with core.uow() as uow:
             return index.find_experts(
-                uow, query, top=top, offset=args.offset, record_asks=args.record, now=when or as_of or core.now()
+                uow,
+                query,
+                top=top,
+                offset=args.offset,
+                record_asks=args.record,
+                vector=u.vector,
+                expansion=u.expansion,
+                now=when or as_of or core.now(),
             )
 
     if args.batch:

@@ -86,6 +86,41 @@ def cmd_llm_usage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_llm_embed(args: argparse.Namespace) -> int:
+    """Embed every use case and evidence item with no vector of the configured model (an import, a new model)."""
+    from bot.cli import _core, _settings
+    from intake import semantic
+    from storage import vectors
+
+    settings = _settings()
+    if not settings.llm_enabled:
+        print('No LLM is configured (OPENAI_API_KEY or OPENAI_BASE_URL): duplicates and "who knows" use words alone.')
+        return 0
+    core = _core(settings)
+    model = core.llm.embedding_model
+    started = time.monotonic()
+    done = semantic.sync(core.session_factory, core.llm, allowed=settings.llm_fields)
+    took = time.monotonic() - started
+
+    def left(uow: Any) -> tuple[int, int]:
+        s = uow.session
+        return (
+            len(semantic.pending(s, vectors.USE_CASE, model, allowed=settings.llm_fields)),
+            len(semantic.pending(s, vectors.EVIDENCE, model, allowed=settings.llm_fields)),
+        )
+
+    use_cases, evidence = core.read(left)
+    rate = (done.use_cases + done.evidence) / took if took > 0 else 0.0
+    print(
+        f"embedded {done.use_cases} use case(s) and {done.evidence} evidence item(s) with {model} "
+        f"in {took:.1f} s ({rate:.0f} a second)"
+    )
+    if done.failed:
+        print(f"The endpoint stopped answering: {use_cases} use case(s) and {evidence} item(s) wait for the next run.")
+        return 1
+    return 0
+
+
 def add_commands(sub: Any) -> None:
     llm = sub.add_parser("llm", help="the LLM endpoint: check it, see what it was used for").add_subparsers(
         dest="what", required=True
@@ -93,6 +128,9 @@ def add_commands(sub: Any) -> None:
     llm.add_parser("check", help="does the endpoint answer chat and embeddings, and how fast").set_defaults(
         func=cmd_llm_check
     )
+    llm.add_parser(
+        "embed", help="embed use cases and evidence without a vector of the configured model (the clock does hourly)"
+    ).set_defaults(func=cmd_llm_embed)
     used = llm.add_parser("usage", help="calls by prompt, version and outcome, with tokens and latency")
     used.add_argument("--days", type=int, default=7, help="how far back (default 7)")
     used.set_defaults(func=cmd_llm_usage)

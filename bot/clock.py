@@ -75,11 +75,25 @@ def ask_retros(core: Core, now: dt.datetime | None = None) -> dict[str, int] | N
     )
 
 
+def embed_pending(core: Core, now: dt.datetime | None = None) -> dict[str, int] | None:
+    """Hourly, with an embeddings endpoint: embed what has no vector of the current model yet (an imported register,
+    new evidence, every item after LLM_EMBEDDING_MODEL changed)."""
+    from intake import semantic
+
+    now = now or core.now()
+    if core.llm is None or not core.llm.enabled or not claim_hour(core, "embeddings", now):
+        return None
+    done = semantic.sync(core.session_factory, core.llm, allowed=core.settings.llm_fields)
+    return {"use_cases": done.use_cases, "evidence": done.evidence, "failed": int(done.failed)}
+
+
 def build_scheduler(app: Hubspoke) -> BlockingScheduler:
     """The scheduler with every job registered under a stable id, in the hub's time zone."""
     scheduler = BlockingScheduler(timezone=app.settings.zone, job_defaults=JOB_DEFAULTS)
     scheduler.add_job(remind_reviews, "cron", minute=5, args=[app.core], id="remind_reviews", replace_existing=True)
     scheduler.add_job(ask_retros, "cron", minute=35, args=[app.core], id="retros", replace_existing=True)
+    if app.core.llm is not None and app.core.llm.enabled:
+        scheduler.add_job(embed_pending, "cron", minute=50, args=[app.core], id="embeddings", replace_existing=True)
     # The hub's own schedules (/hub schedule) are data: checked every minute, each run claimed once.
     scheduler.add_job(run_due, "cron", second=20, args=[app.core], id="schedules", replace_existing=True)
     return scheduler

@@ -62,7 +62,10 @@ class Core:
     def expertise(self) -> ExpertiseIndex:
         """The expertise index (taxonomy and ranking), built on first use."""
         if self._expertise is None:
-            self._expertise = ExpertiseIndex.from_settings(self.settings)
+            index = ExpertiseIndex.from_settings(self.settings)
+            if self.llm is not None and self.llm.enabled:
+                index.with_embeddings(self.llm)
+            self._expertise = index
         return self._expertise
 
     def uow(self) -> UnitOfWork:

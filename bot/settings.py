@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     expertise_taxonomy_file: Path | None = Field(default=None, description="extra skills taxonomy (TOML)")
     expertise_half_life_days: float = Field(default=365.0, gt=0)
     expertise_ranking: dict[str, Any] = Field(default_factory=dict, description="RankingConfig overrides, as JSON")
+    similarity_tuning: dict[str, Any] = Field(
+        default_factory=dict, description="duplicates by meaning: fusion, weight, floor, threshold overrides, as JSON"
+    )
 
     @field_validator("llm_fields", mode="before")
     @classmethod

@@ -20,9 +20,9 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from bot.chat import DeliveryError
-from intake import decisions, drafting, hub, portfolio_views, queries, risk_ai
+from intake import decisions, drafting, hub, portfolio_views, queries, risk_ai, semantic
 from intake.errors import AlreadyDecided, FieldErrors, HeldByAnother, HubError
-from intake.notices import Refusal
+from intake.notices import ExpertsAnswer, Refusal
 from intake.people import actor_of
 from intake.read_models import Actor, RiskSuggestion, jsonable
 from intake.schema import Decision
@@ -84,6 +84,25 @@ def request_assignment(
     _enqueue(uow, task, use_case_id, now)
 
 
+WHO_KNOWS = "whoknows"
+
+
+def request_who_knows(
+    uow: UnitOfWork, actor: Actor, topic: str, offset: int, *, reply_to: ReplyTo | None, now: dt.datetime
+) -> None:
+    """Record "who knows X" as durable work (committed on return): its question is embedded by the worker, and
+    the answer goes to `reply_to` (Slack: the command's response_url), or to the asker's DM without one."""
+    task = {
+        "task": WHO_KNOWS,
+        "person_id": actor.person_id,
+        "topic": topic[:500],
+        "offset": offset,
+        "reply_to": reply_to.model_dump() if reply_to else None,
+    }
+    repo.enqueue(uow.session, task, operation="task", platform=TASKS, destination=f"ask:{actor.person_id}", at=now)
+    uow.commit()
+
+
 class TaskRunner:
     """The port the outbox worker hands core tasks to (platform TASKS)."""
 
@@ -104,6 +123,12 @@ class TaskRunner:
             return
         if payload.get("task") == drafting.TASK:
             self._draft(payload, done)
+            return
+        if payload.get("task") == semantic.TASK:
+            self._embed(payload, done)
+            return
+        if payload.get("task") == WHO_KNOWS:
+            self._who_knows(payload, done)
             return
         try:
             actor = core.read(_actor, int(payload["person_id"]))
@@ -139,6 +164,44 @@ class TaskRunner:
         draft, questions, from_model = draft_now(core, actor, text)
         departments = core.read(hub.list_departments)
         core.run_with(done, drafting.save_draft, person_id, draft, questions, from_model, departments)
+
+    def _who_knows(self, payload: dict[str, Any], done: Callable[[Session], None]) -> None:
+        """Embed the question (no transaction open), rank people by meaning and words, and send the answer."""
+        core = self._core
+        try:
+            actor = core.read(_actor, int(payload["person_id"]))
+            topic, offset = str(payload["topic"]), int(payload.get("offset") or 0)
+            target = ReplyTo.model_validate(payload["reply_to"]) if payload.get("reply_to") else None
+        except (KeyError, ValueError, TypeError) as exc:
+            raise DeliveryError(f"unreadable task: {exc}", permanent=True) from exc
+        except HubError as exc:
+            self._refuse(payload, exc.message, None, done)
+            return
+        u = core.expertise.understand(topic)  # no answer from the endpoint: words alone rank
+        try:
+            core.run_with(done, _answer_experts, core.expertise, actor, topic, offset, u, target)
+        except HubError as exc:
+            self._refuse(payload, exc.message, None, done)
+
+    def _embed(self, payload: dict[str, Any], done: Callable[[Session], None]) -> None:
+        """Embed a new or edited use case, then look for its duplicates by meaning; without an answer from the
+        endpoint the receipt's lexical duplicates stand (the hourly sync embeds it later)."""
+        from storage.vectors import USE_CASE
+
+        core = self._core
+        llm = core.llm
+        use_case_id = int(payload["use_case_id"])
+        if llm is None or not llm.enabled:
+            core.run_with(done, _nothing)
+            return
+        allowed = core.settings.llm_fields
+        _, failed = semantic.embed_pending(core.session_factory, llm, USE_CASE, [use_case_id], allowed=allowed)
+        if failed or not payload.get("check", True):
+            core.run_with(done, _nothing)
+            return
+        similarity = semantic.SemanticSimilarity.from_settings(llm, core.settings)
+        found = core.read(semantic.find_by_meaning, use_case_id, similarity)
+        core.run_with(done, semantic.record_found, use_case_id, found)
 
     def _explain_risk(self, use_case_id: int, done: Callable[[Session], None]) -> None:
         """Ask the model for its view of a use case's risk; no answer (or an invalid one) leaves the rules alone."""
@@ -190,13 +253,53 @@ def _actor(uow: UnitOfWork, person_id: int) -> Actor:
     return actor_of(person)
 
 
-def _tell(uow: UnitOfWork, target: ReplyTo | None, refusal: Refusal, *, now: dt.datetime) -> None:
+class _Within(UnitOfWork):
+    """A service's unit of work inside the caller's transaction: its commits only flush, so what it writes commits
+    with what the caller adds after it, once."""
+
+    def __init__(self, outer: UnitOfWork) -> None:
+        self.session = outer.session
+        self.before_commit = outer.before_commit
+
+    def commit(self) -> None:
+        self.session.flush()
+
+
+def _answer_experts(
+    uow: UnitOfWork,
+    index: Any,
+    actor: Actor,
+    topic: str,
+    offset: int,
+    understood: Any,
+    target: ReplyTo | None,
+    *,
+    now: dt.datetime,
+) -> None:
+    from bot.expertise.ask import ask_who_knows  # the expertise services build on the core's tasks
+
+    u = understood
+    within = _Within(uow)
+    result = ask_who_knows(within, index, actor, topic, offset=offset, vector=u.vector, expansion=u.expansion, now=now)
+    notice = ExpertsAnswer(result=result)
     if target is None:
-        uow.commit()  # nothing to say to anyone: just the task's completion
-        return
-    payload = {**jsonable(refusal), REPLY_ADDRESS: target.address}
+        repo.enqueue(uow.session, jsonable(notice), person_id=actor.person_id, at=now)
+        uow.commit()
+    else:
+        _send_reply(uow, target, notice, now)
+
+
+def _send_reply(uow: UnitOfWork, target: ReplyTo, notice: BaseModel, now: dt.datetime) -> None:
+    payload = {**jsonable(notice), REPLY_ADDRESS: target.address}
     digest = hashlib.sha256(target.address.encode()).hexdigest()[:32]
     repo.enqueue(
         uow.session, payload, operation="reply", platform=target.platform, destination=f"reply:{digest}", at=now
     )
     uow.commit()
+
+
+def _tell(uow: UnitOfWork, target: ReplyTo | None, refusal: Refusal, *, now: dt.datetime) -> None:
+    if target is None:
+        uow.commit()  # nothing to say to anyone: just the task's completion
+        return
+    _send_reply(uow, target, refusal, now)

@@ -45,7 +45,7 @@ from intake import schema
 from intake.errors import HubError, NotAllowed, NotFound
 from intake.people import PLATFORMS, PersonRef, find, ref_from_handle
 from intake.read_models import Actor
-from storage import repo
+from storage import repo, vectors
 from storage.db import UnitOfWork
 from storage.models import (
     AuditEvent,
@@ -206,8 +206,11 @@ Fix = Callable[[str, Any], Any]
 Column = InstrumentedAttribute[Any]
 
 
-def _rewrite(session: Session, key: Column, columns: list[Column], fix: Fix) -> int:
-    """Apply `fix(column name, value)` to `columns` of every row, a chunk at a time; rows changed."""
+def _rewrite(
+    session: Session, key: Column, columns: list[Column], fix: Fix, changed_ids: list[int] | None = None
+) -> int:
+    """Apply `fix(column name, value)` to `columns` of every row, a chunk at a time; rows changed (their keys added
+    to `changed_ids` when given)."""
     model = key.class_
     limits = {c.key: c.type.length for c in columns if isinstance(c.type, String) and c.type.length}
     changed, last = 0, None
@@ -231,6 +234,8 @@ def _rewrite(session: Session, key: Column, columns: list[Column], fix: Fix) -> 
                     update(model).where(key == row[0]).values(values).execution_options(synchronize_session=False)
                 )
                 changed += 1
+                if changed_ids is not None:
+                    changed_ids.append(row[0])
         last = rows[-1][0]
 
 
@@ -257,15 +262,22 @@ def _rewrite_text(session: Session, scrub: Scrubber) -> tuple[dict[str, int], in
         return plain(name, value)
 
     u, r = UseCase, Review
+    use_case_ids: list[int] = []
+    evidence_ids: list[int] = []
     text_columns = [u.title, u.problem, u.benefit, u.success_metric, u.data_sources, u.topic_area]
     rewritten = {
         "audit_events": _rewrite(session, AuditEvent.id, [AuditEvent.before, AuditEvent.after], plain),
-        "use_cases": _rewrite(session, u.id, [*text_columns, u.triage_reasons, u.extra, u.links], use_case),
+        "use_cases": _rewrite(
+            session, u.id, [*text_columns, u.triage_reasons, u.extra, u.links], use_case, use_case_ids
+        ),
         "reviews": _rewrite(session, r.id, [r.reason, r.submission, r.changes], plain),
-        "evidence": _rewrite(session, Evidence.id, [Evidence.text, Evidence.url], evidence),
+        "evidence": _rewrite(session, Evidence.id, [Evidence.text, Evidence.url], evidence, evidence_ids),
         "expert_searches": _rewrite(session, ExpertAsk.id, [ExpertAsk.query], plain),
         "messages": _rewrite(session, OutboxMessage.id, [OutboxMessage.payload], plain),
     }
+    # Embeddings of a rewritten text came from the words taken out: gone too (the next sync embeds the new text).
+    vectors.drop(session, vectors.USE_CASE, use_case_ids)
+    vectors.drop(session, vectors.EVIDENCE, evidence_ids)
     return {kind: n for kind, n in rewritten.items() if n}, links_removed
 
 
@@ -311,6 +323,7 @@ def forget_person(
     person.email = person.tz = person.department_id = None
     person.is_lead = person.is_reviewer = person.away = False
     s.flush()
+    vectors.drop(s, vectors.EVIDENCE, s.scalars(select(Evidence.id).where(Evidence.person_id == pid)))
     removed = {
         model: s.execute(delete(model).where(column == pid)).rowcount  # type: ignore[attr-defined]
         for model, column in (

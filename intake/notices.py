@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from bot.expertise.models import ExpertResult  # plain read models, no services
 from intake.lifecycle import allowed_moves
 from intake.portfolio import Portfolio, WeekFigure
 from intake.read_models import Duplicate, Lesson, PersonView, Relation, UseCaseView
@@ -45,6 +46,23 @@ class Receipt(BaseModel):
     resubmitted: bool = False
     duplicates: list[Duplicate] = []  # likely duplicates in other departments: who to talk to
     over_wip: str | None = None  # the hub is over its work-in-progress limit: said at intake
+
+
+class DuplicatesFound(BaseModel):
+    """Tells a submitter of use cases in other departments found like theirs by meaning after the receipt went
+    (intake.semantic): the same Same / Related / Different… answers as the receipt's."""
+
+    kind: Literal["duplicates_found"] = "duplicates_found"
+    use_case: UseCaseView
+    duplicates: list[Duplicate]
+
+
+class ExpertsAnswer(BaseModel):
+    """The answer to "who knows X" asked where the answer must wait for the question's embedding (Slack's
+    /whoknows with an endpoint): sent privately to the asker when it is ready."""
+
+    kind: Literal["experts_answer"] = "experts_answer"
+    result: ExpertResult
 
 
 class Outcome(BaseModel):
@@ -265,6 +283,8 @@ Notice = Annotated[
     ReviewCard
     | SelfServeNotice
     | Receipt
+    | DuplicatesFound
+    | ExpertsAnswer
     | Outcome
     | ReviewNudge
     | BusFactorNotice
@@ -618,6 +638,30 @@ def compose_receipt(notice: Receipt) -> Message:
     return Message((Plain(f"{first}: #{uc.id} "), Plain(uc.title)), lead, (*rest, next_steps(uc)))
 
 
+def compose_duplicates_found(notice: DuplicatesFound) -> Message:
+    uc = notice.use_case
+    lead = (
+        Plain("Since you submitted "),
+        _ref(uc),
+        Plain(", Hubspoke found more like it in other departments, alike in meaning where the words differ."),
+    )
+    rest = [p for p in (duplicates_paragraph(notice.duplicates),) if p]
+    summary = (Plain(f"More like your #{uc.id} "), Plain(uc.title))
+    return Message(summary, Paragraph(lead, tone=Tone.WARNING), tuple(rest))
+
+
+def compose_experts_answer(notice: ExpertsAnswer) -> Message:
+    r = notice.result
+    if not r.experts:
+        lead: Parts = (Plain("Nobody with evidence about "), Strong(r.query), Plain(" yet."))
+    else:
+        names: list[Part] = []
+        for i, e in enumerate(r.experts):
+            names += [Plain(", " if i else ""), Plain(e.name)]
+        lead = (Plain("Who knows "), Strong(r.query), Plain(": "), *names, Plain("."))
+    return Message((Plain("Who knows "), Plain(r.query)), Paragraph(lead))
+
+
 RELATION_WORDS = {
     Relation.SAME: "the same, says the submitter",
     Relation.RELATED: "related, says the submitter",
@@ -966,6 +1010,8 @@ COMPOSE: dict[type, Callable[[Any], Message]] = {
     ReviewCard: compose_review_card,
     SelfServeNotice: compose_self_serve,
     Receipt: compose_receipt,
+    DuplicatesFound: compose_duplicates_found,
+    ExpertsAnswer: compose_experts_answer,
     Outcome: compose_outcome,
     ReviewNudge: compose_nudge,
     BusFactorNotice: compose_bus_factor,

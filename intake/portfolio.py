@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from intake.schema import Decision, RiskTier, Route, Stage, Status
 from storage.db import UnitOfWork
-from storage.models import AuditEvent, Department, Person, Review, UseCase
+from storage.models import AuditEvent, Department, HubSetting, Person, Review, UseCase
 
 # How long a use case typically stays in a stage; past the upper bound it is "stale". Monitoring and
 # closed have no end. Ideation is where feasibility is worked out.
@@ -116,6 +116,19 @@ class ServiceFigures:
         return self.self_serve / self.submitted if self.submitted else None
 
 
+DIGEST_SUMMARY = "digest_summary"  # hub_settings key: the last hub digest's summary from the LLM
+SUMMARY_FRESH = dt.timedelta(days=8)  # shown on the Home until the next weekly digest is due, and a day more
+
+
+@dataclass(frozen=True)
+class DigestSummaryNote:
+    """The model's summary of the last hub digest, with the figures it was written from."""
+
+    text: str
+    figures: str
+    at: dt.datetime
+
+
 @dataclass(frozen=True)
 class Portfolio:
     """The hub's use cases at `at`, counted every way a lead asks, with the lists worth acting on."""
@@ -136,6 +149,7 @@ class Portfolio:
     duplicates: list[DuplicatePair] = field(default_factory=list)  # best first, at most SHOWN
     duplicates_total: int = 0
     pipeline: dict[str, dict[Stage, int]] = field(default_factory=dict)  # department -> stage -> live count
+    summary: DigestSummaryNote | None = None  # the whole hub's, from its last digest, while fresh
 
     @property
     def in_flight(self) -> int:
@@ -226,7 +240,31 @@ def portfolio(uow: UnitOfWork, *, now: dt.datetime, filt: PortfolioFilter | None
         limits=hub_limits(uow.session),
         **_duplicate_pairs(s, {row.id for row in rows}),
         pipeline={dept: _ordered(stages, list(Stage)) for dept, stages in sorted(pipeline.items())},
+        summary=last_digest_summary(s, now) if filt.empty else None,
     )
+
+
+def save_digest_summary(session: Session, text: str, figures: str, now: dt.datetime) -> None:
+    """Keep the hub digest's summary for the lead's Home (the latest replaces the one before)."""
+    value = {"text": text, "figures": figures, "at": now.isoformat()}
+    row = session.get(HubSetting, DIGEST_SUMMARY)
+    if row is None:
+        session.add(HubSetting(key=DIGEST_SUMMARY, value=value, updated_at=now))
+    else:
+        row.value, row.updated_at = value, now
+
+
+def last_digest_summary(session: Session, now: dt.datetime) -> DigestSummaryNote | None:
+    row = session.get(HubSetting, DIGEST_SUMMARY)
+    if row is None or not isinstance(row.value, dict):
+        return None
+    try:
+        note = DigestSummaryNote(
+            str(row.value["text"]), str(row.value["figures"]), dt.datetime.fromisoformat(row.value["at"])
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    return note if dt.timedelta(0) <= now - note.at <= SUMMARY_FRESH else None
 
 
 def _duplicate_pairs(s: Session, ids: set[int]) -> dict[str, Any]:

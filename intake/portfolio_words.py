@@ -5,8 +5,29 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from intake.notices import Break, Command, Message, Paragraph, Part, Plain, PortfolioChart, Strong, Tone, UseCaseRef
-from intake.portfolio import TYPICAL_WEEKS, DuplicatePair, Limits, Portfolio, PortfolioItem, ServiceFigures, WeekFigure
+from intake.notices import (
+    Break,
+    Command,
+    Message,
+    Moment,
+    Paragraph,
+    Part,
+    Plain,
+    PortfolioChart,
+    Strong,
+    Tone,
+    UseCaseRef,
+)
+from intake.portfolio import (
+    TYPICAL_WEEKS,
+    DigestSummaryNote,
+    DuplicatePair,
+    Limits,
+    Portfolio,
+    PortfolioItem,
+    ServiceFigures,
+    WeekFigure,
+)
 from intake.schema import Stage, label
 
 TOP_DEPARTMENTS = 8
@@ -175,6 +196,8 @@ def compose_portfolio(view: Portfolio, *, in_channel: bool = False) -> Message:
     rest = [breakdown, waiting, stale, dupes, service_paragraph(view.figures)]
     if view.limits is not None:
         rest.insert(3, limits_paragraph(view.limits))
+    if view.summary is not None and not in_channel:  # a digest carries its own
+        rest[:0] = summary_paragraphs(view.summary)
     if in_channel:  # a digest: the lists are cut short, the Home tab and the command have them all
         rest.append(
             Paragraph(
@@ -208,6 +231,16 @@ def compose_portfolio(view: Portfolio, *, in_channel: bool = False) -> Message:
     tone = Tone.WARNING if view.stale_total or view.waiting_total else None
     lead = Paragraph((Strong(headline[0].upper() + headline[1:]),), tone=tone)
     return Message(summary, lead, tuple(rest), title=(Plain("Portfolio" + where),))
+
+
+def summary_paragraphs(note: DigestSummaryNote) -> list[Paragraph]:
+    """The last digest's summary from the model, marked as such, with the figures it was written from."""
+    return [
+        Paragraph((Strong("Summary of the last digest"), Plain(" ("), Moment(note.at), Plain("): "), Plain(note.text))),
+        Paragraph(
+            (Plain("Written by the AI from these figures only: " + note.figures.replace("\n", "; ")),), small=True
+        ),
+    ]
 
 
 def chart_notice(view: Portfolio, trend: list[WeekFigure]) -> PortfolioChart:

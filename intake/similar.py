@@ -154,6 +154,21 @@ class _Row:
     tf: dict[str, float]
     length: float
 
+    def match(self, score: float, why: tuple[str, ...], likely: bool) -> SimilarUseCase:
+        return SimilarUseCase(
+            id=self.id,
+            source_id=self.source_id,
+            title=self.title,
+            department=self.department,
+            stage=self.stage,
+            status=self.status,
+            owner_name=self.owner_name,
+            score=round(score, 4),
+            why=why,
+            likely_duplicate=likely,
+            closed=self.stage in CLOSED or self.status in CLOSED,
+        )
+
 
 class LexicalSimilarity:
     """Full-text candidates, scored by self-normalised BM25 and title token-set similarity (no model needed)."""
@@ -241,24 +256,8 @@ class LexicalSimilarity:
             else:
                 score = text_score
             matched = sorted((s for s in query_weight if s in c.tf), key=lambda s: -query_weight[s])
-            scored.append(
-                (
-                    score,
-                    SimilarUseCase(
-                        id=c.id,
-                        source_id=c.source_id,
-                        title=c.title,
-                        department=c.department,
-                        stage=c.stage,
-                        status=c.status,
-                        owner_name=c.owner_name,
-                        score=round(score, 4),
-                        why=tuple(word_of[s] for s in matched[:WHY]),
-                        likely_duplicate=score >= threshold,
-                        closed=c.stage in CLOSED or c.status in CLOSED,
-                    ),
-                )
-            )
+            why = tuple(word_of[s] for s in matched[:WHY])
+            scored.append((score, c.match(score, why, score >= threshold)))
         scored.sort(key=lambda pair: (-pair[0], pair[1].id))
         return [s for _, s in scored[:top]]
 

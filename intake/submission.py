@@ -86,9 +86,10 @@ def commit_once(uow: UnitOfWork, request_key: str | None, use_case_id: int, now:
     With an LLM configured, the model's view of its risk is asked for afterwards, as durable work.
     """
     if uow.session.info.get(LLM_ASSIST):
-        from intake import risk_ai  # it builds on the reviews this module saves
+        from intake import risk_ai, semantic  # they build on what this module saves
 
         risk_ai.ask_later(uow, use_case_id, now)
+        semantic.embed_later(uow, use_case_id, now)  # then its duplicates by meaning
     if request_key is not None:
         uow.session.add(RequestKey(key=request_key, use_case_id=use_case_id, created_at=now))
     try:

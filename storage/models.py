@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from storage.types import UTCDateTime, utcnow
+from storage.types import UTCDateTime, Vector, utcnow
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -502,3 +502,23 @@ class FileOffer(Base):
     content: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[dt.datetime | None]
+
+
+class Embedding(Base):
+    """A use case's or an evidence item's text as a vector of the embedding model named (storage.vectors). Kept per
+    model, so a changed LLM_EMBEDDING_MODEL is re-computed beside the old vectors, never mixed with them; the hash
+    of the text embedded tells a changed text from an unchanged one."""
+
+    __tablename__ = "embeddings"
+    __table_args__ = (
+        UniqueConstraint("kind", "ref_id", "model", name="uq_embeddings_kind_ref_model"),
+        Index("ix_embeddings_kind_model_id", "kind", "model", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # use_case | evidence
+    ref_id: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(120))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[Any] = mapped_column(Vector)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -248,3 +248,41 @@ def scenario(database_url: str, migrate: Callable[[str], None]) -> Iterator[Scen
         api.stop()
         app.core.session_factory.kw["bind"].dispose()  # its pooled connections, now, not at garbage collection
         assert not api.invalid, f"the bot sent Block Kit Slack would refuse: {api.invalid}"
+
+
+@pytest.fixture
+def slack_llm(database_url: str, migrate: Callable[[str], None]) -> Iterator[tuple[Scenario, Any]]:
+    """A running bot on Slack with an LLM endpoint: the loopback fake OpenAI-compatible server beside fake Slack."""
+    from bot.app import create_app
+    from bot.settings import Settings
+    from bot.web import build_asgi
+    from tests.fakes.openai_api import FakeOpenAI
+    from tests.fakes.server import serve
+    from tests.fakes.signed import SIGNING_SECRET, SignedSlack
+    from tests.fakes.slack_api import FakeSlack
+
+    migrate(database_url)
+    api = FakeSlack().start()
+    fake = FakeOpenAI(api_key="sk-test").start()
+    settings = Settings(
+        _env_file=None,
+        slack_bot_token="xoxb-test-token",
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=api.base_url,
+        database_url=database_url,
+        hub_channel=HUB_CHANNEL,
+        hub_leads="ULEAD",
+        slack_post_interval=0.2,
+        openai_api_key="sk-test",
+        openai_base_url=fake.base_url,
+    )
+    app = create_app(settings, outbox_interval=0.2, deliver=True)
+    configure_calendar(app.core.session_factory, None)
+    try:
+        with serve(build_asgi(app)) as base:
+            yield Scenario(app=app, api=api, slack=SignedSlack(f"{base}/slack/events", api.hook_url), url=base), fake
+    finally:
+        api.stop()
+        fake.stop()
+        app.core.session_factory.kw["bind"].dispose()
+    assert not api.invalid

@@ -5,6 +5,7 @@ tells the model to approve itself or lower its tier changes nothing either; ever
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -90,7 +91,10 @@ def test_the_models_view_of_risk_is_shown_beside_the_rules_and_a_disagreement_st
     use_case_id = submit(app)
     with UnitOfWork(app.core.session_factory) as uow:  # asked afterwards, as durable work, not in the request
         tasks = [m.payload for m in uow.session.scalars(select(OutboxMessage).where(OutboxMessage.platform == TASKS))]
-    assert tasks == [{"task": "explain_risk", "use_case_id": use_case_id, "person_id": 0}]
+    assert tasks == [
+        {"task": "explain_risk", "use_case_id": use_case_id, "person_id": 0},
+        {"task": "embed", "use_case_id": use_case_id, "person_id": 0, "check": True},
+    ]
     run_tasks(app, chat)
 
     (call,) = fake.of("/v1/chat/completions")
@@ -107,7 +111,7 @@ def test_the_models_view_of_risk_is_shown_beside_the_rules_and_a_disagreement_st
         p for para in compose(updated[-1].notice).rest for p in para.parts
     )
     with UnitOfWork(app.core.session_factory) as uow:
-        (row,) = uow.session.scalars(select(LLMCall))
+        (row,) = uow.session.scalars(select(LLMCall).where(LLMCall.prompt == "risk_explain"))
         assert (row.prompt, row.version, row.model, row.outcome) == ("risk_explain", "v1", "gpt-4o-mini", "ok")
         assert row.prompt_tokens > 0 and row.completion_tokens > 0
 
@@ -123,7 +127,7 @@ def test_invalid_output_or_a_failing_endpoint_is_no_output_and_nothing_changes(
     view = app.core.read(queries.get_use_case, use_case_id)
     assert view.risk_suggestion is None and view.risk_tier.value == "medium"
     with UnitOfWork(app.core.session_factory) as uow:
-        outcomes = [c.outcome for c in uow.session.scalars(select(LLMCall))]
+        outcomes = [c.outcome for c in uow.session.scalars(select(LLMCall).where(LLMCall.prompt == "risk_explain"))]
         extra = uow.session.scalar(select(UseCase.extra))
     assert outcomes in (["invalid"], ["error"]) and "risk_suggestion" not in (extra or {})
     assert not [s for s in chat.transcript if s.operation == "update"]  # no card redrawn for nothing
@@ -179,7 +183,10 @@ def test_the_daily_token_budget_once_spent_leaves_the_rest_of_the_day_to_the_rul
     run_tasks(app, chat)
     assert app.core.read(queries.get_use_case, third).risk_suggestion is None
     with UnitOfWork(app.core.session_factory) as uow:
-        outcomes = [c.outcome for c in uow.session.scalars(select(LLMCall).order_by(LLMCall.id))]
+        outcomes = [
+            c.outcome
+            for c in uow.session.scalars(select(LLMCall).where(LLMCall.prompt == "risk_explain").order_by(LLMCall.id))
+        ]
         told = [
             m.payload for m in uow.session.scalars(select(OutboxMessage)) if m.payload.get("kind") == "budget_spent"
         ]
@@ -212,3 +219,13 @@ def test_the_digest_opens_with_the_models_two_sentences_from_its_figures_only(
 
     words = plain(compose(Digest.model_validate(digest)).lead.parts)  # type: ignore[union-attr]
     assert "In short (the hub's language model, from the figures below): One new use case" in words
+
+    # The lead's Home (and /hub portfolio) carries it too, marked as the model's, with the figures it read.
+    from handlers.console.render import lines_of
+    from intake.portfolio import portfolio
+    from intake.portfolio_words import compose_portfolio
+
+    home = app.core.read(lambda uow: compose_portfolio(portfolio(uow, now=app.core.now())))
+    text = "\n".join(lines_of(list(home.rest), dt.UTC))
+    assert "Summary of the last digest" in text and "One new use case; 1 review waits for Rita." in text
+    assert "Written by the AI from these figures only: since the last digest: 1 new submissions" in text

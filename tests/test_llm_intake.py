@@ -29,11 +29,10 @@ from intake.people import resolve_actor
 from intake.schema import Affected, Autonomy, DataAvailability, Sensitivity
 from storage.db import UnitOfWork, configure_calendar
 from storage.models import IntakeDraft, UseCase
-from tests.conftest import HUB_CHANNEL, Scenario
+from tests.conftest import Scenario
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.server import serve
-from tests.fakes.signed import SIGNING_SECRET, SignedSlack
-from tests.fakes.slack_api import FakeSlack, blocks_text
+from tests.fakes.slack_api import blocks_text
 
 PARAGRAPH = (
     "Our agents in customer service spend ten minutes after every call writing notes by hand. "
@@ -63,35 +62,6 @@ def test_the_models_choices_are_the_forms_choices() -> None:
         ("autonomy", Autonomy),
     ):
         assert set(schema[name]["enum"]) == {e.value for e in enum} | {"unknown"}, name
-
-
-@pytest.fixture
-def slack_llm(database_url: str, migrate: Callable[[str], None]) -> Iterator[tuple[Scenario, FakeOpenAI]]:
-    migrate(database_url)
-    api = FakeSlack().start()
-    fake = FakeOpenAI(api_key="sk-test").start()
-    settings = Settings(
-        _env_file=None,
-        slack_bot_token="xoxb-test-token",
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=api.base_url,
-        database_url=database_url,
-        hub_channel=HUB_CHANNEL,
-        hub_leads="ULEAD",
-        slack_post_interval=0.2,
-        openai_api_key="sk-test",
-        openai_base_url=fake.base_url,
-    )
-    app = create_app(settings, outbox_interval=0.2, deliver=True)
-    configure_calendar(app.core.session_factory, None)
-    try:
-        with serve(build_asgi(app)) as base:
-            yield Scenario(app=app, api=api, slack=SignedSlack(f"{base}/slack/events", api.hook_url), url=base), fake
-    finally:
-        api.stop()
-        fake.stop()
-        app.core.session_factory.kw["bind"].dispose()
-    assert not api.invalid
 
 
 def test_a_paragraph_on_slack_is_answered_at_once_and_the_filled_form_comes_to_the_dm(

@@ -10,6 +10,7 @@ from typing import Any, get_args
 import pytest
 from pydantic import BaseModel
 
+from bot.expertise.models import ExpertResult
 from handlers.console import render as console
 from handlers.console.replies import render_status
 from handlers.slack import blocks
@@ -24,6 +25,8 @@ from intake.notices import (
     Digest,
     DraftReady,
     DuplicateFlagged,
+    DuplicatesFound,
+    ExpertsAnswer,
     Files,
     Notice,
     Outcome,
@@ -134,6 +137,34 @@ SAMPLES: dict[type, list[BaseModel]] = {
                 score=0.82,
             ),
             by=SAM,
+        )
+    ],
+    DuplicatesFound: [
+        DuplicatesFound(
+            use_case=use_case(id=15, department="Operations"),
+            duplicates=[
+                Duplicate(
+                    id=3,
+                    title="Forecast invoice volumes",
+                    department="Finance",
+                    stage=Stage.DEPLOYMENT,
+                    status="approved",
+                    owner=RITA,
+                    score=0.61,
+                )
+            ],
+        )
+    ],
+    ExpertsAnswer: [
+        ExpertsAnswer(
+            result=ExpertResult(
+                query="invoice forecasting",
+                as_of=dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC),
+                experts=[],
+                total=0,
+                bus_factor=0,
+                single_expert=False,
+            )
         )
     ],
     SharedProblem: [

@@ -111,13 +111,34 @@ class DraftLater:
 
 
 @dataclass(frozen=True)
+class ExpertsLater:
+    """ "Who knows X" to be answered by meaning as well as words: the question is embedded after the answer (a
+    surface with a deadline records it as durable work and says it is looking; the console answers at once)."""
+
+    topic: str
+    offset: int = 0
+
+
+@dataclass(frozen=True)
 class AskRetro:
     """Open the retro form of a use case (every surface draws `form.fields`)."""
 
     form: RetroForm
 
 
-Answer = Said | Form | AskReason | UseCaseList | Status | ExpertResult | PortfolioAnswer | AskRetro | DraftLater
+Answer = (
+    Said
+    | Form
+    | AskReason
+    | UseCaseList
+    | Status
+    | ExpertResult
+    | PortfolioAnswer
+    | AskRetro
+    | DraftLater
+    | ExpertsLater
+)
+LOOKING = "Looking for people who know about that… the answer follows here in a moment."
 
 
 def _said(*lines: tuple[Part | str, ...]) -> Said:
@@ -223,8 +244,24 @@ def answer(core: Core, actor: Actor, request: g.Request) -> Answer:
 
             return ritual_answer(core, actor, request)
         case g.WhoKnows(topic, offset):
-            return core.run(ask_who_knows, core.expertise, actor, topic, offset=offset)
+            index = core.expertise
+            if not index.semantic:
+                return core.run(ask_who_knows, index, actor, topic, offset=offset)
+            if (u := index.cached_understanding(topic)) is not None:  # asked lately: no call to make
+                return core.run(
+                    ask_who_knows, index, actor, topic, offset=offset, vector=u.vector, expansion=u.expansion
+                )
+            if not topic.strip():
+                raise HubError("Say what you need someone to know about, e.g. `who knows forecasting`.")
+            return ExpertsLater(topic, offset)
     raise HubError("I did not understand that. Try /usecase help or /hub help.")
+
+
+def who_knows_now(core: Core, actor: Actor, topic: str, offset: int = 0) -> ExpertResult:
+    """Answer "who knows X" at once, its question embedded and read by the model first (outside any transaction)
+    when there is an endpoint: for surfaces with no deadline to answer by, and for the durable task of the others."""
+    u = core.expertise.understand(topic)
+    return core.run(ask_who_knows, core.expertise, actor, topic, offset=offset, vector=u.vector, expansion=u.expansion)
 
 
 def ask_reason(core: Core, actor: Actor, action: Action, use_case_id: int, reason: str = "") -> AskReason:

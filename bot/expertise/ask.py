@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.expertise.index import ExpertiseIndex
+from bot.expertise.index import ExpertiseIndex, QueryExpansion
 from bot.expertise.models import ExpertResult
 from intake.notices import HUB, BusFactorNotice
 from intake.read_models import Actor, PersonView, jsonable
@@ -28,7 +29,15 @@ def topic_key(index: ExpertiseIndex, query: str) -> str:
 
 
 def ask_who_knows(
-    uow: UnitOfWork, index: ExpertiseIndex, actor: Actor, query: str, *, offset: int = 0, now: dt.datetime
+    uow: UnitOfWork,
+    index: ExpertiseIndex,
+    actor: Actor,
+    query: str,
+    *,
+    offset: int = 0,
+    vector: Any = None,
+    expansion: QueryExpansion | None = None,
+    now: dt.datetime,
 ) -> ExpertResult:
     """One page of people who know about `query`; a one-expert topic people ask about tells the hub (monthly).
 
@@ -36,7 +45,17 @@ def ask_who_knows(
     """
     asker = actor.person_id or None
     exclude = {asker} if asker else set()  # you know what you know: the answer is about others
-    result = index.find_experts(uow, query, top=PAGE, offset=offset, asker_id=asker, exclude=exclude, now=now)
+    result = index.find_experts(
+        uow,
+        query,
+        top=PAGE,
+        offset=offset,
+        asker_id=asker,
+        exclude=exclude,
+        vector=vector,
+        expansion=expansion,
+        now=now,
+    )
     told = offset == 0 and _tell_hub_once(uow, index, result, asker, now)
     return result.model_copy(update={"single_expert": told})
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
+import re
+from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic import Field as PydanticField
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
@@ -20,7 +23,7 @@ from bot.expertise.models import (
     RelatedUseCase,
 )
 from bot.expertise.ranking import Candidate, RankingConfig, rank
-from bot.expertise.scoring import AnalyzedQuery, Scorer, TextScorer, analyze, direct
+from bot.expertise.scoring import AnalyzedQuery, Scorer, SemanticScorer, TextScorer, analyze, direct
 from bot.expertise.taxonomy import Taxonomy, load_taxonomy
 from intake.errors import HubError
 from storage.db import UnitOfWork
@@ -28,7 +31,9 @@ from storage.evidence import Kind
 from storage.models import Department, Evidence, ExpertAsk, Person, UseCase
 from storage.search import TextHit
 from storage.usecase_search import use_case_search_for
+from storage.vectors import normalised
 
+QUERY_CACHE = 512  # questions whose embeddings a process keeps
 EVIDENCE_SHOWN = 3
 RELATED_SHOWN = 5
 SNIPPET = 200
@@ -41,11 +46,85 @@ class ExpertiseIndex:
     taxonomy: Taxonomy = field(default_factory=load_taxonomy)
     config: RankingConfig = field(default_factory=RankingConfig)
     scorers: list[tuple[Scorer, float]] = field(default_factory=list)  # empty: full-text search alone
+    embedder: Any = None  # the LLM port, when questions are embedded (with_embeddings)
+    _vectors: OrderedDict[str, Any] = field(default_factory=OrderedDict, repr=False)
+    _expansions: OrderedDict[str, QueryExpansion | None] = field(default_factory=OrderedDict, repr=False)
 
     def __post_init__(self) -> None:
         if not self.scorers:
             c = self.config
             self.scorers = [(TextScorer(c.tag_weight, c.synonym_weight, c.related_weight), 1.0)]
+
+    def understand(self, query: str) -> Understanding:
+        """What the LLM adds to a question: its embedding and the taxonomy concepts and synonyms it means (each
+        cached per question); nothing without an endpoint. Call it outside any transaction: it waits on it."""
+        return Understanding(vector=self.query_vector(query), expansion=self.expansion(query))
+
+    def cached_understanding(self, query: str) -> Understanding | None:
+        """The question's understanding if this process has all of it at hand, else None (no call is made)."""
+        vector = self.cached_vector(query)
+        expansion = self._expansions.get(_key(query), _MISSING)
+        if (self.semantic and vector is None) or expansion is _MISSING:
+            return None
+        return Understanding(vector=vector, expansion=expansion)  # type: ignore[arg-type]
+
+    def expansion(self, query: str) -> QueryExpansion | None:
+        """The taxonomy concepts and other words the model reads in `query` (validated: only the taxonomy's own
+        concepts, and short plain phrases), or None without an answer."""
+        key = _key(query)
+        if key in self._expansions:
+            self._expansions.move_to_end(key)
+            return self._expansions[key]
+        found = None
+        if self.semantic and query.strip():
+            from bot.llm import load_prompt
+
+            concepts = "\n".join(
+                f"{name}: {', '.join(c.terms[:6])}" for name, c in sorted(self.taxonomy.concepts.items())
+            )
+            answer = self.embedder.structured(
+                load_prompt("query_expand"), {"concepts": concepts, "question": query.strip()}, QueryExpansion
+            )
+            found = answer.checked(set(self.taxonomy.concepts)) if answer is not None else None
+        self._expansions[key] = found
+        while len(self._expansions) > QUERY_CACHE:
+            self._expansions.popitem(last=False)
+        return found
+
+    def with_embeddings(self, embedder: Any) -> ExpertiseIndex:
+        """Add the semantic scorer: questions are embedded (`query_vector`) and matched against evidence vectors."""
+        c = self.config
+        self.embedder = embedder
+        self.scorers.append((SemanticScorer(embedder.embedding_model, floor=c.semantic_floor), c.semantic_weight))
+        return self
+
+    @property
+    def semantic(self) -> bool:
+        return self.embedder is not None and bool(getattr(self.embedder, "enabled", False))
+
+    def cached_vector(self, query: str) -> Any:
+        """The question's embedding if this process asked for it lately, else None (no call is made)."""
+        key = _key(query)
+        found = self._vectors.get(key)
+        if found is not None:
+            self._vectors.move_to_end(key)
+        return found
+
+    def query_vector(self, query: str) -> Any:
+        """The question's embedding (cached for the last QUERY_CACHE questions), or None: no endpoint, or it did not
+        answer (then "who knows" ranks on words alone). Call it outside any transaction: it waits on the endpoint."""
+        if not self.semantic or not query.strip():
+            return None
+        if (found := self.cached_vector(query)) is not None:
+            return found
+        got = self.embedder.embed([query.strip()], purpose="embed_question")
+        if not got:
+            return None
+        vector = normalised(got[0])
+        self._vectors[_key(query)] = vector
+        while len(self._vectors) > QUERY_CACHE:
+            self._vectors.popitem(last=False)
+        return vector
 
     @classmethod
     def from_settings(cls, settings: Any) -> ExpertiseIndex:
@@ -69,19 +148,25 @@ class ExpertiseIndex:
         asker_id: int | None = None,
         exclude: set[int] | None = None,
         record_asks: bool = True,
+        vector: Any = None,
+        expansion: QueryExpansion | None = None,
         now: dt.datetime,
     ) -> ExpertResult:
         """The people who know about `query`, best first (a page of `top` from `offset`), and why.
 
         Evidence dated after `now` is not counted. With `record_asks`, the people on this page are
-        recorded as suggested (ExpertAsk rows), so people suggested often are ranked down a little.
+        recorded as suggested (ExpertAsk rows), so people suggested often are ranked down a little. `vector` is the
+        question's embedding (`query_vector`): with it, evidence alike in meaning counts beside the words;
+        `expansion` the model's reading of it (`expansion`): its concepts' terms and synonyms are searched too.
         """
         if not query.strip():
             raise HubError("Say what you need someone to know about, e.g. `who knows forecasting`.")
         if top < 1 or offset < 0:
             raise HubError("Ask for at least one person, from an offset of 0 or more.")
         s = uow.session
-        analyzed = self.analyze(query)
+        analyzed = replace(self.analyze(query), vector=vector)
+        if expansion is not None:
+            analyzed = self._expanded(analyzed, expansion)
         hits = self._hits(s, analyzed, now)
         ranking = rank(s, hits, self.config, now=now, top=top, exclude=exclude or set())
         page = ranking.candidates[offset : offset + top]
@@ -107,6 +192,15 @@ class ExpertiseIndex:
             related_use_cases=_related(s, hits, analyzed, now) if offset == 0 else [],
         )
 
+    def _expanded(self, analyzed: AnalyzedQuery, expansion: QueryExpansion) -> AnalyzedQuery:
+        """The query with the model's concepts' terms and its synonyms searched as synonyms (weighed as such)."""
+        have = {*analyzed.terms, *analyzed.synonyms}
+        extra = [t for name in expansion.concepts for t in self.taxonomy.concepts[name].terms]
+        extra += expansion.synonyms
+        added = tuple(t for t in dict.fromkeys(x.lower() for x in extra) if t not in have)
+        concepts = tuple(dict.fromkeys([*analyzed.concepts, *expansion.concepts]))
+        return replace(analyzed, synonyms=(*analyzed.synonyms, *added), concepts=concepts)
+
     def _holds(self, session: Session, query: AnalyzedQuery, sole: Candidate, now: dt.datetime) -> bool:
         """Whether the topic's one substantial person really holds it: evidence beyond declared skills, and
         evidence matching the query itself rather than only its synonyms and related terms."""
@@ -131,6 +225,34 @@ class ExpertiseIndex:
                 total = h.score * weight + (prev.score if prev else 0.0)
                 merged[h.evidence_id] = replace(h, score=total)
         return list(merged.values())
+
+
+class QueryExpansion(BaseModel):
+    """The model's reading of a "who knows" question: the taxonomy concepts it is about, and other words for it."""
+
+    concepts: list[str] = PydanticField(max_length=3)
+    synonyms: list[str] = PydanticField(max_length=6)
+
+    def checked(self, known: set[str]) -> QueryExpansion:
+        """Only the taxonomy's concepts, and synonyms of one to three plain words (the rest is dropped)."""
+        plain = [s.strip() for s in self.synonyms if PHRASE.fullmatch(s.strip()) and len(s.split()) <= 3]
+        return QueryExpansion(concepts=[c for c in self.concepts if c in known][:3], synonyms=plain[:6])
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What the LLM adds to a question before it is answered (None parts: nothing to add)."""
+
+    vector: Any = None
+    expansion: QueryExpansion | None = None
+
+
+PHRASE = re.compile(r"[\w][\w .+#/-]{0,39}")
+_MISSING: Any = object()
+
+
+def _key(query: str) -> str:
+    return " ".join(query.lower().split())
 
 
 def freshness(age_days: float) -> Freshness:

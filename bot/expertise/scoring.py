@@ -1,19 +1,23 @@
 """Query analysis and scorers: each scorer finds evidence relevant to a query and scores it.
 
 A scorer is anything with `hits(session, query, before=..., limit=...)`; the index sums the hits of all
-its scorers, each times its weight. Full-text search (with taxonomy expansion) is the one shipped; a
-semantic scorer (embeddings) can be added beside it later without touching ranking.
+its scorers, each times its weight. Full-text search (with taxonomy expansion) is always there; with an
+embeddings endpoint, `SemanticScorer` adds the evidence nearest the question in meaning (its vector is asked
+for by the index, once, before any transaction: a scorer never calls the endpoint).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.expertise.taxonomy import Taxonomy, term_key, words
+from storage import vectors
+from storage.models import Evidence
 from storage.search import TextHit, text_search_for
 
 _STOP = """
@@ -38,6 +42,7 @@ class AnalyzedQuery:
     synonyms: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
     equivalents: tuple[str, ...] = ()  # the terms among `terms` meaning exactly what the query said, in other words
+    vector: Any = field(default=None, compare=False, hash=False)  # the question's embedding, when there is one
 
 
 def analyze(text: str, taxonomy: Taxonomy, max_terms: int = 64) -> AnalyzedQuery:
@@ -101,3 +106,31 @@ class TextScorer:
                 seen = merged.get(hit.evidence_id)
                 merged[hit.evidence_id] = replace(hit, score=hit.score * weight + (seen.score if seen else 0.0))
         return sorted(merged.values(), key=lambda h: -h.score)[:limit]
+
+
+@dataclass
+class SemanticScorer:
+    """The evidence nearest the question's embedding (cosine over the stored vectors of `model`), each scored by
+    how far its cosine clears `floor`, 0..1. Without a vector on the query it finds nothing."""
+
+    model: str
+    floor: float = 0.25
+    pool: int = 200  # nearest items kept, after those dated later than the question are left out
+    index: vectors.VectorIndex = field(default_factory=lambda: vectors.INDEX)
+
+    def hits(self, session: Session, query: AnalyzedQuery, *, before: dt.datetime, limit: int) -> list[TextHit]:
+        if query.vector is None:
+            return []
+        wanted = min(limit, self.pool)
+        near = self.index.nearest(session, vectors.EVIDENCE, self.model, query.vector, top=4 * wanted)
+        score = {n.ref_id: (n.cosine - self.floor) / (1.0 - self.floor) for n in near if n.cosine > self.floor}
+        if not score:
+            return []
+        rows = session.execute(
+            select(
+                Evidence.id, Evidence.person_id, Evidence.kind, Evidence.weight, Evidence.at, Evidence.use_case_id
+            ).where(Evidence.id.in_(list(score)), Evidence.at <= before)
+        ).all()
+        found = [TextHit(r.id, r.person_id, r.kind, r.weight, r.at, r.use_case_id, score[r.id]) for r in rows]
+        found.sort(key=lambda h: (-h.score, h.evidence_id))
+        return found[:wanted]

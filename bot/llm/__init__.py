@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 PROMPT_FILE = re.compile(r"(?P<name>[a-z_]+)\.v(?P<version>\d+)\.md")
+EMBED_BATCH = 64  # texts per embeddings request (OpenAI takes 2,048; small self-hosted servers want fewer)
 DELIMITER = "=" * 8  # user text goes between BEGIN/END lines of this; it is removed from what users wrote
 
 
@@ -67,13 +68,21 @@ class LLM(Protocol):
         """The model's answer as `schema`, or None (then the feature takes its non-LLM path)."""
         ...
 
+    def embed(self, texts: Sequence[str], *, purpose: str) -> list[list[float]] | None:
+        """One vector per text from the embedding model (`purpose` names the feature in llm_calls), or None."""
+        ...
+
 
 class NoLLM:
     """No endpoint configured: every feature takes its non-LLM path, quietly."""
 
     enabled = False
+    embedding_model = ""
 
     def structured(self, prompt: Prompt, values: Mapping[str, str], schema: type[T]) -> T | None:
+        return None
+
+    def embed(self, texts: Sequence[str], *, purpose: str) -> list[list[float]] | None:
         return None
 
 
@@ -107,6 +116,7 @@ class OpenAILLM:
         api_key: str | None,
         base_url: str | None,
         chat_model: str,
+        embedding_model: str = "text-embedding-3-small",
         timeout: float,
         daily_budget: int,
         clock: Any = utcnow,
@@ -116,6 +126,7 @@ class OpenAILLM:
         self._client = openai.OpenAI(api_key=api_key or "none", base_url=base_url, timeout=timeout, max_retries=1)
         self._factory = factory
         self.chat_model = chat_model
+        self.embedding_model = embedding_model
         self._budget = daily_budget
         self._clock = clock
 
@@ -151,14 +162,16 @@ class OpenAILLM:
             repo.enqueue(s, jsonable(BudgetSpent(budget=self._budget, leads=leads)), channel=HUB, at=now)
             uow.commit()
 
-    def _record(self, prompt: Prompt, outcome: str, started: float, usage: Any = None) -> None:
+    def _record(
+        self, prompt: Prompt, outcome: str, started: float, usage: Any = None, *, model: str | None = None
+    ) -> None:
         with UnitOfWork(background(self._factory)) as uow:
             uow.session.add(
                 LLMCall(
                     at=self._clock(),
                     prompt=prompt.name,
                     version=prompt.version,
-                    model=self.chat_model,
+                    model=model or self.chat_model,
                     latency_ms=int((time.monotonic() - started) * 1000),
                     prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
                     completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
@@ -202,6 +215,36 @@ class OpenAILLM:
         self._record(prompt, "ok", started, response.usage)
         return answer
 
+    def embed(self, texts: Sequence[str], *, purpose: str) -> list[list[float]] | None:
+        """Vectors for `texts`, in batches of EMBED_BATCH, each request recorded as `purpose`; None on any failure."""
+        import openai
+
+        record = Prompt(purpose, "embed", "")
+        out: list[list[float]] = []
+        for start in range(0, len(texts), EMBED_BATCH):
+            batch = [t or " " for t in texts[start : start + EMBED_BATCH]]  # an empty input is an error upstream
+            started = time.monotonic()
+            if self._budget and self.spent_today() >= self._budget:
+                self._record(record, "budget", started, model=self.embedding_model)
+                self._tell_leads_once()
+                return None
+            try:
+                response = self._client.embeddings.create(model=self.embedding_model, input=batch)
+            except openai.APITimeoutError:
+                self._record(record, "timeout", started, model=self.embedding_model)
+                return None
+            except openai.OpenAIError as exc:
+                log.warning("llm embeddings %s: %s", purpose, type(exc).__name__)
+                self._record(record, "error", started, model=self.embedding_model)
+                return None
+            data = sorted(response.data, key=lambda d: d.index)
+            if len(data) != len(batch) or any(not d.embedding for d in data):
+                self._record(record, "invalid", started, response.usage, model=self.embedding_model)
+                return None
+            self._record(record, "ok", started, response.usage, model=self.embedding_model)
+            out.extend([float(x) for x in d.embedding] for d in data)
+        return out
+
 
 def build_llm(settings: Any, factory: sessionmaker[Session]) -> LLM:
     """The configured port: the openai client when an endpoint is set, else NoLLM."""
@@ -213,6 +256,7 @@ def build_llm(settings: Any, factory: sessionmaker[Session]) -> LLM:
         api_key=key,
         base_url=settings.openai_base_url,
         chat_model=settings.llm_chat_model,
+        embedding_model=settings.llm_embedding_model,
         timeout=settings.llm_timeout,
         daily_budget=settings.llm_daily_token_budget,
     )

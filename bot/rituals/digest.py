@@ -15,7 +15,7 @@ from bot.core import Core
 from bot.rituals import schedules, showcase_job
 from intake import calendar, hub, retros, showcases
 from intake.notices import HUB, Digest, Shipped, UpcomingShowcase
-from intake.portfolio import PortfolioFilter, portfolio
+from intake.portfolio import PortfolioFilter, portfolio, save_digest_summary
 from intake.read_models import PersonView, jsonable
 from intake.schema import Stage, label
 from storage import evidence, repo
@@ -138,7 +138,8 @@ def _send_digest(core: Core, schedule: schedules.ScheduleView, period: str, now:
         return f"skipped {period}: nothing to say (no use cases yet)"
     if notice.quiet:
         return f"skipped {period}: nothing new since the last digest"
-    core.run(_enqueue, summarised(core, notice), _channel(schedule))
+    notice = summarised(core, notice)
+    core.run(_enqueue, notice, _channel(schedule))
     return f"sent {period} to {schedule.channel or 'the hub channel'}"
 
 
@@ -182,6 +183,8 @@ def run_schedule(
 
 def _enqueue(uow: UnitOfWork, notice: Digest, channel: str, *, now: dt.datetime) -> None:
     repo.enqueue(uow.session, jsonable(notice), channel=channel, at=now)
+    if notice.summary and notice.department is None:  # the hub's: shown on the leads' Home too
+        save_digest_summary(uow.session, notice.summary, figures_text(notice), now)
     uow.commit()
 
 

@@ -18,7 +18,9 @@ from intake.notices import (
     Digest,
     DraftReady,
     DuplicateFlagged,
+    DuplicatesFound,
     Em,
+    ExpertsAnswer,
     Files,
     Mention,
     Message,
@@ -229,6 +231,12 @@ def render_receipt(notice: Receipt, zone: Zone) -> Rendered:
     return Rendered(tuple(lines), duplicate_buttons(uc.id, notice.duplicates), uc.id)
 
 
+def render_duplicates_found(notice: DuplicatesFound, zone: Zone) -> Rendered:
+    """Duplicates by meaning found after the receipt, with the receipt's Same / Related / Different… buttons."""
+    uc = notice.use_case
+    return Rendered(tuple(_composed(compose(notice), zone)), duplicate_buttons(uc.id, notice.duplicates), uc.id)
+
+
 def duplicate_buttons(use_case_id: int, duplicates: Iterable[Duplicate]) -> tuple[Button, ...]:
     """`[1] Same as #3  [2] Related to #3  [3] Different from #3…` for each duplicate not answered yet."""
     words = {Action.SAME_AS: "Same as", Action.RELATED: "Related to", Action.DIFFERENT: "Different from"}
@@ -353,6 +361,8 @@ RENDER: dict[type, Callable[[Any, Zone], Rendered]] = {
     ReviewCard: render_review_card,
     SelfServeNotice: render_self_serve,
     Receipt: render_receipt,
+    DuplicatesFound: render_duplicates_found,
+    ExpertsAnswer: lambda n, zone: _experts(n),
     Outcome: render_outcome,
     ReviewNudge: render_nudge,
     BusFactorNotice: render_bus_factor,
@@ -374,6 +384,12 @@ RENDER: dict[type, Callable[[Any, Zone], Rendered]] = {
 }
 
 
+def _experts(notice: ExpertsAnswer) -> Rendered:
+    from handlers.console.whoknows import render_experts  # it builds on this module
+
+    return render_experts(notice.result, notice.result.as_of)
+
+
 def render_notice(notice: Notice, zone: Zone = UTC) -> Rendered:
     """Any notice as console text."""
     return RENDER[type(notice)](notice, zone)
@@ -383,7 +399,7 @@ def people_in(notice: Notice) -> list[PersonView]:
     """Everyone a notice names, to find a recipient's time zone without asking the database."""
     if isinstance(notice, BusFactorNotice):
         return [notice.expert]
-    if isinstance(notice, Refusal | PortfolioChart | Files | Digest | DraftReady):
+    if isinstance(notice, Refusal | PortfolioChart | Files | Digest | DraftReady | ExpertsAnswer):
         return []
     if isinstance(notice, ShowcaseInvitation):
         return [notice.nominated_by] if notice.nominated_by else []

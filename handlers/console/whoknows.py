@@ -6,7 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.conversation import grammar as g
-from bot.conversation.answers import Said, answer
+from bot.conversation.answers import ExpertsLater, Said, answer, who_knows_now
 from bot.expertise.models import ExpertResult
 from handlers.console.admin import render
 from handlers.console.render import Rendered, clean
@@ -59,6 +59,8 @@ def handle_whoknows(session: ConsoleSession, text: str) -> None:
     """Answer "who knows X"; `--from N` shows the people from the Nth on."""
     core = session.core
     result = answer(core, session.me(), g.parse(g.WHOKNOWS, text))
+    if isinstance(result, ExpertsLater):  # no deadline to answer by here: the question is embedded at once
+        result = who_knows_now(core, session.me(), result.topic, result.offset)
     if isinstance(result, ExpertResult):
         session.reply(render_experts(result, core.now()))
         session.deliver()

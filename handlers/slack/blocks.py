@@ -26,6 +26,7 @@ from intake.notices import (
     Digest,
     DraftReady,
     DuplicateFlagged,
+    DuplicatesFound,
     Files,
     Outcome,
     Paragraph,
@@ -281,7 +282,8 @@ def _lead(
     | ShowcaseAgenda
     | Unreachable
     | DraftReady
-    | BudgetSpent,
+    | BudgetSpent
+    | DuplicatesFound,
 ) -> tuple[str, Blocks, Blocks]:
     """The fallback text, the lead section and the rest of a composed notice."""
     message = compose(notice)
@@ -294,6 +296,13 @@ def build_receipt(notice: Receipt) -> tuple[str, Blocks]:
     another department, whether it is the same, related or different."""
     text, lead, rest = _lead(notice)
     return text, [*lead, _reasons(notice.use_case), *rest, *duplicate_answers(notice.use_case.id, notice.duplicates)]
+
+
+def build_duplicates_found(notice: DuplicatesFound) -> tuple[str, Blocks]:
+    """The submitter's DM when duplicates by meaning turn up after the receipt: who to talk to, and Same / Related /
+    Different… for each."""
+    text, lead, rest = _lead(notice)
+    return text, [*lead, *rest, *duplicate_answers(notice.use_case.id, notice.duplicates)]
 
 
 def duplicate_answers(use_case_id: int, duplicates: list[Duplicate]) -> Blocks:

@@ -12,6 +12,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.chat import DeliveryError, Posted, Profile, Recipient
 from handlers.slack import blocks
+from handlers.slack.experts import build_experts
 from intake.notices import (
     HUB,
     BudgetSpent,
@@ -19,6 +20,8 @@ from intake.notices import (
     Digest,
     DraftReady,
     DuplicateFlagged,
+    DuplicatesFound,
+    ExpertsAnswer,
     Files,
     Notice,
     Outcome,
@@ -43,6 +46,8 @@ RENDER: dict[type, Callable[[Any], tuple[str, blocks.Blocks]]] = {
     ReviewCard: blocks.build_review_card,
     SelfServeNotice: blocks.build_self_serve_notice,
     Receipt: blocks.build_receipt,
+    DuplicatesFound: blocks.build_duplicates_found,
+    ExpertsAnswer: lambda n: _experts(n),
     Outcome: blocks.build_outcome,
     ReviewNudge: blocks.build_nudge,
     BusFactorNotice: blocks.build_bus_factor,
@@ -111,6 +116,10 @@ def alt_text(text: str) -> str:
 
 # The Web API method (Slack's rate-limit bucket) each outbox operation calls.
 BUCKETS = {"post": "chat.postMessage", "update": "chat.update", "profile": "users.info", "reply": "response_url"}
+
+
+def _experts(notice: ExpertsAnswer) -> tuple[str, blocks.Blocks]:
+    return build_experts(notice.result, notice.result.as_of)
 
 
 class SlackChat:
@@ -209,8 +218,10 @@ class SlackChat:
             raise DeliveryError("not a Slack response_url", permanent=True)
         text, body = render(notice)
         try:
+            # A deferred answer takes the place of its "Looking…" line; anything else is said below what was there.
+            replace = isinstance(notice, ExpertsAnswer) and notice.result.offset == 0
             response = WebhookClient(address, timeout=20).send(
-                text=text, blocks=body or None, response_type="ephemeral", replace_original=False
+                text=text, blocks=body or None, response_type="ephemeral", replace_original=replace
             )
         except OSError as exc:
             raise DeliveryError(f"Slack unreachable: {exc}") from exc

@@ -12,9 +12,11 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot.conversation import grammar as g
-from bot.conversation.answers import answer
+from bot.conversation.answers import LOOKING, ExpertsLater, answer
 from bot.core import Core
 from bot.expertise.ask import ask_who_knows
+from bot.tasks import ReplyTo, request_who_knows
+from handlers.slack.actions import reply_to
 from handlers.slack.commands import USECASE_HELP, answer_in_place, reply
 from handlers.slack.experts import build_experts
 from handlers.slack.ids import Action, Command
@@ -45,8 +47,21 @@ def topic_of(text: str) -> str | None:
 
 
 def _answer(core: Core, actor: Actor, topic: str, offset: int = 0) -> tuple[str, list[dict[str, Any]]]:
-    result = core.run(ask_who_knows, core.expertise, actor, topic, offset=offset)
+    """The answer at once, by words (and by meaning when the question's embedding is at hand: no call is made)."""
+    u = core.expertise.cached_understanding(topic)
+    vector, expansion = (u.vector, u.expansion) if u else (None, None)
+    result = core.run(ask_who_knows, core.expertise, actor, topic, offset=offset, vector=vector, expansion=expansion)
     return build_experts(result, core.now())
+
+
+def _later(core: Core, actor: Actor, topic: str, offset: int, reply_to: ReplyTo | None) -> bool:
+    """With an embeddings endpoint, record the question as durable work answered by meaning too (to `reply_to`, or
+    the asker's DM) and say so: True. Without one, or with its embedding at hand, False: answer at once."""
+    index = core.expertise
+    if not index.semantic or not topic.strip() or index.cached_understanding(topic) is not None:
+        return False
+    core.run(request_who_knows, actor, topic, offset, reply_to=reply_to)
+    return True
 
 
 def handle_whoknows_command(ack: Callable[..., None], command: dict[str, Any], context: BoltContext) -> None:
@@ -57,7 +72,14 @@ def handle_whoknows_command(ack: Callable[..., None], command: dict[str, Any], c
         if isinstance(request, g.Help):
             reply(ack, WHOKNOWS_HELP)
             return
-        answer_in_place(ack, answer(core, context["actor"], request), core.now(), context["actor"])
+        result = answer(core, context["actor"], request)
+        if isinstance(result, ExpertsLater):  # durable: the answer replaces this line in a moment
+            url = command.get("response_url")
+            target = ReplyTo(platform="slack", address=url) if isinstance(url, str) and url else None
+            core.run(request_who_knows, context["actor"], result.topic, result.offset, reply_to=target)
+            reply(ack, LOOKING)
+            return
+        answer_in_place(ack, result, core.now(), context["actor"])
     except HubError as exc:
         reply(ack, error_text(exc))
 
@@ -92,7 +114,11 @@ def handle_direct_message(
         say(text=f"{WHOKNOWS_HELP}\n{USECASE_HELP}")
         return
     with telling_errors(None, context, client):
-        reply_text, blocks = _answer(context["core"], context["actor"], topic_of(text) or text)
+        core, actor, topic = context["core"], context["actor"], topic_of(text) or text
+        if _later(core, actor, topic, 0, None):  # the answer comes to this DM
+            say(text=LOOKING)
+            return
+        reply_text, blocks = _answer(core, actor, topic)
         say(text=reply_text, blocks=blocks)
 
 
@@ -107,7 +133,10 @@ def handle_show_more(
             topic, offset = str(asked["q"]), int(asked["o"])
         except (ValueError, KeyError, TypeError):
             raise HubError("This button is out of date; ask again with /whoknows.") from None
-        text, blocks = _answer(context["core"], context["actor"], topic, offset)
+        core, actor = context["core"], context["actor"]
+        if _later(core, actor, topic, offset, reply_to(respond)):
+            return  # the next people follow below, from the worker
+        text, blocks = _answer(core, actor, topic, offset)
         respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
 
 

@@ -20,6 +20,7 @@ from intake.notices import (
     Break,
     Command,
     DraftReady,
+    DuplicatesFound,
     Em,
     Mention,
     Moment,
@@ -254,7 +255,7 @@ def build_notice(notice: Notice, viewer: Viewer | None = None) -> Card:
             execute(LABELS[Action.PRESENT], Action.PRESENT.value, data, style="positive"),
             execute(LABELS[Action.NOT_THIS_TIME], Action.NOT_THIS_TIME.value, data),
         ]
-    if isinstance(notice, Receipt):
+    if isinstance(notice, Receipt | DuplicatesFound):
         body += duplicate_answers(notice)
     out = card(body, actions, writer)
     if isinstance(notice, ReviewCard) and uc is not None and uc.review is not None and uc.review.decision is None:
@@ -263,7 +264,7 @@ def build_notice(notice: Notice, viewer: Viewer | None = None) -> Card:
     return out
 
 
-def duplicate_answers(notice: Receipt) -> list[Card]:
+def duplicate_answers(notice: Receipt | DuplicatesFound) -> list[Card]:
     """One row of Same / Related / Different… per likely duplicate not answered yet."""
     out: list[Card] = []
     for d in [d for d in notice.duplicates if d.relation is Relation.LIKELY][:5]:

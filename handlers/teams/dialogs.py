@@ -20,6 +20,7 @@ from bot.conversation.answers import (
     AskReason,
     AskRetro,
     DraftLater,
+    ExpertsLater,
     Form,
     PortfolioAnswer,
     Said,
@@ -28,6 +29,7 @@ from bot.conversation.answers import (
     answer,
     answer_duplicate,
     carry_out,
+    who_knows_now,
 )
 from bot.core import Core
 from bot.expertise.models import ExpertResult
@@ -256,6 +258,8 @@ class Dialogs:
             return use_case_list(result)
         if isinstance(result, PortfolioAnswer):
             return message_card(result.message)
+        if isinstance(result, ExpertsLater):  # a message, not an invoke: answered now, its question embedded first
+            result = who_knows_now(self.core, actor, result.topic, result.offset)
         if isinstance(result, ExpertResult):
             return experts_card(result)
         return cards.refused("Try `help`.")

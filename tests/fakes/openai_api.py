@@ -88,9 +88,14 @@ def tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
-def embed(text: str, dimensions: int = 64) -> list[float]:
-    """The fake's embedding of `text`: float32 values (exactly what base64 carries), unit length."""
-    norm = " " + re.sub(r"\s+", " ", text.lower()).strip() + " "
+def embed(text: str, dimensions: int = 64, meanings: dict[str, str] | None = None) -> list[float]:
+    """The fake's embedding of `text`: float32 values (exactly what base64 carries), unit length. Texts alike in
+    letters are alike in vectors; `meanings` (word -> a word meaning the same) makes paraphrases alike too, as a
+    real model would (a test says which words mean the same; the bench measures a real model)."""
+    lowered = re.sub(r"\s+", " ", text.lower()).strip()
+    if meanings:
+        lowered = " ".join(meanings.get(w, w) for w in re.findall(r"[a-z0-9]+", lowered))
+    norm = " " + lowered + " "
     vector = [0.0] * dimensions
     for i in range(len(norm) - 2):
         digest = hashlib.blake2b(norm[i : i + 3].encode(), digest_size=8).digest()
@@ -144,6 +149,7 @@ class FakeOpenAI:
     models: list[str] = field(default_factory=lambda: ["gpt-4o-mini", "text-embedding-3-small"])
     api_key: str | None = None  # set: requests need `Authorization: Bearer <api_key>`, else 401
     delay: float = 0.0  # seconds every chat and embeddings call takes before answering
+    meanings: dict[str, str] = field(default_factory=dict)  # word -> same-meaning word, for embeddings (see embed)
     calls: list[Call] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)  # scripted output a real server would not send (see _chat)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -353,7 +359,7 @@ class FakeOpenAI:
             return 400, _error_body(400, message, param="encoding_format"), {}
         data = []
         for i, text in enumerate(texts):
-            vector = embed(text, dimensions)
+            vector = embed(text, dimensions, self.meanings)
             value: Any = vector
             if encoding == "base64":
                 value = base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode()
