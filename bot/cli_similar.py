@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from intake.similar import LIKELY_DUPLICATE, SimilarUseCase, default_similarity
+from intake.similar import LIKELY_DUPLICATE, Similarity, SimilarUseCase, default_similarity
 
 TITLE_WIDTH = 70
 DEPARTMENT_WIDTH = 32
@@ -92,7 +92,11 @@ def cmd_similar(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.batch and not Path(args.batch).is_file():
         return _fail(f"no such file: {args.batch}")
     core = _core(_settings())
-    similarity = default_similarity()
+    similarity: Similarity = default_similarity()
+    if core.llm is not None and core.llm.enabled:  # by meaning too: no request waits on this command
+        from intake.semantic import SemanticSimilarity
+
+        similarity = SemanticSimilarity.from_settings(core.llm, core.settings)
     if args.batch:
         try:
             texts = list(_texts(Path(args.batch)))

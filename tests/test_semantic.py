@@ -22,6 +22,7 @@ from bot.conversation.answers import ExpertsLater, answer, who_knows_now
 from bot.outbox.delivery import deliver_due
 from bot.settings import Settings
 from bot.tasks import TASKS, TaskRunner
+from bot.web import build_asgi
 from handlers.console.people import console_ref
 from handlers.console.render import render_notice
 from intake import duplicates, hub, semantic, submission
@@ -30,11 +31,12 @@ from intake.people import resolve_actor
 from intake.read_models import Relation
 from intake.schema import Submission
 from storage import vectors
-from storage.db import UnitOfWork
+from storage.db import UnitOfWork, configure_calendar
 from storage.models import Embedding, Evidence, LLMCall, OutboxMessage, UseCase, UseCaseLink
 from tests.conftest import Scenario
 from tests.factories import slack_actor
 from tests.fakes.openai_api import Error, FakeOpenAI
+from tests.fakes.server import serve
 from tests.fakes.slack_api import blocks_text
 
 # What the fake's "model" knows: these words mean the same as the ones they map to.
@@ -404,3 +406,57 @@ def test_the_model_reads_a_question_into_the_taxonomy_and_only_the_taxonomy(
     chat_calls = len(fake.of("/v1/chat/completions"))
     who_knows_now(app.core, asker, "Who knows about cash  outlook modelling")  # the same question: cached
     assert len(fake.of("/v1/chat/completions")) == chat_calls
+
+
+def test_on_teams_who_knows_says_it_is_looking_and_the_card_follows_in_the_chat(
+    database_url: str, migrate: Callable[[str], None]
+) -> None:
+    from tests.fakes.teams_connector import FakeConnector
+    from tests.test_teams import LEE, SAM, TeamsBot, teams_settings
+
+    migrate(database_url)
+    connector = FakeConnector().start()
+    fake = FakeOpenAI(api_key="sk-test", meanings=MEANINGS).start()
+    app = create_app(
+        teams_settings(database_url, openai_api_key="sk-test", openai_base_url=fake.base_url),
+        outbox_interval=0.2,
+        deliver=True,
+    )
+    configure_calendar(app.core.session_factory, None)
+    try:
+        with serve(build_asgi(app)) as base:
+            bot = TeamsBot(base, connector, app)
+            bot.say(LEE, "hub department add Finance")
+            fay = app.core.run(resolve_actor, console_ref("Fay"))[0]
+            app.core.run(submission.submit_use_case, fay, Submission.model_validate(FINANCE))
+            semantic.sync(app.core.session_factory, app.core.llm)
+            bot.say(SAM, "whoknows predict supplier bills")
+            assert "Looking for people who know about that" in bot.answered(SAM.chat)[0].text
+            found = connector.wait_for(lambda s: s.conversation_id == SAM.chat and "Who knows" in s.text)
+            assert found and "Fay" in found[0].text, [s.text for s in connector.sent]
+            assert not connector.invalid
+    finally:
+        connector.stop()
+        fake.stop()
+        app.core.session_factory.kw["bind"].dispose()
+
+
+def test_hubspoke_similar_at_the_command_line_finds_a_paraphrase_by_meaning(
+    hub_llm: tuple[Any, FakeOpenAI, FakeChat], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    app, fake, chat = hub_llm
+    finance = submit(app, "Fay", FINANCE)
+    run_tasks(app, chat)
+    monkeypatch.setenv("DATABASE_URL", app.settings.database_url)
+    ask = ["similar", "--title", OPERATIONS["title"], OPERATIONS["problem"]]
+    assert main(ask) == 0  # no endpoint in the environment: words alone
+    by_words = capsys.readouterr().out
+    assert "likely duplicate" not in by_words
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+    assert main(ask) == 0
+    by_meaning = capsys.readouterr().out
+    line = next(row for row in by_meaning.splitlines() if row.startswith(f"#{finance} "))
+    assert "*" in line and "Forecast invoice volumes" in line and "* likely duplicate" in by_meaning

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any
 
+from bot.expertise.models import ExpertResult
 from intake.actions import LABELS, ON_DUPLICATE, Action, Viewer, card_actions, notice_actions
 from intake.forms import INTAKE_FIELDS, REASON_PROMPTS, FormField, Kind
 from intake.notices import (
@@ -22,6 +23,7 @@ from intake.notices import (
     DraftReady,
     DuplicatesFound,
     Em,
+    ExpertsAnswer,
     Mention,
     Moment,
     Notice,
@@ -211,12 +213,28 @@ def use_case_actions(uc: UseCaseView, actions: Iterable[Action]) -> list[Card]:
     return out
 
 
+def build_experts(result: ExpertResult) -> Card:
+    """The answer to "who knows X": the people, and the evidence that says why."""
+    writer = Writer()
+    body = [text_block(f"**Who knows {escape(result.query)}**", size="Medium")]
+    if not result.experts:
+        body.append(text_block("Nobody with evidence about that yet."))
+    for i, expert in enumerate(result.experts, 1):
+        person = PersonView(id=expert.person_id, name=expert.name, handles=dict(expert.handles))
+        head = writer.text((Plain(f"{i}. "), Mention(person)))
+        evidence = "\n\n".join(f"- {escape(e.label)}" for e in expert.evidence[:3])
+        body.append(text_block(head + ("\n\n" + evidence if evidence else "")))
+    return card(body, (), writer)
+
+
 def build_notice(notice: Notice, viewer: Viewer | None = None) -> Card:
     """Any notice as a card: its words from the core, the use case's facts where a decision needs them.
 
     A review card offers what its audience may do (the hub: decide, reassign) and asks Teams to refresh it
     for each viewer, who then gets only what they may do (`viewer`: the card drawn for one of them).
     """
+    if isinstance(notice, ExpertsAnswer):
+        return build_experts(notice.result)
     if isinstance(notice, DraftReady):  # the form itself, filled in, in the message
         message = compose(notice)
         intro = " ".join(plain(p.parts) for p in (message.lead, *message.rest) if p is not None)

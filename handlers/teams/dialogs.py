@@ -8,6 +8,7 @@ stored now, by the same services Slack and the console call; the answer to a cli
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from bot.conversation import grammar as g
 from bot.conversation import ritual_answers
 from bot.conversation.answers import (
     DRAFTING,
+    LOOKING,
     AskReason,
     AskRetro,
     DraftLater,
@@ -29,10 +31,10 @@ from bot.conversation.answers import (
     answer,
     answer_duplicate,
     carry_out,
-    who_knows_now,
 )
 from bot.core import Core
 from bot.expertise.models import ExpertResult
+from bot.tasks import ReplyTo, request_who_knows
 from handlers.teams import cards
 from handlers.teams.chat import TeamsChat
 from intake import conversations, decisions, drafting, editing, hub, people, queries, retros, submission
@@ -42,7 +44,6 @@ from intake.events import claim_event
 from intake.forms import INTAKE_FIELDS, Draft, parse_submission
 from intake.notices import (
     Command,
-    Mention,
     Message,
     Plain,
     ReviewCard,
@@ -51,7 +52,7 @@ from intake.notices import (
     status_paragraphs,
 )
 from intake.people import TEAMS, PersonRef
-from intake.read_models import Actor, PersonView, UseCaseView
+from intake.read_models import Actor, UseCaseView
 from intake.reviews import duplicates_of
 from intake.schema import Decision, label
 
@@ -204,6 +205,10 @@ class Dialogs:
         else:
             try:
                 result = answer(self.core, actor, g.parse(command, text, self.mentions(turn)))
+                if isinstance(result, ExpertsLater):  # durable: the answer follows in this conversation
+                    target = ReplyTo(platform=TEAMS, address=json.dumps(turn.address))
+                    self.core.run(request_who_knows, actor, result.topic, result.offset, reply_to=target)
+                    result = Said(((Plain(LOOKING),),))
                 content = self.render(result, actor)
             except HubError as exc:
                 content = cards.refused(exc.message)
@@ -258,10 +263,8 @@ class Dialogs:
             return use_case_list(result)
         if isinstance(result, PortfolioAnswer):
             return message_card(result.message)
-        if isinstance(result, ExpertsLater):  # a message, not an invoke: answered now, its question embedded first
-            result = who_knows_now(self.core, actor, result.topic, result.offset)
         if isinstance(result, ExpertResult):
-            return experts_card(result)
+            return cards.build_experts(result)
         return cards.refused("Try `help`.")
 
     def intake_form(
@@ -532,19 +535,6 @@ def use_case_list(result: UseCaseList) -> dict[str, Any]:
             Plain(f": {label(uc.status)} · {label(uc.stage)} · {label(uc.risk_tier)} risk"),
         )
         body.append(cards.text_block(writer.text(line)))
-    return cards.card(body, (), writer)
-
-
-def experts_card(result: ExpertResult) -> dict[str, Any]:
-    writer = cards.Writer()
-    body = [cards.text_block(f"**Who knows {cards.escape(result.query)}**", size="Medium")]
-    if not result.experts:
-        body.append(cards.text_block("Nobody with evidence about that yet."))
-    for i, expert in enumerate(result.experts, 1):
-        person = PersonView(id=expert.person_id, name=expert.name, handles=dict(expert.handles))
-        head = writer.text((Plain(f"{i}. "), Mention(person)))
-        evidence = "\n\n".join(f"- {cards.escape(e.label)}" for e in expert.evidence[:3])
-        body.append(cards.text_block(head + ("\n\n" + evidence if evidence else "")))
     return cards.card(body, (), writer)
 
 
