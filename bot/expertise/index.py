@@ -46,7 +46,7 @@ class ExpertiseIndex:
     taxonomy: Taxonomy = field(default_factory=load_taxonomy)
     config: RankingConfig = field(default_factory=RankingConfig)
     scorers: list[tuple[Scorer, float]] = field(default_factory=list)  # empty: full-text search alone
-    embedder: Any = None  # the LLM port, when questions are embedded (with_embeddings)
+    embedder: Any = None  # the LLM port (bot.llm), when questions are embedded and read (with_embeddings)
     _vectors: OrderedDict[str, Any] = field(default_factory=OrderedDict, repr=False)
     _expansions: OrderedDict[str, QueryExpansion | None] = field(default_factory=OrderedDict, repr=False)
 
@@ -76,7 +76,7 @@ class ExpertiseIndex:
             self._expansions.move_to_end(key)
             return self._expansions[key]
         found = None
-        if self.semantic and query.strip():
+        if self.semantic and query.strip() and hasattr(self.embedder, "structured"):
             from bot.llm import load_prompt
 
             concepts = "\n".join(

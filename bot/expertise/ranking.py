@@ -42,9 +42,10 @@ class RankingConfig(BaseModel):
     activity_weight: float = Field(default=0.3, ge=0)  # for breadth: how much matching evidence, however well
     hit_limit: int = Field(default=300, gt=0)  # evidence rows each scorer returns
     # With embeddings (bot.expertise.scoring.SemanticScorer): a nearest item's 0..1 likeness counts this many
-    # full-text score points; cosines at or below the floor are no likeness. Chosen with bench/whoknows_quality.py.
-    semantic_weight: float = Field(default=2.0, ge=0)
-    semantic_floor: float = Field(default=0.25, ge=-1, lt=1)
+    # full-text score points (a strong text match scores 20 to 30); cosines at or below the floor are no likeness.
+    # Chosen with bench/whoknows_quality.py --embeddings (time on), where any weight did about as well.
+    semantic_weight: float = Field(default=1.0, ge=0)
+    semantic_floor: float = Field(default=0.35, ge=-1, lt=1)
     ask_window_days: float = Field(default=30.0, gt=0)
     ask_penalty: float = Field(default=0.05, ge=0)  # score lost per recent suggestion...
     max_ask_penalty: float = Field(default=0.3, ge=0, le=1)  # ...up to this share

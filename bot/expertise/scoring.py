@@ -114,7 +114,7 @@ class SemanticScorer:
     how far its cosine clears `floor`, 0..1. Without a vector on the query it finds nothing."""
 
     model: str
-    floor: float = 0.25
+    floor: float = 0.35
     pool: int = 200  # nearest items kept, after those dated later than the question are left out
     index: vectors.VectorIndex = field(default_factory=lambda: vectors.INDEX)
 
