@@ -159,6 +159,8 @@ def bench(name: str, url: str, base_url: str) -> None:
     named = {normalised(by_id[i].title) for i in {*found, *(i for s in found.values() for i in s)}}
     lonely = [d for d in docs if normalised(d.title) not in named and d.problem.strip()]
     negatives = rng.sample(lonely, min(NEGATIVES, len(lonely)))
+    flagged = sum(1 for d in negatives if (g := ask(lexical, d, "description + title", 1)) and g[0].likely_duplicate)
+    print(f"\nfalse alarms by words alone: {flagged / len(negatives):.3f} of {len(negatives)} use cases without a twin")
     grid = [(u, w, f) for u in FUSIONS for w in WEIGHTS for f in FLOORS]
     print(
         "\ngrid on the tuning half: recall@1 / recall@5 by description alone | by description + title"
