@@ -35,6 +35,7 @@ from storage.models import Evidence, UseCase, UseCaseLink
 log = logging.getLogger(__name__)
 
 TASK = "embed"
+FOUND = "duplicates_found_by_meaning"  # audit action: the submitter was told of these
 PURPOSE_USE_CASE = "embed_use_case"
 PURPOSE_EVIDENCE = "embed_evidence"
 PURPOSE_QUERY = "embed_query"
@@ -313,13 +314,17 @@ def record_found(uow: UnitOfWork, use_case_id: int, found: list[SimilarUseCase],
         uow.commit()
         return []
     before = set(s.scalars(select(UseCaseLink.other_id).where(UseCaseLink.use_case_id == uc.id)))
+    # Ones told of before (an edit's lexical check drops unanswered links; they come back here, said once).
+    told = {i for row in repo.audits_of(s, uc.id, (FOUND,)) for i in (row.after or {}).get("others", [])}
     added = [m for m in found if m.id not in before and s.get(UseCase, m.id) is not None]
     for m in added:
         s.add(UseCaseLink(use_case_id=uc.id, other_id=m.id, score=m.score, created_at=now))
     s.flush()
-    ids = {m.id for m in added}
+    ids = {m.id for m in added} - told
     new = [d for d in duplicates.duplicates_of(s, uc.id) if d.id in ids]
     if new:
+        after = {"others": [d.id for d in new], "scores": [d.score for d in new]}
+        repo.audit(s, action=FOUND, actor_id=None, use_case_id=uc.id, after=after, at=now)
         review = repo.current_review(s, uc.id)
         view = UseCaseView.of(uc, review)
         if not duplicates._stand_in(uc.submitter):

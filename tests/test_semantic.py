@@ -149,6 +149,17 @@ def test_a_paraphrase_the_receipt_missed_is_found_by_meaning_and_its_submitter_t
         assert (after.risk_tier, after.status) == (tier, status)  # advice only: nothing else changed
     assert ("use_case", ops, "text-embedding-3-small") in stored(app)
 
+    # An edit checks by words again (dropping unanswered links), then by meaning: what Sam was told stays linked
+    # and is not told again.
+    from intake import editing
+
+    edited = {**OPERATIONS, "success_metric": "overdue settlements -25%"}
+    app.core.run(editing.edit_use_case, person(app, "Sam"), ops, Submission.model_validate(edited))
+    run_tasks(app, chat)
+    assert len([n for n in to(chat, "Sam") if isinstance(n, DuplicatesFound)]) == 1
+    with UnitOfWork(app.core.session_factory) as uow:
+        assert uow.session.scalar(select(UseCaseLink.other_id).where(UseCaseLink.use_case_id == ops)) == finance
+
     # The same answers as a receipt's: Same tells Finance's owner.
     app.core.run(duplicates.answer_duplicate, person(app, "Sam"), ops, finance, Relation.SAME)
     run_tasks(app, chat)
